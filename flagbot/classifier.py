@@ -1,0 +1,109 @@
+"""Load a model (joblib file + JSON card) safely and score texts in batches.
+
+The card's sha256 is checked before anything is unpickled, and a model trained with another
+scikit-learn is refused: unpickling across versions can silently change scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+from flagbot.config import project_path
+from flagbot.errors import ModelError
+
+log = logging.getLogger(__name__)
+CLASSIFIERS_DIR = "classifiers"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_model_path(spec: str) -> Path:
+    """`default`, a model NAME in classifiers/, or a path to NAME.joblib."""
+    if spec.endswith(".joblib"):
+        return Path(spec)
+    directory = project_path(CLASSIFIERS_DIR)
+    if spec == "default":
+        pointer = directory / "DEFAULT"
+        try:
+            spec = pointer.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise ModelError(
+                f"{pointer}: missing; it names the default model "
+                "(write a model name into it, e.g. with `flagbot model promote`)"
+            ) from None
+    return directory / f"{spec}.joblib"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    card: dict[str, Any]
+    estimator: Any
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card["threshold"])
+
+    @property
+    def category(self) -> str:
+        return str(self.card.get("category", "toxic"))
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        """Probability of the model's category for each text (0–1)."""
+        if not texts:
+            return []
+        return [float(p) for p in self.estimator.predict_proba(list(texts))[:, 1]]
+
+
+def load_model(spec: str) -> Model:
+    path = resolve_model_path(spec)
+    card_path = path.with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"{card_path}: cannot read the model card: {exc.strerror}") from None
+    except ValueError:
+        raise ModelError(f"{card_path}: the model card is not valid JSON") from None
+    for key in ("sha256", "threshold", "versions"):
+        if key not in card:
+            raise ModelError(f"{card_path}: the model card has no {key!r}")
+    if not path.exists():
+        raise ModelError(f"{path}: model file missing")
+    actual = sha256_file(path)
+    if actual != card["sha256"]:
+        raise ModelError(
+            f"{path}: sha256 {actual} does not match the card's {card['sha256']}; the file was "
+            "changed or corrupted. Refusing to unpickle it: restore it or retrain with "
+            "scripts/train.py"
+        )
+    trained_with = card["versions"].get("scikit-learn")
+    if trained_with != sklearn.__version__:
+        raise ModelError(
+            f"{path}: trained with scikit-learn {trained_with}, but {sklearn.__version__} is "
+            f"installed. Install the matching version (pip install 'scikit-learn=={trained_with}') "
+            "or retrain the model with scripts/train.py under the installed version"
+        )
+    try:
+        estimator = joblib.load(path)
+    except Exception as exc:  # a corrupt pickle can raise nearly anything
+        raise ModelError(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from None
+    if not hasattr(estimator, "predict_proba"):
+        raise ModelError(f"{path}: the model has no predict_proba")
+    log.info("loaded model %s (threshold %.3f)", path.name, float(card["threshold"]))
+    return Model(name=path.stem, path=path, card=card, estimator=estimator)

@@ -1,0 +1,317 @@
+"""The `flagbot` command and its subcommands; the only place that sets up logging."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from flagbot import __version__
+from flagbot.config import Settings, SourceSettings, embedded_default, load_settings, project_path
+from flagbot.errors import FlagbotError, RulesError
+
+log = logging.getLogger("flagbot")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config) if args.config else embedded_default()
+    if getattr(args, "store", None):
+        settings = dataclasses.replace(settings, store=args.store)
+    return settings
+
+
+def _progress(total: int | None, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ev", disable=not enabled, file=sys.stderr, leave=False)
+
+
+def _pipeline(settings: Settings) -> Any:
+    from flagbot.alerts import make_enqueue
+    from flagbot.classifier import load_model
+    from flagbot.pipeline import Pipeline, Scorer
+    from flagbot.rules import load_rules
+    from flagbot.store import Store
+
+    rules = load_rules(settings.rules)
+    model = load_model(settings.model)
+    store = Store(settings.store).open()
+    return Pipeline(settings, store, Scorer.build(settings, model, rules), make_enqueue(settings))
+
+
+def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
+    from flagbot.alerts import deliver
+
+    pipeline = _pipeline(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    total = None
+    if settings.source.type == "replay":
+        with open(settings.source.path, encoding="utf-8", errors="replace") as f:
+            total = sum(1 for _ in f)
+    bar = _progress(total, show_progress and sys.stderr.isatty())
+    started = time.monotonic()
+
+    def after_batch(n: int) -> None:
+        bar.update(n)
+        deliver(pipeline.store, settings)
+
+    try:
+        summary = pipeline.run(stop, after_batch).as_dict()
+    finally:
+        bar.close()
+        pipeline.close()
+        pipeline.store.close()
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    summary["stopped_by_signal"] = stop.is_set()
+    return summary
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, sort_keys=True))
+        return
+    flagged = ", ".join(f"{k} {v}" for k, v in sorted(summary["flagged"].items())) or "none"
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
+    print(
+        f"read {summary['read']}, bad {summary['bad']}, filtered {summary['filtered']}, "
+        f"duplicates {summary['duplicates']}, scored {summary['scored']}, "
+        f"new flags {summary['new_flags']} in {summary['seconds']} s"
+    )
+    print(f"flagged per category: {flagged}")
+    print(f"skipped: {skipped}")
+    if summary["bad"]:
+        print(f"bad events: {summary['bad_reasons']}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    log.info("flagbot %s: %s source, config %s", __version__, settings.source.type, settings.origin)
+    _print_summary(_run_pipeline(settings, True), args.json)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config) if args.config else embedded_default()
+    settings = dataclasses.replace(
+        settings,
+        store=args.store or "sqlite://",
+        source=SourceSettings(type="replay", path=args.file),
+        alerts={**settings.alerts, "channel": "dryrun"},
+    )
+    _print_summary(_run_pipeline(settings, True), args.json)
+    return 0
+
+
+def _scorer(args: argparse.Namespace) -> Any:
+    from flagbot.classifier import load_model
+    from flagbot.pipeline import Scorer
+    from flagbot.rules import load_rules
+
+    settings = _settings(args)
+    return Scorer.build(settings, load_model(settings.model), load_rules(settings.rules))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.input is None):
+        raise FlagbotError(
+            "score: give either TEXT or --input F.csv (with --text-column, --output)"
+        )
+    scorer = _scorer(args)
+    if args.text is not None:
+        verdict = scorer.verdicts([(args.text, "")], [None])[0]
+        print(json.dumps(_score_columns(verdict)))
+        return 0
+    if not args.text_column or not args.output:
+        raise FlagbotError("score: --input needs --text-column and --output")
+    csv.field_size_limit(sys.maxsize)
+    with open(args.input, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if args.text_column not in (reader.fieldnames or []):
+            raise FlagbotError(
+                f"{args.input}: no column {args.text_column!r}; columns: "
+                f"{', '.join(reader.fieldnames or [])}"
+            )
+        rows = list(reader)
+        fields = list(reader.fieldnames or [])
+    out_fields = fields + [
+        c for c in ("score", "flagged", "categories", "rules") if c not in fields
+    ]
+    bar = _progress(len(rows), sys.stderr.isatty())
+    with open(args.output, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=out_fields)
+        writer.writeheader()
+        for start in range(0, len(rows), 512):
+            chunk = rows[start : start + 512]
+            verdicts = scorer.verdicts(
+                [(r[args.text_column] or "", "") for r in chunk], [None] * len(chunk)
+            )
+            for row, verdict in zip(chunk, verdicts, strict=True):
+                writer.writerow({**row, **_score_columns(verdict)})
+            bar.update(len(chunk))
+    bar.close()
+    return 0
+
+
+def _score_columns(verdict: Any) -> dict[str, Any]:
+    return {
+        "score": round(verdict.score, 6),
+        "flagged": int(verdict.flagged),
+        "categories": ";".join(verdict.categories),
+        "rules": ";".join(verdict.rule_ids),
+    }
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from flagbot.store import Store
+
+    store = Store(_settings(args).store).open()
+    try:
+        for flag in store.iter_flags():
+            record = {
+                "wiki": flag["wiki"],
+                "rev_id": flag["rev_id"],
+                "title": flag["title"],
+                "user": flag["user"],
+                "categories": [c for c in flag["categories"].split(";") if c],
+                "score": round(flag["score"], 6),
+                "rules": [r for r in flag["rules"].split(";") if r],
+                "status": flag["status"],
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flag["created"])),
+            }
+            if args.json:
+                print(json.dumps(record, ensure_ascii=False))
+            else:
+                print(
+                    f"{record['created']}  {flag['wiki']}  rev {flag['rev_id']}  "
+                    f"{','.join(record['categories'])}  {flag['score']:.2f}  {flag['status']}  "
+                    f"{flag['title']}  {flag['diff_url']}"
+                )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from flagbot.rules import load_rules
+
+    path = args.file or str(project_path("rules.yaml"))
+    try:
+        ruleset = load_rules(path)
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    failures = ruleset.check_examples()
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in ruleset.rules)
+    print(f"{path}: {len(ruleset.rules)} rules, {examples} examples, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flagbot.sources import source_key
+    from flagbot.store import Store
+
+    settings = _settings(args)
+    store = Store(settings.store).open()
+    try:
+        key = source_key(settings)
+        position = store.load_position(key)
+        status: dict[str, Any] = {
+            "source": key,
+            "position": position,
+            "lag_seconds": None,
+            "outcomes": store.outcome_counts(),
+            "flags_by_category": store.category_counts(),
+            "outbox": store.outbox_counts(),
+        }
+        if position:
+            ts = json.loads(position).get("ts")
+            if isinstance(ts, int | float):
+                status["lag_seconds"] = round(time.time() - ts, 1)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(status, sort_keys=True))
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flagbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"flagbot {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging (-v INFO, -vv DEBUG; DEBUG may show flagged text)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config", metavar="F", help="flagbot.yaml (default: embedded offline demo)"
+        )
+        p.add_argument("--store", metavar="URL", help="override the store URL of the config")
+        return p
+
+    p = with_config(sub.add_parser("run", help="watch the configured source and flag edits"))
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.set_defaults(func=cmd_run)
+    p = with_config(sub.add_parser("replay", help="run the whole pipeline over a JSON-lines file"))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_replay)
+    p = with_config(sub.add_parser("score", help="score one text or a CSV file"))
+    p.add_argument("text", nargs="?", metavar="TEXT")
+    p.add_argument("--input", metavar="F.csv")
+    p.add_argument("--text-column", metavar="C")
+    p.add_argument("--output", metavar="O.csv")
+    p.set_defaults(func=cmd_score)
+    p = with_config(sub.add_parser("flags", help="list stored flags"))
+    p.add_argument("--json", action="store_true", help="one JSON object per flag")
+    p.set_defaults(func=cmd_flags)
+    rules = sub.add_parser("rules", help="rules.yaml tools")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    p = rules_sub.add_parser("check", help="validate rules and run their examples")
+    p.add_argument("file", nargs="?", metavar="FILE")
+    p.set_defaults(func=cmd_rules_check)
+    p = with_config(sub.add_parser("status", help="position, lag, counts"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose + 1, 2)]
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("urllib3", "requests_sse", "pywiki", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        return int(args.func(args))
+    except FlagbotError as exc:
+        print(f"flagbot: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Work out what an edit added: fetch both revisions through the Action API, diff them.
+
+The diff itself (`added_wikitext`) is pure and works on plain strings: added lines and in-line
+insertions count; moved lines (present verbatim in the old text) and untouched text do not.
+`fetch_added` wraps it with the API call and turns every reason not to score into a SkipEdit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from typing import Any
+
+from flagbot.errors import FetchError, SkipEdit
+from flagbot.events import RecentChange
+
+log = logging.getLogger(__name__)
+
+WORD_SPLIT_MIN_RATIO = 0.5  # below this a replaced line is treated as rewritten, i.e. all added
+RETRIES = 4
+
+
+def _inserted_words(old_line: str, new_line: str) -> str:
+    old_words, new_words = old_line.split(" "), new_line.split(" ")
+    matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
+    pieces = [
+        " ".join(new_words[j1:j2])
+        for tag, _i1, _i2, j1, j2 in matcher.get_opcodes()
+        if tag in ("insert", "replace")
+    ]
+    return " ".join(p for p in pieces if p.strip())
+
+
+def added_wikitext(old: str, new: str) -> str:
+    """The wikitext that `new` adds to `old`: new lines and in-line insertions, not moves."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    old_set = set(old_lines)
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    added: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "insert":
+            added.extend(line for line in new_lines[j1:j2] if line not in old_set)
+        elif tag == "replace":
+            candidates = old_lines[i1:i2]
+            for line in new_lines[j1:j2]:
+                if line in old_set:
+                    continue  # moved, not written
+                best, ratio = None, 0.0
+                for old_line in candidates:
+                    r = difflib.SequenceMatcher(None, old_line, line, autojunk=False).quick_ratio()
+                    if r > ratio:
+                        best, ratio = old_line, r
+                if best is not None and ratio >= WORD_SPLIT_MIN_RATIO:
+                    inserted = _inserted_words(best, line)
+                    if inserted:
+                        added.append(inserted)
+                else:
+                    added.append(line)
+    return "\n".join(line for line in added if line.strip())
+
+
+def _revision_texts(response: dict[str, Any], wanted: list[int]) -> dict[int, str]:
+    query = response.get("query", {})
+    if query.get("badrevids"):
+        raise SkipEdit("revision_missing")
+    texts: dict[int, str] = {}
+    for page in query.get("pages", []):
+        if page.get("missing") or page.get("invalid"):
+            raise SkipEdit("page_missing")
+        for rev in page.get("revisions", []):
+            slot = rev.get("slots", {}).get("main", {})
+            if slot.get("texthidden") or rev.get("texthidden") or rev.get("suppressed"):
+                raise SkipEdit("revision_hidden")
+            if slot.get("missing") or "content" not in slot:
+                raise SkipEdit("revision_missing")
+            if slot.get("contentmodel", "wikitext") != "wikitext":
+                raise SkipEdit("not_wikitext", slot.get("contentmodel", ""))
+            texts[rev["revid"]] = slot["content"]
+    if set(wanted) - set(texts):
+        raise SkipEdit("revision_missing")
+    return texts
+
+
+def fetch_added(site: Any, change: RecentChange, max_chars: int) -> str:
+    """The wikitext this edit added, fetched through `site` (a pywikibot APISite)."""
+    from pywikibot.exceptions import APIError, Error
+
+    if change.new_rev is None:
+        raise SkipEdit("no_revision")
+    wanted = [r for r in (change.old_rev, change.new_rev) if r]
+    delay = 1.0
+    for attempt in range(RETRIES + 1):
+        try:
+            response = site.simple_request(
+                action="query",
+                prop="revisions",
+                revids=wanted,
+                rvprop=["ids", "content", "contentmodel"],
+                rvslots="main",
+                formatversion=2,
+            ).submit()
+            break
+        except APIError as exc:
+            if exc.code in ("nosuchrevid", "missingtitle"):
+                raise SkipEdit("revision_missing") from None
+            if exc.code in ("permissiondenied", "badrevids"):
+                raise SkipEdit("revision_hidden") from None
+            error: Exception = exc
+        except Error as exc:  # pywikibot has already retried maxlag and timeouts
+            error = exc
+        if attempt == RETRIES:
+            raise FetchError(f"{change.wiki} rev {change.new_rev}: {error}")
+        log.warning(
+            "fetching rev %s on %s failed (%s); retrying in %.0f s",
+            change.new_rev,
+            change.wiki,
+            type(error).__name__,
+            delay,
+        )
+        time.sleep(delay)
+        delay = min(delay * 2, 30)
+    texts = _revision_texts(response, wanted)
+    old = texts.get(change.old_rev, "") if change.old_rev else ""
+    added = added_wikitext(old, texts[change.new_rev])
+    if len(added) > max_chars:
+        raise SkipEdit("too_large")
+    return added

@@ -1,0 +1,140 @@
+"""RecentChange from EventStreams JSON, MediaWiki RC-feed JSON and API rows.
+
+This is the only module that knows the shape of a recent-change event. Anything malformed
+raises BadEvent with a short reason that is safe to log and count; the event's content is never
+put into an exception or a log line above DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flagbot.errors import BadEvent
+
+EDIT_TYPES = frozenset({"edit", "new"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecentChange:
+    """One change on one wiki, whatever feed it came from."""
+
+    wiki: str
+    server_url: str
+    script_path: str
+    namespace: int
+    title: str
+    user: str
+    bot: bool
+    type: str
+    old_rev: int | None
+    new_rev: int | None
+    timestamp: int
+    comment: str
+    rcid: int | None = None
+    position: str | None = None
+    added_text: str | None = None  # replay files only: the text the edit added, no diff fetch
+
+    @property
+    def diff_url(self) -> str:
+        base = f"{self.server_url}{self.script_path}/index.php"
+        if self.old_rev:
+            return f"{base}?diff={self.new_rev}&oldid={self.old_rev}"
+        return f"{base}?oldid={self.new_rev}"
+
+
+def _field(
+    obj: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...
+) -> Any:
+    if name not in obj or obj[name] is None:
+        if default is ...:
+            raise BadEvent(f"missing_field:{name}")
+        return default
+    value = obj[name]
+    # bool is an int in Python; an integer field must not accept true/false
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadEvent(f"wrong_type:{name}")
+    return value
+
+
+def _revisions(obj: dict[str, Any], change_type: str) -> tuple[int | None, int | None]:
+    if change_type not in EDIT_TYPES:
+        return None, None
+    revision = _field(obj, "revision", dict)
+    new = _field(revision, "new", int)
+    old = _field(revision, "old", int, None)
+    return (old or None), new
+
+
+def parse_event(
+    raw: str | bytes | dict[str, Any], position: str | None = None
+) -> RecentChange | None:
+    """Parse an EventStreams or RC-feed event; None for a canary event (to be dropped)."""
+    if isinstance(raw, str | bytes):
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadEvent("not_json") from None
+    else:
+        obj = raw
+    if not isinstance(obj, dict):
+        raise BadEvent("not_object")
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise BadEvent("wrong_type:meta")
+    if meta and meta.get("domain") == "canary":
+        return None
+    change_type = _field(obj, "type", str)
+    old, new = _revisions(obj, change_type)
+    return RecentChange(
+        wiki=_field(obj, "wiki", str),
+        server_url=_field(obj, "server_url", str),
+        script_path=_field(obj, "server_script_path", str, "/w"),
+        namespace=_field(obj, "namespace", int),
+        title=_field(obj, "title", str),
+        user=_field(obj, "user", str, ""),
+        bot=_field(obj, "bot", bool, False),
+        type=change_type,
+        old_rev=old,
+        new_rev=new,
+        timestamp=_field(obj, "timestamp", int),
+        comment=_field(obj, "comment", str, ""),
+        rcid=_field(obj, "id", int, None),
+        position=position,
+        added_text=_field(obj, "added_text", str, None),
+    )
+
+
+def parse_api_row(
+    row: dict[str, Any], wiki: str, server_url: str, script_path: str, position: str | None = None
+) -> RecentChange:
+    """Parse one `list=recentchanges` row (formatversion 2); the API does not name the wiki."""
+    if not isinstance(row, dict):
+        raise BadEvent("not_object")
+    change_type = _field(row, "type", str)
+    old = new = None
+    if change_type in EDIT_TYPES:
+        new = _field(row, "revid", int)
+        old = _field(row, "old_revid", int, 0) or None
+    try:
+        when = datetime.strptime(_field(row, "timestamp", str), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise BadEvent("wrong_type:timestamp") from None
+    return RecentChange(
+        wiki=wiki,
+        server_url=server_url,
+        script_path=script_path,
+        namespace=_field(row, "ns", int),
+        title=_field(row, "title", str),
+        user=_field(row, "user", str, ""),
+        bot=bool(row.get("bot", False)),
+        type=change_type,
+        old_rev=old,
+        new_rev=new,
+        timestamp=int(when.replace(tzinfo=UTC).timestamp()),
+        comment=_field(row, "comment", str, ""),
+        rcid=_field(row, "rcid", int, None),
+        position=position,
+    )

@@ -1,0 +1,277 @@
+"""Wires the stages: source → filter → diff → text → score → store (→ alerts outbox).
+
+Events are handled in batches: a reader thread fills a bounded queue from the source, the main
+loop takes what is there (up to batch_size), fetches diffs with a bounded pool of workers, scores
+all texts of the batch at once, and stores the batch and the position after it in one
+transaction. The saved position therefore never passes an event that is not fully processed.
+SIGINT/SIGTERM set `stop`: the batch in hand is finished and saved, then run() returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagbot import diffs, filters, wikitext
+from flagbot.classifier import Model
+from flagbot.config import Settings
+from flagbot.errors import BadEvent, FetchError, SkipEdit
+from flagbot.events import RecentChange
+from flagbot.rules import RuleSet
+from flagbot.scoring import decide
+from flagbot.sources import SourceItem, registry, source_key
+from flagbot.store import Outcome, Store
+from flagbot.wiki import connect_site
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+@dataclass
+class Summary:
+    """What a run saw, for the replay summary and `status`."""
+
+    read: int = 0
+    bad: Counter[str] = field(default_factory=Counter)
+    filtered: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    scored: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
+    new_flags: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "bad": sum(self.bad.values()),
+            "bad_reasons": dict(self.bad),
+            "filtered": sum(self.filtered.values()),
+            "filter_reasons": dict(self.filtered),
+            "skipped": dict(self.skipped),
+            "duplicates": self.duplicates,
+            "scored": self.scored,
+            "flagged": dict(self.flagged),
+            "new_flags": self.new_flags,
+        }
+
+
+@dataclass
+class Scorer:
+    """Model + rules + thresholds: plain texts → verdicts. No I/O."""
+
+    model: Model
+    rules: RuleSet
+    thresholds: dict[str, float]
+
+    @classmethod
+    def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
+        thresholds = {model.category: model.threshold, **settings.thresholds}
+        return cls(model, rules, thresholds)
+
+    def verdicts(self, texts: list[tuple[str, str]], namespaces: list[int | None]) -> list[Any]:
+        """Verdicts for (added text, edit summary) pairs; both are scored, the worse counts."""
+        flat = [t for pair in texts for t in pair]
+        scores = self.model.score(flat)
+        out = []
+        for i, ((added, summary), namespace) in enumerate(zip(texts, namespaces, strict=True)):
+            added_score, summary_score = scores[2 * i], scores[2 * i + 1] if summary else 0.0
+            hits = self.rules.match(added, namespace, added_score)
+            seen = {h.rule_id for h in hits}
+            hits += [
+                h
+                for h in self.rules.match(summary, namespace, summary_score)
+                if h.rule_id not in seen
+            ]
+            out.append(decide(max(added_score, summary_score), hits, self.thresholds))
+        return out
+
+
+OnFlag = Callable[[Any, int, Outcome], None]
+
+
+class Pipeline:
+    def __init__(
+        self, settings: Settings, store: Store, scorer: Scorer, on_flag: OnFlag | None = None
+    ):
+        self.settings = settings
+        self.store = store
+        self.scorer = scorer
+        self.on_flag = on_flag
+        self.summary = Summary()
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.diff_workers, thread_name_prefix="diff"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # --- one batch ------------------------------------------------------------------------
+    def _added_wikitext(self, change: RecentChange) -> str:
+        if change.added_text is not None:
+            return change.added_text
+        wiki = self.settings.wiki(change.wiki)
+        assert wiki is not None  # the filter let it through
+        return diffs.fetch_added(
+            connect_site(wiki, self.settings), change, self.settings.max_diff_chars
+        )
+
+    def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
+        """Added wikitext or a SkipEdit per change; retries the batch while the wiki is down."""
+        delay = 1.0
+        while True:
+            futures = [self._pool.submit(self._added_wikitext, c) for c in changes]
+            results: list[Any] = []
+            failure = None
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except SkipEdit as skip:
+                    results.append(skip)
+                except FetchError as exc:
+                    failure = exc
+            if failure is None:
+                return results
+            log.warning(
+                "cannot fetch diffs (%s); the batch waits, retrying in %.0f s", failure, delay
+            )
+            if stop.wait(delay):
+                raise failure
+            delay = min(delay * 2, self.settings.source.max_backoff)
+
+    def process(self, items: list[SourceItem], stop: threading.Event) -> list[Outcome]:
+        summary = self.summary
+        candidates: list[RecentChange] = []
+        for item, _position in items:
+            summary.read += 1
+            if isinstance(item, BadEvent):
+                summary.bad[item.reason] += 1
+                log.warning("malformed event skipped: %s", item.reason)
+            elif item is None:
+                summary.filtered["dropped"] += 1
+            else:
+                reason = filters.skip_reason(item, self.settings)
+                if reason:
+                    summary.filtered[reason] += 1
+                else:
+                    candidates.append(item)
+        fresh = self._drop_duplicates(candidates)
+        outcomes: list[Outcome] = []
+        to_score: list[tuple[RecentChange, str, str]] = []
+        for change, added in zip(fresh, self._fetch_all(fresh, stop), strict=True):
+            if isinstance(added, SkipEdit):
+                summary.skipped[added.reason] += 1
+                outcomes.append(Outcome(change, added.reason))
+                continue
+            text = wikitext.readable_text(added)
+            if not text:
+                summary.skipped["empty_text"] += 1
+                outcomes.append(Outcome(change, "empty_text"))
+                continue
+            to_score.append((change, text, wikitext.readable_text(change.comment)))
+        verdicts = self.scorer.verdicts(
+            [(t, s) for _, t, s in to_score], [c.namespace for c, _, _ in to_score]
+        )
+        for (change, text, _summary), verdict in zip(to_score, verdicts, strict=True):
+            summary.scored += 1
+            if verdict.flagged:
+                for category in verdict.categories:
+                    summary.flagged[category] += 1
+                log.info(
+                    "flagged %s rev %s (%s, score %.3f)",
+                    change.wiki,
+                    change.new_rev,
+                    ",".join(verdict.categories),
+                    verdict.score,
+                )
+                log.debug("flagged text of %s rev %s: %r", change.wiki, change.new_rev, text)
+                outcomes.append(Outcome(change, "flagged", verdict, text))
+            else:
+                outcomes.append(Outcome(change, "scored", verdict))
+        return outcomes
+
+    def _drop_duplicates(self, changes: list[RecentChange]) -> list[RecentChange]:
+        fresh, seen = [], set()
+        for change in changes:
+            key = (change.wiki, change.new_rev)
+            if key in seen or self.store.is_processed(change.wiki, change.new_rev or 0):
+                self.summary.duplicates += 1
+                continue
+            seen.add(key)
+            fresh.append(change)
+        return fresh
+
+    def commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
+        position = next((p for _, p in reversed(items) if p is not None), None)
+        self.summary.new_flags += self.store.record_batch(key, outcomes, position, self.on_flag)
+
+    # --- the loop -----------------------------------------------------------------------
+    def run(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> Summary:
+        key = source_key(self.settings)
+        source = registry()[self.settings.source.type]
+        items = source(self.settings, self.store.load_position(key), stop)
+        for batch in _batches(items, self.settings.batch_size, stop):
+            outcomes = self.process(batch, stop)
+            self.commit(key, batch, outcomes)
+            if progress:
+                progress(len(batch))
+        return self.summary
+
+
+def _batches(
+    items: Iterator[SourceItem], size: int, stop: threading.Event
+) -> Iterator[list[SourceItem]]:
+    """Group a source into batches: whatever is ready, up to `size`, without waiting for more."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=size * 4)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the main thread, raised there
+            errors.append(exc)
+        finally:
+            buffer.put(_END)
+
+    reader = threading.Thread(target=read, name="source", daemon=True)
+    reader.start()
+    done = False
+    while not done:
+        try:
+            first = buffer.get(timeout=0.5)
+        except queue.Empty:
+            if stop.is_set():
+                break
+            continue
+        batch = []
+        item = first
+        while True:
+            if item is _END:
+                done = True
+                break
+            batch.append(item)
+            if len(batch) >= size:
+                break
+            try:
+                item = buffer.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            yield batch
+        if stop.is_set():
+            break
+    if errors:
+        raise errors[0]

@@ -1,0 +1,280 @@
+"""Load, validate, self-test and match the regex rules of rules.yaml.
+
+Rules are data. Every pattern is compiled with the `regex` module and every match runs with a
+timeout, so a rule that backtracks catastrophically costs at most MATCH_TIMEOUT per text instead
+of freezing the bot; a pattern that already backtracks on the adversarial probes is refused at
+load. A RuleHit never carries the matched text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regex
+import yaml
+
+from flagbot.config import SEVERITIES
+from flagbot.errors import RulesError
+
+log = logging.getLogger(__name__)
+
+RULE_CATEGORIES = (
+    "personal_attack",
+    "harassment",
+    "threat",
+    "pii",
+    "outing",
+    "sexual_harassment",
+    "hate",
+    "legal_threat",
+)
+RULE_KEYS = {
+    "id",
+    "description",
+    "category",
+    "severity",
+    "patterns",
+    "unless",
+    "namespaces",
+    "flags",
+    "min_score",
+    "examples",
+}
+FLAGS = {
+    "IGNORECASE": regex.IGNORECASE,
+    "MULTILINE": regex.MULTILINE,
+    "DOTALL": regex.DOTALL,
+    "VERBOSE": regex.VERBOSE,
+    "ASCII": regex.ASCII,
+    "CASE_SENSITIVE": 0,
+}
+MATCH_TIMEOUT = 0.05  # seconds per pattern per text
+PROBE_TIMEOUT = 0.2
+PROBES = (
+    "a" * 3000 + "!",
+    "1" * 3000 + "x",
+    " " * 3000 + "x",
+    "ab" * 1500 + "!",
+    "a " * 1500 + "!",
+    "a1-" * 1000 + "!",
+    "x@" * 1000 + "!",
+    "A." * 1500 + "!",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule_id: str
+    category: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    category: str
+    severity: str
+    patterns: tuple[Any, ...]
+    unless: tuple[Any, ...]
+    namespaces: frozenset[int]
+    min_score: float | None
+    examples_match: tuple[str, ...]
+    examples_no_match: tuple[str, ...]
+    line: int
+
+    def matches(self, text: str, namespace: int | None = None, score: float | None = None) -> bool:
+        if self.namespaces and namespace is not None and namespace not in self.namespaces:
+            return False
+        if self.min_score is not None and (score is None or score < self.min_score):
+            return False
+        try:
+            if not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.patterns):
+                return False
+            return not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.unless)
+        except TimeoutError:
+            log.warning("rule %s timed out on a text of %d characters; no hit", self.id, len(text))
+            return False
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    path: str
+    rules: tuple[Rule, ...]
+
+    def match(
+        self, text: str, namespace: int | None = None, score: float | None = None
+    ) -> list[RuleHit]:
+        if not text:
+            return []
+        return [
+            RuleHit(r.id, r.category, r.severity)
+            for r in self.rules
+            if r.matches(text, namespace, score)
+        ]
+
+    def check_examples(self) -> list[str]:
+        """Run every rule's own examples; one line per failure, `file:line: rule ID: …`."""
+        failures = []
+        for rule in self.rules:
+            for example in rule.examples_match:
+                if not rule.matches(example, score=1.0):
+                    failures.append(
+                        f"{self.path}:{rule.line}: rule {rule.id}: "
+                        f"example should match but does not: {example!r}"
+                    )
+            for example in rule.examples_no_match:
+                if rule.matches(example, score=1.0):
+                    failures.append(
+                        f"{self.path}:{rule.line}: rule {rule.id}: "
+                        f"example should not match but does: {example!r}"
+                    )
+        return failures
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping, for error messages."""
+
+
+def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)  # type: ignore[assignment]
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
+
+
+def _compile(pattern: Any, flags: int, where: str, problems: list[str]) -> Any | None:
+    if not isinstance(pattern, str) or not pattern:
+        problems.append(f"{where}: a pattern must be a non-empty string")
+        return None
+    try:
+        compiled = regex.compile(pattern, flags)
+    except regex.error as exc:
+        problems.append(f"{where}: bad regex {pattern!r}: {exc}")
+        return None
+    try:
+        for probe in PROBES:
+            compiled.search(probe, timeout=PROBE_TIMEOUT)
+    except TimeoutError:
+        problems.append(
+            f"{where}: regex {pattern!r} backtracks catastrophically "
+            f"(over {PROBE_TIMEOUT} s on a {len(probe)}-character probe); rewrite it"
+        )
+        return None
+    return compiled
+
+
+def _strings(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: each rule must be a mapping")
+        return None
+    line = raw.pop("__line__", 0)
+    rule_id = raw.get("id")
+    where = f"{path}:{line}: rule {rule_id}"
+    before = len(problems)
+    if not isinstance(rule_id, str) or not rule_id:
+        problems.append(f"{path}:{line}: rule ?: missing id")
+    for key in sorted(set(raw) - RULE_KEYS):
+        problems.append(f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(RULE_KEYS))}")
+    if raw.get("category") not in RULE_CATEGORIES:
+        problems.append(
+            f"{where}: unknown category {raw.get('category')!r}; "
+            f"allowed: {', '.join(RULE_CATEGORIES)}"
+        )
+    if raw.get("severity") not in SEVERITIES:
+        problems.append(
+            f"{where}: unknown severity {raw.get('severity')!r}; allowed: {', '.join(SEVERITIES)}"
+        )
+    if not isinstance(raw.get("description"), str):
+        problems.append(f"{where}: missing description")
+    flag_names = _strings(raw.get("flags", ["IGNORECASE"]))
+    flags = 0
+    for name in flag_names:
+        if name not in FLAGS:
+            problems.append(f"{where}: unknown flag {name!r}; allowed: {', '.join(FLAGS)}")
+        else:
+            flags |= FLAGS[name]
+    if not raw.get("patterns"):
+        problems.append(f"{where}: needs at least one pattern")
+    patterns = [_compile(p, flags, where, problems) for p in _strings(raw.get("patterns", []))]
+    unless = [_compile(p, flags, where, problems) for p in _strings(raw.get("unless", []))]
+    namespaces = _strings(raw.get("namespaces", []))
+    if any(not isinstance(n, int) or isinstance(n, bool) for n in namespaces):
+        problems.append(f"{where}: namespaces must be a list of integers")
+    min_score = raw.get("min_score")
+    if min_score is not None and (
+        not isinstance(min_score, int | float)
+        or isinstance(min_score, bool)
+        or not 0 <= min_score <= 1
+    ):
+        problems.append(f"{where}: min_score must be a number from 0 to 1")
+    examples = raw.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match", "__line__"}:
+        problems.append(f"{where}: examples must be a mapping with match and no_match lists")
+        examples = {}
+    match_examples = _strings(examples.get("match", []))
+    no_match_examples = _strings(examples.get("no_match", []))
+    if any(not isinstance(e, str) for e in match_examples + no_match_examples):
+        problems.append(f"{where}: examples must be strings")
+    if len(problems) > before:
+        return None
+    return Rule(
+        id=str(rule_id),
+        description=raw["description"],
+        category=raw["category"],
+        severity=raw["severity"],
+        patterns=tuple(patterns),
+        unless=tuple(unless),
+        namespaces=frozenset(namespaces),
+        min_score=min_score,
+        examples_match=tuple(match_examples),
+        examples_no_match=tuple(no_match_examples),
+        line=line,
+    )
+
+
+def parse_rules(text: str, path: str = "rules.yaml") -> RuleSet:
+    """Validate and compile rules from YAML text; RulesError lists every problem."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise RulesError([f"{path}: not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RulesError([f"{path}:1: the file must be a mapping with a `rules:` list"])
+    unknown = set(data) - {"rules", "version", "__line__"}
+    problems = [f"{path}:1: unknown top-level key {k!r}; allowed: rules, version" for k in unknown]
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for raw in data["rules"]:
+        rule = _rule(raw, path, problems)
+        if rule is None:
+            continue
+        if rule.id in seen:
+            problems.append(f"{path}:{rule.line}: rule {rule.id}: duplicate id")
+        seen.add(rule.id)
+        rules.append(rule)
+    if problems:
+        raise RulesError(problems)
+    return RuleSet(path=path, rules=tuple(rules))
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError([f"{path}: cannot read: {exc.strerror}"]) from None
+    return parse_rules(text, str(path))
+
+
+def categories(hits: Iterable[RuleHit]) -> set[str]:
+    return {h.category for h in hits}

@@ -1,0 +1,382 @@
+"""SQLAlchemy Core store: source positions, processed revisions, flags, outbox, audit log.
+
+SQLite by default, PostgreSQL by URL. `record_batch` writes a batch of outcomes and the source
+position in one transaction, so the saved position never passes an event that is not stored,
+and the unique (wiki, rev_id) key makes a replayed overlap harmless. Schema changes are numbered
+migrations applied in order inside a transaction; a database newer than the code is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from flagbot.errors import StoreError
+from flagbot.events import RecentChange
+from flagbot.scoring import Verdict
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+positions = Table(
+    "positions",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("position", Text, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+processed = Table(
+    "processed",
+    metadata,
+    Column("wiki", String(64), primary_key=True),
+    Column("rev_id", Integer, primary_key=True, autoincrement=False),
+    Column("outcome", String(64), nullable=False),  # scored, flagged, or a skip reason
+    Column("processed_at", Float, nullable=False),
+    Index("ix_processed_outcome", "outcome"),
+)
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("wiki", String(64), nullable=False),
+    Column("rev_id", Integer, nullable=False),
+    Column("old_rev_id", Integer),
+    Column("title", Text, nullable=False),
+    Column("namespace", Integer, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("edit_time", Integer, nullable=False),
+    Column("diff_url", Text, nullable=False),
+    Column("categories", Text, nullable=False),  # ;-separated
+    Column("score", Float, nullable=False),
+    Column("rules", Text, nullable=False),  # ;-separated rule ids
+    Column("severity", String(16)),
+    Column("route", String(32)),
+    Column("status", String(32), nullable=False, default="new"),
+    Column("added_text", Text),  # kept only for flagged edits; purged when the wiki hides it
+    Column("summary", Text),
+    Column("purged_at", Float),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("wiki", "rev_id", name="uq_flags_wiki_rev"),
+)
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flag_id", Integer, ForeignKey("flags.id"), nullable=False),
+    Column("route", String(32), nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("status", String(32), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False, default=0),
+    Column("error", Text),
+    Column("created", Float, nullable=False),
+    Column("sent_at", Float),
+    UniqueConstraint("flag_id", "route", "recipient", name="uq_outbox_delivery"),
+)
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flag_id", Integer, ForeignKey("flags.id"), nullable=False),
+    Column("reviewer", Text, nullable=False),
+    Column("decision", String(32), nullable=False),  # confirm, false_positive, handled, oversight
+    Column("note", Text),
+    Column("decided_at", Float, nullable=False),
+)
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("flag_id", Integer),
+    Column("detail", Text),
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Append-only: each entry upgrades the schema by one version. Never edit a released one.
+MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event: a skip reason, or a verdict with the text that earned it."""
+
+    change: RecentChange
+    outcome: str
+    verdict: Verdict | None = None
+    added_text: str | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The database. Nothing connects until `open()`."""
+
+    def __init__(self, url: str):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.url = url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise StoreError("store is not open; call open() first")
+        return self._engine
+
+    def open(self) -> Store:
+        try:
+            self._engine = create_engine(self.url, future=True, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use store {self.url!r}: {exc}") from None
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self.migrate()
+        return self
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # two bot processes may start at once
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(726175)")
+                schema_version.create(conn, checkfirst=True)
+                found = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+                if found > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store has schema version {found}, newer than this flagbot "
+                        f"({SCHEMA_VERSION}); upgrade flagbot rather than downgrade the store"
+                    )
+                for version in range(found + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[version - 1](conn)
+                    conn.execute(schema_version.delete())
+                    conn.execute(schema_version.insert().values(version=version))
+                return found
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot prepare store {self.url!r}: {exc}") from None
+
+    # --- source positions ---------------------------------------------------------------
+    def load_position(self, source: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(positions.c.position).where(positions.c.source == source)
+            ).scalar()
+
+    def save_position(self, source: str, position: str, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.engine.begin() as own:
+                self.save_position(source, position, own)
+            return
+        values = {"source": source, "position": position, "updated": time.time()}
+        insert = self._insert(positions).values(**values)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["source"], set_={"position": position, "updated": values["updated"]}
+            )
+        )
+
+    def _insert(self, table: Table) -> Any:
+        dialect = self.engine.dialect.name
+        return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+    # --- outcomes -------------------------------------------------------------------------
+    def record_batch(
+        self,
+        source: str,
+        outcomes: Sequence[Outcome],
+        position: str | None,
+        on_flag: Callable[[Connection, int, Outcome], None] | None = None,
+    ) -> int:
+        """Store a batch and the position after it in one transaction; returns new flags.
+
+        A revision already processed (the overlap after a restart) is skipped silently.
+        `on_flag` runs inside the same transaction for each new flag (the alerts outbox).
+        """
+        new_flags = 0
+        now = time.time()
+        with self.engine.begin() as conn:
+            for item in outcomes:
+                change = item.change
+                if change.new_rev is None:
+                    continue
+                inserted = conn.execute(
+                    self._insert(processed)
+                    .values(
+                        wiki=change.wiki,
+                        rev_id=change.new_rev,
+                        outcome=item.outcome,
+                        processed_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                ).rowcount
+                if not inserted or item.verdict is None or not item.verdict.flagged:
+                    continue
+                verdict = item.verdict
+                result = conn.execute(
+                    flags.insert().values(
+                        wiki=change.wiki,
+                        rev_id=change.new_rev,
+                        old_rev_id=change.old_rev,
+                        title=change.title,
+                        namespace=change.namespace,
+                        user=change.user,
+                        edit_time=change.timestamp,
+                        diff_url=change.diff_url,
+                        categories=";".join(verdict.categories),
+                        score=verdict.score,
+                        rules=";".join(verdict.rule_ids),
+                        severity=verdict.severity,
+                        route=verdict.route,
+                        status="new",
+                        added_text=item.added_text,
+                        summary=change.comment,
+                        created=now,
+                    )
+                )
+                flag_id = result.inserted_primary_key[0]  # type: ignore[index]
+                new_flags += 1
+                if on_flag is not None:
+                    on_flag(conn, flag_id, item)
+            if position is not None:
+                self.save_position(source, position, conn)
+        return new_flags
+
+    def is_processed(self, wiki: str, rev_id: int) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(processed.c.rev_id).where(
+                        processed.c.wiki == wiki, processed.c.rev_id == rev_id
+                    )
+                ).first()
+                is not None
+            )
+
+    def outcome_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(processed.c.outcome, func.count()).group_by(processed.c.outcome)
+            )
+            return {outcome: count for outcome, count in rows}
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+            return {status: count for status, count in rows}
+
+    def category_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for (cats,) in conn.execute(select(flags.c.categories)):
+                for category in filter(None, cats.split(";")):
+                    counts[category] = counts.get(category, 0) + 1
+        return counts
+
+    def iter_flags(self, with_text: bool = False) -> Iterator[dict[str, Any]]:
+        columns = [c for c in flags.c if with_text or c.name != "added_text"]
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(*columns).order_by(flags.c.id)):
+                yield dict(row._mapping)
+
+    def purge_text(self, wiki: str, rev_id: int, actor: str, reason: str) -> bool:
+        """Forget the stored text of a revision the wiki has hidden or deleted."""
+        with self.engine.begin() as conn:
+            flag_id = conn.execute(
+                select(flags.c.id).where(flags.c.wiki == wiki, flags.c.rev_id == rev_id)
+            ).scalar()
+            if flag_id is None:
+                return False
+            conn.execute(
+                update(flags)
+                .where(flags.c.id == flag_id)
+                .values(added_text=None, summary=None, purged_at=time.time())
+            )
+            self.write_audit(conn, actor, "purge_text", flag_id, reason)
+            return True
+
+    def write_audit(
+        self, conn: Connection, actor: str, action: str, flag_id: int | None, detail: str = ""
+    ) -> None:
+        conn.execute(
+            audit.insert().values(
+                at=time.time(), actor=actor, action=action, flag_id=flag_id, detail=detail
+            )
+        )
+
+    def record_decision(self, flag_id: int, reviewer: str, decision: str, note: str = "") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                decisions.insert().values(
+                    flag_id=flag_id,
+                    reviewer=reviewer,
+                    decision=decision,
+                    note=note,
+                    decided_at=time.time(),
+                )
+            )
+            conn.execute(update(flags).where(flags.c.id == flag_id).values(status=decision))
+            self.write_audit(conn, reviewer, f"decide:{decision}", flag_id, note)
+
+    def iter_decisions(self) -> Iterable[dict[str, Any]]:
+        """Latest decision per flag, with the flag's stored text (for label export)."""
+        with self.engine.connect() as conn:
+            latest = (
+                select(decisions.c.flag_id, func.max(decisions.c.id).label("id"))
+                .group_by(decisions.c.flag_id)
+                .subquery()
+            )
+            query = (
+                select(decisions.c.decision, decisions.c.reviewer, flags)
+                .join(latest, latest.c.id == decisions.c.id)
+                .join(flags, flags.c.id == decisions.c.flag_id)
+                .order_by(decisions.c.id)
+            )
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def positions_json(position: dict[str, Any]) -> str:
+    return json.dumps(position, sort_keys=True, separators=(",", ":"))

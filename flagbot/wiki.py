@@ -1,0 +1,42 @@
+"""The one place that makes pywikibot sites: URL → APISite, with flagbot's User-Agent.
+
+pywikibot reads its configuration (user-config.py in PYWIKIBOT_DIR) when it is first imported,
+so it is imported here, lazily, and never at flagbot's import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flagbot import __version__
+from flagbot.config import Settings, WikiSettings
+from flagbot.errors import ConfigError, FetchError
+
+_sites: dict[str, Any] = {}
+_lock = threading.Lock()
+READ_MAXLAG = 5  # seconds; Wikimedia's recommendation for bots
+
+
+def user_agent(contact: str) -> str:
+    return f"flagbot/{__version__} ({contact})"
+
+
+def connect_site(wiki: WikiSettings, settings: Settings) -> Any:
+    """The pywikibot APISite for a configured wiki (cached: one per wiki per process)."""
+    with _lock:
+        if wiki.id in _sites:
+            return _sites[wiki.id]
+        try:
+            import pywikibot
+            from pywikibot import config as pwb_config
+        except RuntimeError as exc:  # pywikibot refuses to start without a user-config.py
+            raise ConfigError(f"pywikibot: {exc} (see user-config.py.sample)") from None
+        pwb_config.user_agent_description = user_agent(settings.user_agent_contact)
+        pwb_config.read_maxlag = READ_MAXLAG
+        try:
+            site = pywikibot.Site(url=f"{wiki.url}{wiki.script_path}/index.php")
+        except Exception as exc:  # pywikibot raises many kinds on an unreachable or odd wiki
+            raise FetchError(f"cannot reach wiki {wiki.id} at {wiki.url}: {exc}") from None
+        _sites[wiki.id] = site
+        return site
