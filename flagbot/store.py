@@ -252,8 +252,9 @@ class Store:
                         processed_at=now,
                     )
                     .on_conflict_do_nothing()
-                ).rowcount
-                if not inserted or item.verdict is None or not item.verdict.flagged:
+                    .returning(processed.c.rev_id)  # rowcount is unreliable here on psycopg
+                ).first()
+                if inserted is None or item.verdict is None or not item.verdict.flagged:
                     continue
                 verdict = item.verdict
                 result = conn.execute(

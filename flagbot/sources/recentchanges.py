@@ -79,10 +79,10 @@ def poll(
                     yield item, json.dumps(states, sort_keys=True)
                     if stop.is_set():
                         return
+            if until is not None:
+                return  # caught up
             delay = settings.source.poll_interval
-        except FetchError as exc:
+        except FetchError as exc:  # keep the position; nothing is skipped, try again later
             log.warning("polling failed: %s; retrying in %.0f s", exc, delay)
             delay = min(delay * 2, settings.source.max_backoff)
-        if until is not None:
-            return
         stop.wait(delay)

@@ -1,0 +1,178 @@
+"""Shared fixtures: the shipped model, settings for temp dirs, a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flagbot.classifier import Model, load_model
+from flagbot.config import Settings, SourceSettings, WikiSettings, embedded_default
+from flagbot.pipeline import Scorer
+from flagbot.rules import RuleSet, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def model() -> Model:
+    return load_model("default")
+
+
+@pytest.fixture(scope="session")
+def ruleset() -> RuleSet:
+    return load_rules(ROOT / "rules.yaml")
+
+
+@pytest.fixture(scope="session")
+def scorer(model: Model, ruleset: RuleSet) -> Scorer:
+    return Scorer.build(embedded_default(), model, ruleset)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Settings like the embedded default, but with the store and outbox in tmp_path."""
+
+    def make(**changes) -> Settings:
+        base = embedded_default(store=f"sqlite:///{tmp_path / 'flagbot.sqlite3'}")
+        base = dataclasses.replace(
+            base,
+            alerts={"channel": "dryrun", "outbox": str(tmp_path / "outbox")},
+            wikis=(WikiSettings(id="enwiki", url="https://en.wikipedia.org"),),
+            batch_size=20,
+        )
+        source = changes.pop("source", None)
+        if isinstance(source, dict):
+            changes["source"] = SourceSettings(**source)
+        return dataclasses.replace(base, **changes)
+
+    return make
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None
+    )
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on loopback, started and stopped by the tests."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL is not installed; ./dev.sh test installs Debian's postgresql")
+    root = os.geteuid() == 0
+    data = Path(tempfile.mkdtemp(prefix="flagbot-pg-"))
+    prefix: list[str] = []
+    if root:  # PostgreSQL refuses to run as root: run it as the postgres system user
+        user = pwd.getpwnam("postgres")
+        os.chown(data, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [*prefix, initdb, "-D", str(data / "db"), "-A", "trust", "-U", "flagbot"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(data / "db"),
+            "-w",
+            "-l",
+            str(data / "log"),
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://flagbot@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data / "db"), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    """Every store test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:  # a clean schema per test
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def rc_event(
+    i: int,
+    text: str | None = "a friendly comment",
+    *,
+    namespace: int = 1,
+    title: str = "Talk:Example",
+    bot: bool = False,
+    wiki: str = "enwiki",
+    kind: str = "edit",
+    ts: int | None = None,
+) -> dict:
+    """An EventStreams mediawiki/recentchange event, as Wikimedia sends it."""
+    event = {
+        "$schema": "/mediawiki/recentchange/1.0.0",
+        "meta": {
+            "id": f"id-{i}",
+            "dt": "2026-01-01T00:00:00Z",
+            "domain": "en.wikipedia.org",
+            "stream": "mediawiki.recentchange",
+            "partition": 0,
+            "offset": i,
+        },
+        "id": 5000 + i,
+        "type": kind,
+        "namespace": namespace,
+        "title": title,
+        "comment": "reply",
+        "timestamp": ts if ts is not None else 1_767_225_600 + i,
+        "user": f"User{i}",
+        "bot": bot,
+        "minor": False,
+        "revision": {"old": None if kind == "new" else 1000 + i - 1, "new": 1000 + i}
+        if kind in ("edit", "new")
+        else None,
+        "server_url": "https://en.wikipedia.org",
+        "server_name": "en.wikipedia.org",
+        "server_script_path": "/w",
+        "wiki": wiki,
+    }
+    if event["revision"] is None:
+        del event["revision"]
+    if text is not None:
+        event["added_text"] = text
+    return event

@@ -1,0 +1,175 @@
+"""CLI contracts of ARCHITECTURE.md, run as a real `flagbot` process."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, rc_event
+from tests.sse_server import StreamServer
+
+SAMPLE = str(ROOT / "training_data" / "sample_stream.jsonl")
+
+
+def flagbot(*args, cwd, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "flagbot.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_replay_json_summary(tmp_path):
+    out = flagbot("replay", SAMPLE, "--json", cwd=tmp_path)
+    summary = json.loads(out.stdout)
+    assert summary["read"] == 305 and summary["bad"] == 3
+    assert (
+        summary["filtered"] + summary["scored"] + sum(summary["skipped"].values()) + summary["bad"]
+        == 305
+    )
+    assert summary["flagged"]["toxic"] >= 10 and summary["new_flags"] >= 10
+    # replay is repeatable: an in-memory store unless --store is given
+    assert (
+        json.loads(flagbot("replay", SAMPLE, "--json", cwd=tmp_path).stdout)["new_flags"]
+        == summary["new_flags"]
+    )
+
+
+def test_run_embedded_default_then_flags_status_and_privacy(tmp_path):
+    run = flagbot("run", cwd=tmp_path)
+    assert "read 305, bad 3" in run.stdout
+    lines = flagbot("flags", "--json", cwd=tmp_path).stdout.splitlines()
+    flags = [json.loads(line) for line in lines]
+    assert flags and set(flags[0]) == {
+        "wiki",
+        "rev_id",
+        "title",
+        "user",
+        "categories",
+        "score",
+        "rules",
+        "status",
+        "created",
+    }
+    emails = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(emails) == len(flags)
+    texts = {}
+    for line in Path(SAMPLE).read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+            texts[event["revision"]["new"]] = event["added_text"]
+        except (ValueError, KeyError, TypeError):
+            continue
+    logs_and_mail = run.stderr + "".join(p.read_text() for p in emails)
+    for flag in flags:  # no 30-character run of a flagged text in INFO logs or alerts
+        text = " ".join(texts[flag["rev_id"]].split())
+        for start in range(0, max(len(text) - 30, 1), 10):
+            assert text[start : start + 30] not in logs_and_mail
+    status = json.loads(flagbot("status", "--json", cwd=tmp_path).stdout)
+    assert json.loads(status["position"]) == {"line": 305}
+    assert status["outcomes"]["flagged"] == len(flags) and status["outbox"] == {"sent": len(flags)}
+    again = flagbot("run", cwd=tmp_path)  # durable: a second run has nothing new
+    assert "read 0" in again.stdout
+
+
+def test_score_text_and_csv_contract(tmp_path):
+    one = json.loads(flagbot("score", "I know where you live", cwd=tmp_path).stdout)
+    assert one["flagged"] == 1 and "threat" in one["categories"].split(";")
+    src = tmp_path / "in.csv"
+    with src.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "comment"])
+        writer.writerow(["a", "Thanks for the copyedit, much clearer now."])
+        writer.writerow(["b", "you are a stupid idiot, fuck off"])
+    flagbot(
+        "score",
+        "--input",
+        str(src),
+        "--text-column",
+        "comment",
+        "--output",
+        str(tmp_path / "out.csv"),
+        cwd=tmp_path,
+    )
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert list(rows[0]) == ["id", "comment", "score", "flagged", "categories", "rules"]
+    assert rows[0]["flagged"] == "0" and rows[1]["flagged"] == "1"
+    assert 0 <= float(rows[0]["score"]) < float(rows[1]["score"]) <= 1
+    assert "attack-profane-address" in rows[1]["rules"].split(";")
+    missing = flagbot(
+        "score",
+        "--input",
+        str(src),
+        "--text-column",
+        "nope",
+        "--output",
+        "o.csv",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+
+
+def test_rules_check_exits_1_naming_each_failure(tmp_path):
+    assert "0 failures" in flagbot("rules", "check", cwd=tmp_path).stdout
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        "rules:\n  - id: x\n    description: d\n    category: pii\n    severity: low\n"
+        "    patterns: ['secret']\n    examples: {match: ['nothing here'], no_match: []}\n"
+    )
+    result = flagbot("rules", "check", str(bad), cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert f"{bad}:2: rule x: example should match but does not: 'nothing here'" in result.stderr
+    bad.write_text("rules:\n  - id: y\n    category: nope\n")
+    result = flagbot("rules", "check", str(bad), cwd=tmp_path, check=False)
+    assert result.returncode == 1 and f"{bad}:2: rule y: unknown category 'nope'" in result.stderr
+
+
+def test_config_error_stops_with_the_key_and_exit_2(tmp_path):
+    (tmp_path / "flagbot.yaml").write_text(
+        "user_agent_contact: x\nwikis: []\nsource: {type: irc}\n"
+    )
+    result = flagbot("run", "--config", "flagbot.yaml", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "flagbot.yaml: source.type: 'irc' is not allowed" in result.stderr
+    assert "flagbot.yaml: wikis: needs at least one wiki" in result.stderr
+
+
+def test_sigterm_finishes_the_batch_saves_and_exits_0(tmp_path):
+    now = int(time.time())
+    stream = [rc_event(i, "a calm comment", ts=now + i) for i in range(30)]
+    with StreamServer(stream) as server:
+        (tmp_path / "flagbot.yaml").write_text(
+            f"user_agent_contact: 'User:T <t@example.org>'\nwikis: [{{id: enwiki, url: 'https://en.wikipedia.org'}}]\n"
+            f"source: {{type: eventstreams, url: '{server.url}', read_timeout: 2}}\n"
+            f"model: default\nrules: '{ROOT / 'rules.yaml'}'\nstore: 'sqlite:///{tmp_path}/s.db'\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flagbot.cli", "run", "--config", "flagbot.yaml"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYWIKIBOT_NO_USER_CONFIG": "2"},
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(server.connections) < 2:
+            time.sleep(0.2)  # the second connection means the first stream was read to its end
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "read 30" in out
+    status = json.loads(
+        flagbot("status", "--json", "--config", "flagbot.yaml", cwd=tmp_path).stdout
+    )
+    assert json.loads(status["position"])["id"] == "29"
+    assert status["outcomes"] == {"scored": 30}

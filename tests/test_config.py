@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+
+from flagbot.config import embedded_default, load_settings
+from flagbot.errors import ConfigError
+
+GOOD = """
+user_agent_contact: "User:Example <ops@example.org>"
+wikis:
+  - id: enwiki
+    url: https://en.wikipedia.org/
+    extra_pages: ["Wikipedia:Administrators' noticeboard"]
+source:
+  type: eventstreams
+thresholds:
+  toxic: 0.85
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flagbot.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_gives_frozen_settings_with_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.wikis[0].url == "https://en.wikipedia.org"
+    assert settings.wikis[0].extra_pages == ("Wikipedia:Administrators' noticeboard",)
+    assert settings.source.read_timeout == 60.0 and settings.model == "default"
+    assert settings.thresholds["toxic"] == 0.85
+    with pytest.raises(AttributeError):
+        settings.store = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.thresholds["toxic"] = 0.1  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + "colour: blue\n", "flagbot.yaml: colour: unknown key; allowed: user_agent_contact"),
+        (
+            GOOD.replace("type: eventstreams", "type: irc"),
+            "flagbot.yaml: source.type: 'irc' is not allowed; "
+            "allowed: eventstreams, recentchanges, replay",
+        ),
+        (
+            GOOD.replace('user_agent_contact: "User:Example <ops@example.org>"', ""),
+            "flagbot.yaml: user_agent_contact: missing required value",
+        ),
+        (GOOD + "diff_workers: many\n", "flagbot.yaml: diff_workers: expected a positive number"),
+        (GOOD + "store: 5\n", "flagbot.yaml: store: expected a string, got int"),
+        (
+            GOOD.replace("toxic: 0.85", "toxic: 2"),
+            "flagbot.yaml: thresholds.toxic: expected a number from 0 to 1",
+        ),
+        (
+            GOOD.replace("toxic: 0.85", "rude: 0.5"),
+            "flagbot.yaml: thresholds.rude: unknown category",
+        ),
+        (
+            GOOD.replace("    url: https://en.wikipedia.org/\n", ""),
+            "flagbot.yaml: wikis[0].url: missing required value",
+        ),
+        (GOOD.replace("type: eventstreams", "type: replay"), "source.path: missing required value"),
+        ("- just a list", "(top): expected a mapping"),
+        ("key: [unclosed", "not valid YAML"),
+    ],
+)
+def test_errors_name_file_key_problem_and_what_is_allowed(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(tmp_path / "flagbot.yaml"))
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD + "colour: blue\nbatch_size: -1\n"))
+    assert "colour" in str(caught.value) and "batch_size" in str(caught.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_embedded_default_is_offline_and_finds_shipped_files():
+    settings = embedded_default()
+    assert settings.source.type == "replay"
+    assert Path(settings.source.path).exists() and Path(settings.rules).exists()
+    assert settings.alerts["channel"] == "dryrun"

@@ -1,0 +1,135 @@
+import time
+
+import pytest
+
+from flagbot.errors import RulesError
+from flagbot.rules import load_rules, parse_rules
+
+RULE = """rules:
+  - id: attack
+    description: an insult
+    category: personal_attack
+    severity: medium
+    patterns: ['\\bidiot\\b']
+    examples: {match: ["you idiot"], no_match: ["idiom"]}
+"""
+
+
+def test_starter_rules_load_and_pass_their_own_examples(ruleset):
+    assert len(ruleset.rules) >= 30
+    assert ruleset.check_examples() == []
+    for rule in ruleset.rules:
+        assert rule.examples_match and rule.examples_no_match, rule.id
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("call him on +44 7700 900123", "pii"),
+        ("I know where you live", "threat"),
+        ("your real name is John Smith", "outing"),
+        ("I will sue you", "legal_threat"),
+    ],
+)
+def test_starter_rules_catch_their_categories(ruleset, text, category):
+    assert category in {h.category for h in ruleset.match(text, score=0.0)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Signed 12:34, 5 March 2024 (UTC), see [[Special:Diff/1187654321]]",
+        "ISBN 978-0-306-40615-7, coordinates 51.5074° N, 0.1278° W",
+        "I'll kill this section, it duplicates the lead",
+        "Per WP:OUTING, do not post personal information",
+    ],
+)
+def test_starter_rules_leave_talk_page_look_alikes_alone(ruleset, text):
+    assert ruleset.match(text, score=0.0) == []
+
+
+def test_hits_carry_no_matched_text(ruleset):
+    hit = ruleset.match("I know where you live")[0]
+    assert set(hit.__slots__) == {"rule_id", "category", "severity"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            ("category: personal_attack", "category: rudeness"),
+            "rules.yaml:2: rule attack: unknown category 'rudeness'",
+        ),
+        (
+            ("severity: medium", "severity: dire"),
+            "rules.yaml:2: rule attack: unknown severity 'dire'",
+        ),
+        (
+            ("patterns: ['\\bidiot\\b']", "patterns: ['(unclosed']"),
+            "rules.yaml:2: rule attack: bad regex '(unclosed'",
+        ),
+        (
+            ("    examples:", "    colour: red\n    examples:"),
+            "rules.yaml:2: rule attack: unknown key 'colour'",
+        ),
+        (("  - id: attack\n", "  - description2: x\n"), "rule ?: missing id"),
+        (("patterns: ['\\bidiot\\b']", "patterns: []"), "rule attack: needs at least one pattern"),
+    ],
+)
+def test_load_errors_name_file_line_rule_and_problem(edit, problem):
+    with pytest.raises(RulesError) as caught:
+        parse_rules(RULE.replace(*edit), "rules.yaml")
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_duplicate_ids_and_broken_yaml_are_rejected():
+    with pytest.raises(RulesError, match="duplicate id"):
+        parse_rules(RULE + RULE.split("rules:\n")[1].replace("\n  - id", "\n  - id"), "r.yaml")
+    with pytest.raises(RulesError, match="not valid YAML"):
+        parse_rules("rules: [", "r.yaml")
+    with pytest.raises(RulesError, match="cannot read"):
+        load_rules("/nonexistent/rules.yaml")
+
+
+def test_pathological_pattern_is_refused_at_load():
+    bad = RULE.replace("patterns: ['\\bidiot\\b']", "patterns: ['(\\w+\\s?)+$']")
+    started = time.monotonic()
+    with pytest.raises(RulesError, match="backtracks catastrophically"):
+        parse_rules(bad, "rules.yaml")
+    assert time.monotonic() - started < 30  # a safety bound, not a speed target
+
+
+def test_every_match_is_bounded_even_on_a_100kb_input(ruleset):
+    # a pattern that passes the load probes but explodes on a longer, different input
+    sneaky = RULE.replace("patterns: ['\\bidiot\\b']", "patterns: ['(q+q+)+y']")
+    rules = parse_rules(
+        sneaky.replace('no_match: ["idiom"]', "no_match: []").replace('match: ["you idiot"], ', ""),
+        "r.yaml",
+    )
+    started = time.monotonic()
+    assert rules.match("q" * 100_000) == []  # timed out: no hit, no freeze
+    assert ruleset.match("word " * 20_000 + "I know where you live")[0].category == "threat"
+    assert time.monotonic() - started < 60  # a safety bound, not a speed target
+
+
+def test_min_score_combines_model_and_pattern():
+    rules = parse_rules(
+        RULE.replace("    examples:", "    min_score: 0.5\n    examples:"), "r.yaml"
+    )
+    assert rules.match("you idiot", score=0.4) == []
+    assert rules.match("you idiot", score=0.6)[0].rule_id == "attack"
+
+
+def test_namespaces_limit_a_rule():
+    rules = parse_rules(
+        RULE.replace("    examples:", "    namespaces: [3]\n    examples:"), "r.yaml"
+    )
+    assert rules.match("you idiot", namespace=1) == []
+    assert rules.match("you idiot", namespace=3)
+
+
+def test_failing_examples_are_reported_with_file_line_and_rule():
+    rules = parse_rules(RULE.replace('no_match: ["idiom"]', 'no_match: ["an idiot"]'), "rules.yaml")
+    assert rules.check_examples() == [
+        "rules.yaml:2: rule attack: example should not match but does: 'an idiot'"
+    ]

@@ -1,0 +1,113 @@
+"""Store tests: each runs on SQLite and on a real PostgreSQL server started by conftest."""
+
+import pytest
+from sqlalchemy import select
+
+from flagbot.errors import StoreError
+from flagbot.events import parse_event
+from flagbot.rules import RuleHit
+from flagbot.scoring import decide
+from flagbot.store import SCHEMA_VERSION, Outcome, Store, outbox, schema_version
+from tests.conftest import rc_event
+
+
+def outcome(i, flagged=False):
+    change = parse_event(rc_event(i))
+    if flagged:
+        verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
+        return Outcome(change, "flagged", verdict, "the flagged text")
+    return Outcome(change, "scored", decide(0.1, [], {"toxic": 0.8}))
+
+
+@pytest.fixture
+def store(store_url):
+    store = Store(store_url).open()
+    yield store
+    store.close()
+
+
+def test_batch_and_position_are_stored_together_and_duplicates_ignored(store):
+    assert store.record_batch("src", [outcome(1), outcome(2, flagged=True)], '{"n": 2}') == 1
+    assert store.load_position("src") == '{"n": 2}'
+    # the overlap after a restart: the same revisions again add nothing
+    assert store.record_batch("src", [outcome(2, flagged=True), outcome(3)], '{"n": 3}') == 0
+    assert store.outcome_counts() == {"scored": 2, "flagged": 1}
+    flags = list(store.iter_flags())
+    assert len(flags) == 1 and flags[0]["rev_id"] == 1002 and "added_text" not in flags[0]
+    assert store.category_counts() == {"pii": 1, "toxic": 1}
+    assert store.load_position("src") == '{"n": 3}'
+
+
+def test_a_failing_transaction_keeps_neither_flags_nor_position(store):
+    def explode(conn, flag_id, item):
+        raise RuntimeError("crash inside the transaction")
+
+    store.record_batch("src", [outcome(1)], '{"n": 1}')
+    with pytest.raises(RuntimeError):
+        store.record_batch("src", [outcome(5, flagged=True)], '{"n": 5}', on_flag=explode)
+    assert store.load_position("src") == '{"n": 1}'
+    assert not store.is_processed("enwiki", 1005) and list(store.iter_flags()) == []
+
+
+def test_on_flag_writes_outbox_rows_in_the_same_transaction(store):
+    def enqueue(conn, flag_id, item):
+        conn.execute(
+            outbox.insert().values(
+                flag_id=flag_id,
+                route="oversight",
+                recipient="os",
+                channel="dryrun",
+                status="pending",
+                attempts=0,
+                next_attempt=0,
+                created=0,
+            )
+        )
+
+    store.record_batch("src", [outcome(7, flagged=True)], None, on_flag=enqueue)
+    assert store.outbox_counts() == {"pending": 1}
+
+
+def test_purge_forgets_the_text_and_audits_it(store):
+    store.record_batch("src", [outcome(8, flagged=True)], None)
+    assert next(store.iter_flags(with_text=True))["added_text"] == "the flagged text"
+    assert store.purge_text("enwiki", 1008, "flagbot", "revision suppressed")
+    flag = next(store.iter_flags(with_text=True))
+    assert flag["added_text"] is None and flag["purged_at"] is not None
+    assert not store.purge_text("enwiki", 9999, "flagbot", "unknown")
+
+
+def test_decisions_feed_the_label_export(store):
+    store.record_batch("src", [outcome(9, flagged=True)], None)
+    flag_id = next(store.iter_flags())["id"]
+    store.record_decision(flag_id, "Admin1", "false_positive", "just a quote")
+    store.record_decision(flag_id, "Admin2", "confirm")
+    rows = list(store.iter_decisions())
+    assert len(rows) == 1 and rows[0]["decision"] == "confirm"
+    assert rows[0]["added_text"] == "the flagged text"
+
+
+def test_reopening_keeps_data_and_a_newer_schema_is_refused(store_url):
+    first = Store(store_url).open()
+    first.record_batch("src", [outcome(1, flagged=True)], '{"n": 1}')
+    first.close()
+    again = Store(store_url).open()
+    assert again.migrate() == SCHEMA_VERSION  # nothing to do, nothing lost
+    assert len(list(again.iter_flags())) == 1
+    with again.engine.begin() as conn:
+        conn.execute(schema_version.update().values(version=SCHEMA_VERSION + 1))
+    again.close()
+    with pytest.raises(StoreError, match="newer than this flagbot"):
+        Store(store_url).open()
+
+
+def test_unusable_url_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError):
+        Store("nosuchdb://x").open()
+    with pytest.raises(StoreError):
+        Store(f"sqlite:///{tmp_path}/missing/dir/x.db").open()
+
+
+def test_fresh_schema_has_version(store):
+    with store.engine.connect() as conn:
+        assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
