@@ -91,3 +91,10 @@ def test_embedded_default_is_offline_and_finds_shipped_files():
     assert settings.source.type == "replay"
     assert Path(settings.source.path).exists() and Path(settings.rules).exists()
     assert settings.alerts["channel"] == "dryrun"
+
+
+def test_the_documented_sample_config_is_valid():
+    from tests.conftest import ROOT
+
+    settings = load_settings(ROOT / "flagbot.yaml.sample")
+    assert settings.source.type == "eventstreams" and settings.wikis[0].id == "enwiki"

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""flagbot benchmarks, run on demand (never in the test run); prints a Markdown section.
+
+    OMP_NUM_THREADS=1 python bench/benchmarks.py [--events 20000]
+
+- replay pipeline (filter + text cleanup + model + all rules + store), added_text given, 1 core
+- rule engine alone: µs per comment over every rule
+- model scoring: comments/s, model + rules, against a plain TF-IDF word+char logistic regression
+  reference fitted in the same run
+- model load time; RSS of `flagbot run` on the embedded default
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from flagbot.alerts import make_enqueue  # noqa: E402
+from flagbot.classifier import load_model  # noqa: E402
+from flagbot.config import SourceSettings, embedded_default  # noqa: E402
+from flagbot.pipeline import Pipeline, Scorer  # noqa: E402
+from flagbot.rules import load_rules  # noqa: E402
+from flagbot.store import Store  # noqa: E402
+
+csv.field_size_limit(sys.maxsize)
+
+
+def comments(path: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [r["comment_text"] for r in csv.DictReader(f)]
+
+
+def replay_file(texts: list[str], n: int, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            event = {
+                "type": "edit",
+                "namespace": 1 + 2 * (i % 3),
+                "title": f"Talk:T{i % 97}",
+                "user": f"U{i % 50}",
+                "bot": False,
+                "timestamp": 1_767_225_600 + i,
+                "comment": "reply",
+                "revision": {"old": i, "new": i + 1},
+                "server_url": "https://en.wikipedia.org",
+                "server_script_path": "/w",
+                "wiki": "enwiki",
+                "added_text": texts[i % len(texts)],
+            }
+            f.write(json.dumps(event) + "\n")
+
+
+def bench_pipeline(texts: list[str], n: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.jsonl"
+        replay_file(texts, n, path)
+        settings = embedded_default(store=f"sqlite:///{tmp}/bench.sqlite3")
+        settings = settings.__class__(
+            **{
+                **settings.__dict__,
+                "source": SourceSettings(type="replay", path=str(path)),
+                "alerts": {"channel": "dryrun", "outbox": f"{tmp}/out"},
+            }
+        )
+        store = Store(settings.store).open()
+        scorer = Scorer.build(settings, load_model("default"), load_rules(settings.rules))
+        pipeline = Pipeline(settings, store, scorer, make_enqueue(settings))
+        started = time.perf_counter()
+        summary = pipeline.run(threading.Event())
+        seconds = time.perf_counter() - started
+        pipeline.close()
+        store.close()
+        assert summary.read == n, summary
+        return n / seconds
+
+
+def bench_rules(texts: list[str]) -> tuple[int, float]:
+    rules = load_rules(ROOT / "rules.yaml")
+    started = time.perf_counter()
+    for text in texts:
+        rules.match(text, 1, 0.5)
+    return len(rules.rules), (time.perf_counter() - started) / len(texts) * 1e6
+
+
+def bench_model(train: list[str], labels: list[int], dev: list[str]) -> dict[str, float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    started = time.perf_counter()
+    model = load_model("default")
+    load_seconds = time.perf_counter() - started
+    rules = load_rules(ROOT / "rules.yaml")
+    model.score(dev[:50])  # warm-up, as in a running bot
+    started = time.perf_counter()
+    scores = model.score(dev)
+    for text, score in zip(dev, scores, strict=True):
+        rules.match(text, None, score)
+    ours = len(dev) / (time.perf_counter() - started)
+    reference = make_pipeline(
+        make_union(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
+            TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2),
+        ),
+        LogisticRegression(C=4, max_iter=2000),
+    ).fit(train, labels)
+    reference.predict_proba(dev[:50])
+    started = time.perf_counter()
+    reference.predict_proba(dev)
+    ref = len(dev) / (time.perf_counter() - started)
+    return {"load_seconds": load_seconds, "ours": ours, "reference": ref}
+
+
+def rss_of_run() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "flagbot.cli", "run"], cwd=tmp, check=True, capture_output=True
+        )
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20000)
+    args = parser.parse_args()
+    dev = comments(str(ROOT / "training_data" / "dev.csv"))
+    with open(ROOT / "training_data" / "train.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rate = bench_pipeline(dev, args.events)
+    n_rules, micros = bench_rules(dev)
+    model = bench_model([r["comment_text"] for r in rows], [int(r["toxic"]) for r in rows], dev)
+    rss = rss_of_run()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"## {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}\n"
+    )
+    print("| benchmark | result | target |\n|---|---|---|")
+    print(
+        f"| replay pipeline, {args.events} events, added_text given | {rate:,.0f} events/s | "
+        "≥ 2,000 events/s |"
+    )
+    print(
+        f"| rule engine alone ({n_rules} rules), real dev comments | {micros:,.0f} µs/comment | "
+        "report |"
+    )
+    print(
+        f"| scoring, model + rules, {len(dev)} dev comments | {model['ours']:,.0f} comments/s | "
+        "≥ 5,000/s |"
+    )
+    print(
+        f"| plain TF-IDF word+char LR reference, same comments | {model['reference']:,.0f} "
+        f"comments/s | ours ≥ 4× ({model['ours'] / model['reference']:.1f}×) |"
+    )
+    print(f"| model load | {model['load_seconds']:.2f} s | ≤ 2 s |")
+    print(f"| max RSS of `flagbot run` (embedded default) | {rss:,.0f} MB | ≤ 400 MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
