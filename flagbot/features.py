@@ -22,6 +22,12 @@ REPEAT = re.compile(r"(.)\1{2,}")  # "stuuuuupid" and "!!!!!!" fold to two chara
 CACHE_LIMIT = 300_000
 
 
+def word_grams(word: str, low: int, high: int) -> list[str]:
+    """Character n-grams of one word padded with spaces, as scikit-learn's `char_wb` makes them."""
+    padded = f" {word} "
+    return [padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)]
+
+
 class TalkAnalyzer:
     """Callable analyzer for TfidfVectorizer(analyzer=TalkAnalyzer(...))."""
 
@@ -42,12 +48,7 @@ class TalkAnalyzer:
     def _grams(self, word: str) -> list[str]:
         grams = self._cache.get(word)
         if grams is None:
-            padded = f" {word} "
-            grams = [
-                padded[i : i + n]
-                for n in range(self.char_min, self.char_max + 1)
-                for i in range(len(padded) - n + 1)
-            ]
+            grams = word_grams(word, self.char_min, self.char_max)
             if len(self._cache) < CACHE_LIMIT:
                 self._cache[word] = grams
         return grams
@@ -118,12 +119,7 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         found = cache.get(word)
         if found is None:
             vocabulary = self.vocabulary_
-            padded = f" {word} "
-            grams = [word] + [
-                padded[i : i + n]
-                for n in range(self.char_min, self.char_max + 1)
-                for i in range(len(padded) - n + 1)
-            ]
+            grams = [word, *word_grams(word, self.char_min, self.char_max)]
             found = [vocabulary[g] for g in grams if g in vocabulary]
             if len(cache) < CACHE_LIMIT:
                 cache[word] = found

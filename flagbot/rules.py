@@ -9,7 +9,6 @@ load. A RuleHit never carries the matched text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,7 +273,3 @@ def load_rules(path: str | Path) -> RuleSet:
     except OSError as exc:
         raise RulesError([f"{path}: cannot read: {exc.strerror}"]) from None
     return parse_rules(text, str(path))
-
-
-def categories(hits: Iterable[RuleHit]) -> set[str]:
-    return {h.category for h in hits}

@@ -8,7 +8,6 @@ migrations applied in order inside a transaction; a database newer than the code
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -377,7 +376,3 @@ class Store:
                 .order_by(decisions.c.id)
             )
             return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def positions_json(position: dict[str, Any]) -> str:
-    return json.dumps(position, sort_keys=True, separators=(",", ":"))

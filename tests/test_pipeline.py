@@ -32,6 +32,26 @@ def make_pipeline(settings, scorer):
     return Pipeline(settings, store, scorer, make_enqueue(settings))
 
 
+def run_until(pipeline, count, safety_seconds=60):
+    """Run until `count` revisions are stored; the timer is a safety net, not a target."""
+    stop = threading.Event()
+    timer = threading.Timer(safety_seconds, stop.set)
+    timer.start()
+    try:
+        return pipeline.run(
+            stop, lambda _n: stop.set() if len(processed_revs(pipeline.store)) >= count else None
+        )
+    finally:
+        timer.cancel()
+
+
+def stream_settings(make_settings, url, **source):
+    return make_settings(
+        source={"type": "eventstreams", "url": url, "read_timeout": 1.0, **source},
+        user_agent_contact="User:Tester <t@example.org>",
+    )
+
+
 def processed_revs(store):
     with store.engine.connect() as conn:
         return sorted(r for (r,) in conn.exec_driver_sql("SELECT rev_id FROM processed"))
@@ -101,27 +121,9 @@ def test_eventstreams_survives_drops_refusals_and_silence(tmp_path, make_setting
     with StreamServer(
         stream, drop_after=7, fail_first=2, silent_after=30, silent_seconds=3
     ) as server:
-        settings = make_settings(
-            source={
-                "type": "eventstreams",
-                "url": server.url,
-                "read_timeout": 1.0,
-                "max_backoff": 0.5,
-                "overlap_seconds": 0,
-            },
-            user_agent_contact="User:Tester <t@example.org>",
-        )
+        settings = stream_settings(make_settings, server.url, max_backoff=0.5, overlap_seconds=0)
         pipeline = make_pipeline(settings, scorer)
-        stop = threading.Event()
-
-        def until_all(_n):
-            if len(processed_revs(pipeline.store)) == 60:
-                stop.set()
-
-        timer = threading.Timer(60, stop.set)  # a safety net for a broken build, not a target
-        timer.start()
-        summary = pipeline.run(stop, until_all)
-        timer.cancel()
+        summary = run_until(pipeline, 60)
         assert processed_revs(pipeline.store) == list(range(1000, 1060))
         assert summary.duplicates == 0 and summary.new_flags == 12
         assert len(server.connections) >= 2 + 60 // 7
@@ -133,17 +135,8 @@ def test_eventstreams_survives_drops_refusals_and_silence(tmp_path, make_setting
         # a restart resumes from the saved Last-Event-ID: nothing missed, nothing repeated
         stream.extend(events(70)[60:])
         again = make_pipeline(settings, scorer)
-        stop2 = threading.Event()
         connections_before = len(server.connections)
-
-        def until_seventy(_n):
-            if len(processed_revs(again.store)) == 70:
-                stop2.set()
-
-        timer = threading.Timer(60, stop2.set)
-        timer.start()
-        summary2 = again.run(stop2, until_seventy)
-        timer.cancel()
+        summary2 = run_until(again, 70)
         assert server.connections[connections_before]["last_event_id"] == "59"
         assert processed_revs(again.store) == list(range(1000, 1070))
         assert summary2.duplicates == 0 and summary2.new_flags == 2
@@ -152,27 +145,14 @@ def test_eventstreams_survives_drops_refusals_and_silence(tmp_path, make_setting
 def test_restart_with_overlap_is_deduplicated(tmp_path, make_settings, scorer):
     stream = events(20)
     with StreamServer(stream) as server:
-        settings = make_settings(
-            source={
-                "type": "eventstreams",
-                "url": server.url,
-                "read_timeout": 1.0,
-                "overlap_seconds": 3600,
-            }
-        )
+        settings = stream_settings(make_settings, server.url, overlap_seconds=3600)
         store = Store(settings.store).open()
         # a position without an event id (e.g. after an API catch-up): resume by since=
         store.save_position(f"eventstreams:{server.url}", json.dumps({"id": None, "ts": NOW + 10}))
         store.record_batch("x", [], None)
         store.close()
         pipeline = make_pipeline(settings, scorer)
-        stop = threading.Event()
-        timer = threading.Timer(30, stop.set)
-        timer.start()
-        pipeline.run(
-            stop, lambda _n: stop.set() if len(processed_revs(pipeline.store)) == 20 else None
-        )
-        timer.cancel()
+        run_until(pipeline, 20, safety_seconds=30)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 10 - 3600))
         assert server.connections[0]["since"] == [since]
         assert processed_revs(pipeline.store) == list(range(1000, 1020))
