@@ -9,6 +9,9 @@ load. A RuleHit never carries the matched text.
 from __future__ import annotations
 
 import logging
+import re
+import re._parser as re_parser
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,13 @@ FLAGS = {
     "ASCII": regex.ASCII,
     "CASE_SENSITIVE": 0,
 }
+STD_FLAGS = {
+    "IGNORECASE": re.IGNORECASE,
+    "MULTILINE": re.MULTILINE,
+    "DOTALL": re.DOTALL,
+    "VERBOSE": re.VERBOSE,
+    "ASCII": re.ASCII,
+}
 MATCH_TIMEOUT = 0.05  # seconds per pattern per text
 PROBE_TIMEOUT = 0.2
 PROBES = (
@@ -82,15 +92,27 @@ class Rule:
     unless: tuple[Any, ...]
     namespaces: frozenset[int]
     min_score: float | None
+    literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     line: int
 
-    def matches(self, text: str, namespace: int | None = None, score: float | None = None) -> bool:
+    def matches(
+        self,
+        text: str,
+        namespace: int | None = None,
+        score: float | None = None,
+        folded: str | None = None,
+    ) -> bool:
+        """Does the rule hit? `folded` is text.casefold(), passed in when many rules share it."""
         if self.namespaces and namespace is not None and namespace not in self.namespaces:
             return False
         if self.min_score is not None and (score is None or score < self.min_score):
             return False
+        if self.literals is not None:
+            folded = text.casefold() if folded is None else folded
+            if not any(literal in folded for literal in self.literals):
+                return False
         try:
             if not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.patterns):
                 return False
@@ -110,10 +132,11 @@ class RuleSet:
     ) -> list[RuleHit]:
         if not text:
             return []
+        folded = text.casefold()
         return [
             RuleHit(r.id, r.category, r.severity)
             for r in self.rules
-            if r.matches(text, namespace, score)
+            if r.matches(text, namespace, score, folded)
         ]
 
     def check_examples(self) -> list[str]:
@@ -197,12 +220,13 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
     if not isinstance(raw.get("description"), str):
         problems.append(f"{where}: missing description")
     flag_names = _strings(raw.get("flags", ["IGNORECASE"]))
-    flags = 0
+    flags = std_flags = 0
     for name in flag_names:
         if name not in FLAGS:
             problems.append(f"{where}: unknown flag {name!r}; allowed: {', '.join(FLAGS)}")
         else:
             flags |= FLAGS[name]
+            std_flags |= STD_FLAGS.get(name, 0)
     if not raw.get("patterns"):
         problems.append(f"{where}: needs at least one pattern")
     patterns = [_compile(p, flags, where, problems) for p in _strings(raw.get("patterns", []))]
@@ -227,6 +251,10 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         problems.append(f"{where}: examples must be strings")
     if len(problems) > before:
         return None
+    literals: set[str] | None = set()
+    for pattern in _strings(raw["patterns"]):
+        found = required_literals(pattern, std_flags)
+        literals = None if found is None or literals is None else literals | found
     return Rule(
         id=str(rule_id),
         description=raw["description"],
@@ -236,10 +264,157 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         unless=tuple(unless),
         namespaces=frozenset(namespaces),
         min_score=min_score,
+        literals=frozenset(literals) if literals is not None else None,
         examples_match=tuple(match_examples),
         examples_no_match=tuple(no_match_examples),
         line=line,
     )
+
+
+# --- literal prefilter ----------------------------------------------------------------------
+# Most rules need some literal ("kill", "@", "real name") that most comments lack. Before running
+# a rule's patterns we test, with the cheap `in`, whether the casefolded text holds any of the
+# literals every match must contain. The literals come from the pattern's own parse tree
+# (Python's re parser); a pattern it cannot parse or reason about simply runs every time.
+_MAX_SET = 64
+
+
+def _useful(found: set[str] | None) -> bool:
+    return found is not None and "" not in found
+
+
+def _better(a: set[str] | None, b: set[str] | None) -> set[str] | None:
+    if not _useful(b):
+        return a if _useful(a) else None
+    if not _useful(a):
+        return b
+    assert a is not None and b is not None
+    # four characters are already rare in talk text; past that, fewer literals test faster
+    return b if (min(4, *map(len, b)), -len(b)) > (min(4, *map(len, a)), -len(a)) else a
+
+
+def _product(a: set[str], b: set[str]) -> set[str] | None:
+    if len(a) * len(b) > _MAX_SET:
+        return None
+    return {x + y for x in a for y in b}
+
+
+def _exact(op: Any, av: Any) -> set[str] | None:
+    """Every string this node can match, when that is a small finite set."""
+    name = str(op)
+    if name == "LITERAL":
+        return {chr(av).casefold()}
+    if name in ("AT", "ASSERT", "ASSERT_NOT"):
+        return {""}
+    if name == "IN":
+        chars: set[str] = set()
+        for item_op, item_av in av:
+            if str(item_op) == "LITERAL":
+                chars.add(chr(item_av).casefold())
+            elif str(item_op) == "RANGE" and item_av[1] - item_av[0] < 16:
+                chars.update(chr(c).casefold() for c in range(item_av[0], item_av[1] + 1))
+            else:
+                return None
+        return chars or None
+    if name == "SUBPATTERN":
+        return _exact_sequence(av[-1])
+    if name == "ATOMIC_GROUP":
+        return _exact_sequence(av)
+    if name == "BRANCH":
+        union: set[str] = set()
+        for alternative in av[1]:
+            found = _exact_sequence(alternative)
+            if found is None:
+                return None
+            union |= found
+        return union if len(union) <= _MAX_SET else None
+    if name.endswith("_REPEAT"):
+        low, high, body = av
+        once = _exact_sequence(body)
+        if once is None or high > 3:
+            return None
+        result: set[str] = set()
+        current: set[str] | None = {""}
+        for count in range(high + 1):
+            if current is None:
+                return None
+            if count >= low:
+                result |= current
+            current = _product(current, once)
+        return result if len(result) <= _MAX_SET else None
+    return None
+
+
+def _exact_sequence(items: Any) -> set[str] | None:
+    result: set[str] | None = {""}
+    for op, av in items:
+        found = _exact(op, av)
+        if found is None or result is None:
+            return None
+        result = _product(result, found)
+    return result
+
+
+def _required(op: Any, av: Any) -> set[str] | None:
+    """Strings of which every match of this node contains at least one, if known."""
+    name = str(op)
+    if name == "SUBPATTERN":
+        return _required_sequence(av[-1])
+    if name == "ATOMIC_GROUP":
+        return _required_sequence(av)
+    if name == "BRANCH":
+        union: set[str] = set()
+        for alternative in av[1]:
+            found = _required_sequence(alternative)
+            if not _useful(found):
+                return None
+            union |= found  # type: ignore[arg-type]
+        return union
+    if name.endswith("_REPEAT") and av[0] >= 1:
+        return _required_sequence(av[2])
+    return None
+
+
+def _required_sequence(items: Any) -> set[str] | None:
+    best: set[str] | None = None
+    run: set[str] = {""}
+    for op, av in items:
+        found = _exact(op, av)
+        best = _better(best, found)  # one part alone may test faster than the whole run
+        joined = _product(run, found) if found is not None else None
+        if joined is not None:
+            run = joined
+            continue
+        if str(op).endswith("_REPEAT") and av[0] >= 1:
+            # x{2,} starts with two x and ends with two x: the run goes on into it, then restarts
+            once = body = _exact_sequence(av[2])
+            for _ in range(min(av[0], 3) - 1):
+                body = _product(body, once) if body is not None and once is not None else None
+            if body is not None and (joined := _product(run, body)) is not None:
+                best = _better(best, joined)
+                run = body
+                continue
+        best = _better(best, run)
+        best = _better(best, found if found is not None else _required(op, av))
+        run = found if found is not None else {""}
+    return _better(best, run)
+
+
+def required_literals(pattern: str, flags: int) -> frozenset[str] | None:
+    """Casefolded literals one of which is in every match of `pattern`; None when unknown."""
+    std_flags = flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = re_parser.parse(pattern, std_flags)
+        found = _required_sequence(list(tree))
+    except Exception:  # noqa: BLE001 - syntax only the regex module knows: no prefilter
+        return None
+    if not _useful(found):
+        return None
+    assert found is not None
+    # "live" in text already covers "lives": keep only literals that contain no other
+    return frozenset(s for s in found if not any(o != s and o in s for o in found))
 
 
 def parse_rules(text: str, path: str = "rules.yaml") -> RuleSet:
