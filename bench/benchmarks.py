@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -127,10 +126,16 @@ def bench_model(train: list[str], labels: list[int], dev: list[str]) -> dict[str
 
 def rss_of_run() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "flagbot.cli", "run"], cwd=tmp, check=True, capture_output=True
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flagbot.cli", "run"],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, nobody else's
+        child.returncode = os.waitstatus_to_exitcode(status)
+        assert child.returncode == 0, child.returncode
+    return usage.ru_maxrss / 1024
 
 
 def main() -> int:

@@ -110,9 +110,23 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         return self.fit(texts).transform(texts)
 
     def __getstate__(self) -> dict[str, Any]:
+        # The vocabulary travels as one newline-joined string (no feature holds whitespace other
+        # than a space): a 300,000-entry dict unpickles slowly and a string does not.
         state = self.__dict__.copy()
         state.pop("_word_cache", None)
+        vocabulary = state.pop("vocabulary_", None)
+        if vocabulary is not None:
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)
+            if any("\n" in term for term in terms):
+                raise ValueError("a feature holds a newline; the vocabulary cannot be joined")
+            state["vocabulary_terms_"] = "\n".join(terms)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        terms = state.pop("vocabulary_terms_", None)
+        if terms is not None:
+            state["vocabulary_"] = {term: i for i, term in enumerate(terms.split("\n"))}
+        self.__dict__.update(state)
 
     def _word_indices(self, word: str) -> list[int]:
         cache = self.__dict__.setdefault("_word_cache", {})

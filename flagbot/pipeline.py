@@ -196,10 +196,11 @@ class Pipeline:
         return outcomes
 
     def _drop_duplicates(self, changes: list[RecentChange]) -> list[RecentChange]:
-        fresh, seen = [], set()
+        seen = self.store.processed_among([(c.wiki, c.new_rev or 0) for c in changes])
+        fresh = []
         for change in changes:
-            key = (change.wiki, change.new_rev)
-            if key in seen or self.store.is_processed(change.wiki, change.new_rev or 0):
+            key = (change.wiki, change.new_rev or 0)
+            if key in seen:
                 self.summary.duplicates += 1
                 continue
             seen.add(key)

@@ -238,22 +238,26 @@ class Store:
         new_flags = 0
         now = time.time()
         with self.engine.begin() as conn:
+            inserted: set[tuple[str, int]] = set()
+            rows = [
+                {"wiki": o.change.wiki, "rev_id": o.change.new_rev, "outcome": o.outcome}
+                for o in outcomes
+                if o.change.new_rev is not None
+            ]
+            for start in range(0, len(rows), 500):  # one statement per 500 rows
+                returned = conn.execute(
+                    self._insert(processed)
+                    .values([{**row, "processed_at": now} for row in rows[start : start + 500]])
+                    .on_conflict_do_nothing()
+                    .returning(processed.c.wiki, processed.c.rev_id)  # rowcount lies on psycopg
+                )
+                inserted.update((wiki, rev_id) for wiki, rev_id in returned)
             for item in outcomes:
                 change = item.change
-                if change.new_rev is None:
-                    continue
-                inserted = conn.execute(
-                    self._insert(processed)
-                    .values(
-                        wiki=change.wiki,
-                        rev_id=change.new_rev,
-                        outcome=item.outcome,
-                        processed_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(processed.c.rev_id)  # rowcount is unreliable here on psycopg
-                ).first()
-                if inserted is None or item.verdict is None or not item.verdict.flagged:
+                if (change.wiki, change.new_rev) not in inserted:
+                    continue  # processed before: the overlap after a restart
+                inserted.discard((change.wiki, change.new_rev))  # once, even if listed twice
+                if item.verdict is None or not item.verdict.flagged:
                     continue
                 verdict = item.verdict
                 result = conn.execute(
@@ -286,15 +290,25 @@ class Store:
         return new_flags
 
     def is_processed(self, wiki: str, rev_id: int) -> bool:
+        return (wiki, rev_id) in self.processed_among([(wiki, rev_id)])
+
+    def processed_among(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which (wiki, rev_id) pairs are already processed: one query per wiki per batch."""
+        found: set[tuple[str, int]] = set()
+        by_wiki: dict[str, list[int]] = {}
+        for wiki, rev_id in keys:
+            by_wiki.setdefault(wiki, []).append(rev_id)
         with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(processed.c.rev_id).where(
-                        processed.c.wiki == wiki, processed.c.rev_id == rev_id
+            for wiki, rev_ids in by_wiki.items():
+                for start in range(0, len(rev_ids), 500):  # stay under SQLite's variable limit
+                    rows = conn.execute(
+                        select(processed.c.rev_id).where(
+                            processed.c.wiki == wiki,
+                            processed.c.rev_id.in_(rev_ids[start : start + 500]),
+                        )
                     )
-                ).first()
-                is not None
-            )
+                    found.update((wiki, rev_id) for (rev_id,) in rows)
+        return found
 
     def outcome_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
