@@ -12,10 +12,11 @@ import logging
 import re
 import re._parser as re_parser
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import regex
 import yaml
 
@@ -102,15 +103,15 @@ class Rule:
         text: str,
         namespace: int | None = None,
         score: float | None = None,
-        folded: str | None = None,
+        prefiltered: bool = False,
     ) -> bool:
-        """Does the rule hit? `folded` is text.casefold(), passed in when many rules share it."""
+        """Does the rule hit? `prefiltered`: the caller already found one of its literals."""
         if self.namespaces and namespace is not None and namespace not in self.namespaces:
             return False
         if self.min_score is not None and (score is None or score < self.min_score):
             return False
-        if self.literals is not None:
-            folded = text.casefold() if folded is None else folded
+        if self.literals is not None and not prefiltered:
+            folded = text.casefold()
             if not any(literal in folded for literal in self.literals):
                 return False
         try:
@@ -126,18 +127,42 @@ class Rule:
 class RuleSet:
     path: str
     rules: tuple[Rule, ...]
+    literal_index: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One Aho-Corasick automaton over every rule's literals: a single pass over a comment
+        # tells which rules are worth running at all.
+        index = ahocorasick.Automaton()
+        owners: dict[str, set[int]] = {}
+        for number, rule in enumerate(self.rules):
+            for literal in rule.literals or ():
+                owners.setdefault(literal, set()).add(number)
+        for literal, numbers in owners.items():
+            index.add_word(literal, frozenset(numbers))
+        if owners:
+            index.make_automaton()
+        object.__setattr__(self, "literal_index", index if owners else None)
+
+    def candidates(self, text: str) -> set[int]:
+        """Numbers of the rules that may match `text`: a literal of theirs is in it, or none is
+        known."""
+        found = {n for n, rule in enumerate(self.rules) if rule.literals is None}
+        if self.literal_index is not None:
+            for _, numbers in self.literal_index.iter(text.casefold()):
+                found |= numbers
+        return found
 
     def match(
         self, text: str, namespace: int | None = None, score: float | None = None
     ) -> list[RuleHit]:
         if not text:
             return []
-        folded = text.casefold()
-        return [
-            RuleHit(r.id, r.category, r.severity)
-            for r in self.rules
-            if r.matches(text, namespace, score, folded)
-        ]
+        hits = []
+        for number in sorted(self.candidates(text)):
+            rule = self.rules[number]
+            if rule.matches(text, namespace, score, prefiltered=True):
+                hits.append(RuleHit(rule.id, rule.category, rule.severity))
+        return hits
 
     def check_examples(self) -> list[str]:
         """Run every rule's own examples; one line per failure, `file:line: rule ID: …`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import glob
 import os
@@ -9,6 +10,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,14 @@ def model() -> Model:
 @pytest.fixture(scope="session")
 def ruleset() -> RuleSet:
     return load_rules(ROOT / "rules.yaml")
+
+
+@pytest.fixture(scope="session")
+def dev_texts() -> list[str]:
+    """The real talk comments of training_data/dev.csv, in file order."""
+    csv.field_size_limit(sys.maxsize)
+    with (ROOT / "training_data" / "dev.csv").open(newline="", encoding="utf-8") as f:
+        return [row["comment_text"] for row in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="session")

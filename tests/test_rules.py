@@ -1,9 +1,11 @@
+import dataclasses
+import re
 import time
 
 import pytest
 
 from flagbot.errors import RulesError
-from flagbot.rules import load_rules, parse_rules
+from flagbot.rules import load_rules, parse_rules, required_literals
 
 RULE = """rules:
   - id: attack
@@ -133,3 +135,41 @@ def test_failing_examples_are_reported_with_file_line_and_rule():
     assert rules.check_examples() == [
         "rules.yaml:2: rule attack: example should not match but does: 'an idiot'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"\bidiot\b", {"idiot"}),
+        (r"\b(?:kill|murder)s?\s+you\b", {"kill", "murder"}),  # the run breaks at \s+
+        (r"\bn+[i1]+g{2,}a\b", {"gga"}),  # x{2,} begins and ends with xx
+        (r"(?=0)(?<![\d.-])0[67](?:[\s.]\d{2}){4}", {"06", "07"}),
+        (r"[A-Z]{2}\d+", None),  # nothing literal is required
+        (r"\p{Lu}ser", None),  # syntax only the regex module knows: no prefilter
+        (r"(?:foo)?bar|baz", {"bar", "baz"}),
+    ],
+)
+def test_required_literals_come_from_the_pattern(pattern, literals):
+    found = required_literals(pattern, re.IGNORECASE)
+    assert (set(found) if found is not None else None) == literals
+
+
+def test_pattern_python_cannot_parse_runs_without_prefilter():
+    rules = parse_rules(RULE.replace("\\bidiot\\b", "\\p{Lu}diot"))
+    assert rules.rules[0].literals is None
+    assert [h.rule_id for h in rules.match("you IDIOT", score=0.0)] == ["attack"]
+
+
+def test_prefilter_never_changes_a_verdict(ruleset, dev_texts):
+    """The literal prefilter is an optimisation only: same hits as running every pattern."""
+    plain = dataclasses.replace(
+        ruleset, rules=tuple(dataclasses.replace(r, literals=None) for r in ruleset.rules)
+    )
+    assert plain.literal_index is None
+    texts = dev_texts[:3000] + [t.upper() for t in dev_texts[:300]]
+    hit = 0
+    for text in texts:
+        fast = ruleset.match(text, namespace=1, score=1.0)
+        assert fast == plain.match(text, namespace=1, score=1.0), text[:80]
+        hit += bool(fast)
+    assert hit > 100  # the comparison covered texts the rules do match
