@@ -9,6 +9,7 @@ SIGINT/SIGTERM set `stop`: the batch in hand is finished and saved, then run() r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ from flagbot.store import Outcome, Store
 from flagbot.wiki import connect_site
 
 log = logging.getLogger(__name__)
+READER_JOIN_SECONDS = 15
 _END = object()
 
 
@@ -245,7 +247,8 @@ def _batches(
         except BaseException as exc:  # handed to the main thread, raised there
             errors.append(exc)
         finally:
-            buffer.put(_END)
+            with contextlib.suppress(queue.Full):  # nobody may be reading any more
+                buffer.put(_END, timeout=1)
 
     reader = threading.Thread(target=read, name="source", daemon=True)
     reader.start()
@@ -274,5 +277,8 @@ def _batches(
             yield batch
         if stop.is_set():
             break
+    reader.join(READER_JOIN_SECONDS)  # let a request in flight finish before the caller leaves
+    if reader.is_alive():
+        log.warning("the source is still busy after %d s; leaving it behind", READER_JOIN_SECONDS)
     if errors:
         raise errors[0]

@@ -34,9 +34,13 @@ def connect_site(wiki: WikiSettings, settings: Settings) -> Any:
             raise ConfigError(f"pywikibot: {exc} (see user-config.py.sample)") from None
         pwb_config.user_agent_description = user_agent(settings.user_agent_contact)
         pwb_config.read_maxlag = READ_MAXLAG
+        api = f"{wiki.url}{wiki.script_path}/api.php"
         try:
-            site = pywikibot.Site(url=f"{wiki.url}{wiki.script_path}/index.php")
+            # a Wikimedia URL finds its family; any other wiki gets an automatic family named
+            # after the wiki's id (the name user-config.py uses in `usernames`)
+            site = pywikibot.Site(url=api, fam=wiki.id)
+            site.version()  # ask the wiki once now: a wrong URL fails here, clearly
         except Exception as exc:  # pywikibot raises many kinds on an unreachable or odd wiki
-            raise FetchError(f"cannot reach wiki {wiki.id} at {wiki.url}: {exc}") from None
+            raise FetchError(f"cannot reach wiki {wiki.id} at {api}: {exc}") from None
         _sites[wiki.id] = site
         return site

@@ -24,6 +24,11 @@ from flagbot.rules import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# pywikibot reads its configuration once, on first import: give the whole test run a fresh,
+# empty directory (cookies, apicache, throttle files) and no user-config.py.
+os.environ["PYWIKIBOT_DIR"] = tempfile.mkdtemp(prefix="flagbot-pywikibot-")
+os.environ["PYWIKIBOT_NO_USER_CONFIG"] = "2"
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -32,15 +32,20 @@ def make_pipeline(settings, scorer):
     return Pipeline(settings, store, scorer, make_enqueue(settings))
 
 
-def run_until(pipeline, count, safety_seconds=60):
-    """Run until `count` revisions are stored; the timer is a safety net, not a target."""
+def run_until(pipeline, wanted, safety_seconds=60):
+    """Run until `wanted` (a count, or a set of revision ids) is stored; the timer is a safety
+    net, not a target."""
     stop = threading.Event()
     timer = threading.Timer(safety_seconds, stop.set)
+
+    def check(_n):
+        stored = processed_revs(pipeline.store)
+        if len(stored) >= wanted if isinstance(wanted, int) else set(stored) >= wanted:
+            stop.set()
+
     timer.start()
     try:
-        return pipeline.run(
-            stop, lambda _n: stop.set() if len(processed_revs(pipeline.store)) >= count else None
-        )
+        return pipeline.run(stop, check)
     finally:
         timer.cancel()
 

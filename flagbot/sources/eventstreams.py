@@ -31,6 +31,10 @@ CONNECT_TIMEOUT = 10.0
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
+class _Stopped(Exception):
+    """Raised from requests-sse's error callback to leave its reconnect loop on stop."""
+
+
 def _since_url(base: str, since: float | None) -> str:
     if since is None:
         return base
@@ -64,6 +68,13 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
         since -= source.overlap_seconds
     session = requests.Session()
     session.headers["User-Agent"] = user_agent(settings.user_agent_contact)
+
+    def on_error() -> None:
+        # requests-sse reconnects by itself after a dropped or silent connection; a stop
+        # requested meanwhile must end the stream instead of another reconnect
+        if stop.is_set():
+            raise _Stopped
+
     delay = 1.0
     while not stop.is_set():
         url = _since_url(source.url, since if not last_id else None)
@@ -75,6 +86,7 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
                 max_connect_retry=0,
                 latest_event_id=last_id,
                 reconnection_time=timedelta(seconds=0.5),
+                on_error=on_error,
             ) as events:
                 log.info("connected to %s", source.url)
                 delay = 1.0
@@ -91,6 +103,8 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
                     yield change, json.dumps({"id": last_id, "ts": ts})
                     if stop.is_set():
                         return
+        except _Stopped:
+            return
         except InvalidStatusCodeError as exc:
             if exc.status_code not in RETRY_STATUSES:
                 raise ConfigError(

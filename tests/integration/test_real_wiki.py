@@ -1,0 +1,165 @@
+"""flagbot's reading side against a real MediaWiki: diffs, the polling source, the pipeline.
+
+Editors act through the wiki's Action API; flagbot reads through pywikibot, as in production.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+
+import pytest
+
+from flagbot.diffs import fetch_added
+from flagbot.errors import SkipEdit
+from flagbot.events import RecentChange
+from flagbot.pipeline import Pipeline
+from flagbot.sources import source_key
+from flagbot.store import Store
+from flagbot.wiki import connect_site
+from tests.conftest import ROOT
+from tests.test_pipeline import make_pipeline, processed_revs, run_until
+
+_pages = itertools.count()
+
+
+def fresh_title(prefix: str = "Talk") -> str:
+    """A page no other test touches (the wiki lives for the whole session)."""
+    return f"{prefix}:Integration {next(_pages)}"
+
+
+def change_for(wiki, edit: dict, title: str, namespace: int = 1) -> RecentChange:
+    return RecentChange(
+        wiki="testwiki",
+        type="new" if edit.get("new") else "edit",
+        namespace=namespace,
+        title=title,
+        user="Alice",
+        bot=False,
+        timestamp=0,
+        comment="",
+        old_rev=edit.get("oldrevid") or None,
+        new_rev=edit["newrevid"],
+        server_url=wiki.url,
+        script_path="",
+    )
+
+
+@pytest.fixture(scope="module")
+def comments() -> dict[str, list[str]]:
+    """Real talk comments from dev.csv, clearly abusive (label 1) and clearly benign (label 0),
+    short plain prose so that what the wiki stores is what was written."""
+    csv.field_size_limit(sys.maxsize)
+    out: dict[str, list[str]] = {"abusive": [], "benign": []}
+    with (ROOT / "training_data" / "dev.csv").open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            text = " ".join(row["comment_text"].split())
+            if not 40 <= len(text) <= 300 or any(c in text for c in "[]{}<>|=~'#*:&"):
+                continue
+            out["abusive" if row["toxic"] == "1" else "benign"].append(text)
+    return out
+
+
+def test_added_text_of_real_edits(wiki, wiki_settings):
+    site = connect_site(wiki_settings.wikis[0], wiki_settings)
+    alice, title = wiki.session("Alice"), fresh_title()
+    created = alice.edit(title, "== Sources ==\nThe book is fine.\n\n== Other ==\nAgreed.\n")
+    assert "Sources" in fetch_added(site, change_for(wiki, created, title), 20000)
+
+    reply = alice.edit(title, "\n:You are an idiot. ~~~~", append=True)
+    added = fetch_added(site, change_for(wiki, reply, title), 20000)
+    assert added.startswith(":You are an idiot. [[User:Alice|Alice]]")
+    assert "The book is fine" not in added
+
+    current = wiki.session("Bob").get(
+        action="query", prop="revisions", titles=title, rvprop="content", rvslots="main"
+    )["query"]["pages"][0]["revisions"][0]["slots"]["main"]["content"]
+    top, bottom = current.split("\n\n== Other ==")
+    swapped = "== Other ==" + bottom + "\n\n" + top
+    moved = alice.edit(title, swapped)  # sections swapped: nothing written
+    assert fetch_added(site, change_for(wiki, moved, title), 20000) == ""
+
+    inline = alice.edit(title, swapped.replace("The book is fine.", "The book is fine, moron."))
+    assert fetch_added(site, change_for(wiki, inline, title), 20000) == "fine, moron."
+
+
+def test_hidden_missing_non_wikitext_and_huge_edits_give_skip_reasons(wiki, wiki_settings):
+    site = connect_site(wiki_settings.wikis[0], wiki_settings)
+    alice, title = wiki.session("Alice"), fresh_title()
+    alice.edit(title, "Opening comment.\n")
+    doxx = alice.edit(title, "\nHer home address is 12 Example Road.", append=True)
+    alice.edit(title, "\nLater comment.", append=True)
+    wiki.session("Oversighter").hide_revision(doxx["newrevid"], suppress=True)
+    with pytest.raises(SkipEdit) as hidden:
+        fetch_added(site, change_for(wiki, doxx, title), 20000)
+    assert hidden.value.reason == "revision_hidden"
+
+    with pytest.raises(SkipEdit) as missing:
+        fetch_added(site, change_for(wiki, {"newrevid": 987654, "oldrevid": 987653}, title), 20000)
+    assert missing.value.reason == "revision_missing"
+
+    css = alice.edit("User:Alice/common.css", "body { color: black; }")
+    with pytest.raises(SkipEdit) as not_wikitext:
+        fetch_added(site, change_for(wiki, css, "User:Alice/common.css", namespace=2), 20000)
+    assert not_wikitext.value.reason == "not_wikitext"
+
+    huge = alice.edit(title, "\n" + "A long new paragraph. " * 100, append=True)
+    with pytest.raises(SkipEdit) as too_large:
+        fetch_added(site, change_for(wiki, huge, title), 500)
+    assert too_large.value.reason == "too_large"
+
+
+def post_comments(wiki, pairs):
+    """(editor, title, text) → {rev_id: (title, text)}; each comment appended with a signature."""
+    revs = {}
+    sessions = {name: wiki.session(name) for name in {p[0] for p in pairs}}
+    for name, title, text in pairs:
+        edit = sessions[name].edit(title, f"\n\n{text} ~~~~", summary="reply", append=True)
+        revs[edit["newrevid"]] = (title, text)
+    return revs
+
+
+def flagged_revs(store):
+    return {row["rev_id"] for row in store.iter_flags()}
+
+
+def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
+    wiki, wiki_settings, scorer, comments
+):
+    abusive = [t for t in comments["abusive"] if scorer.verdicts([(t, "")], [1])[0].score > 0.97]
+    benign = [t for t in comments["benign"] if scorer.verdicts([(t, "")], [1])[0].score < 0.05]
+    assert len(abusive) >= 12 and len(benign) >= 12
+    talk, user_talk, article = fresh_title(), fresh_title("User talk"), fresh_title("")
+    first = post_comments(
+        wiki,
+        [("Alice", talk, t) for t in abusive[:4]]
+        + [("Bob", user_talk, t) for t in abusive[4:6]]
+        + [("Bob", talk, t) for t in benign[:6]]
+        + [("Alice", article.lstrip(":"), t) for t in abusive[6:8]],  # not a talk page
+    )
+    talk_revs = {r for r, (title, _) in first.items() if "alk" in title}
+
+    pipeline = make_pipeline(wiki_settings, scorer)
+    run_until(pipeline, talk_revs)
+    store = pipeline.store
+    abusive_talk = {r for r, (title, text) in first.items() if text in abusive and r in talk_revs}
+    assert set(processed_revs(store)) >= talk_revs
+    assert flagged_revs(store) & set(first) == abusive_talk  # other tests' edits are older
+    position = store.load_position(source_key(wiki_settings))
+    assert position and "testwiki" in position
+    pipeline.close()
+
+    # the bot is down while more edits happen; a new process resumes from the saved position
+    second = post_comments(
+        wiki,
+        [("Alice", talk, t) for t in abusive[8:12]] + [("Bob", talk, t) for t in benign[6:12]],
+    )
+    restarted = Pipeline(pipeline.settings, Store(wiki_settings.store).open(), scorer, None)
+    summary = run_until(restarted, talk_revs | set(second))
+    assert set(processed_revs(restarted.store)) >= talk_revs | set(second)
+    assert flagged_revs(restarted.store) & (set(first) | set(second)) == abusive_talk | {
+        r for r, (_, text) in second.items() if text in abusive
+    }
+    assert summary.new_flags == 4  # the overlap re-read the old rows without flagging them again
+    restarted.close()
