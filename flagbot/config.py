@@ -50,6 +50,7 @@ class WikiSettings:
     extra_pages: tuple[str, ...] = ()
     skip_bots: bool = True
     exempt_users: tuple[str, ...] = ()
+    exempt_groups: tuple[str, ...] = ()  # looked up on the wiki, cached for an hour
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ WIKI_KEYS: dict[str, tuple[Check, Any]] = {
     "extra_pages": (_list_of(str, "page titles"), []),
     "skip_bots": (BOOL, True),
     "exempt_users": (_list_of(str, "user names"), []),
+    "exempt_groups": (_list_of(str, "group names"), []),
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "type": (_one_of(SOURCE_TYPES), REQUIRED),

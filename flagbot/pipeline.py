@@ -28,7 +28,7 @@ from flagbot.rules import RuleSet
 from flagbot.scoring import decide
 from flagbot.sources import SourceItem, registry, source_key
 from flagbot.store import Outcome, Store
-from flagbot.wiki import connect_site
+from flagbot.wiki import connect_site, user_groups
 
 log = logging.getLogger(__name__)
 READER_JOIN_SECONDS = 15
@@ -119,6 +119,10 @@ class Pipeline:
             return change.added_text
         wiki = self.settings.wiki(change.wiki)
         assert wiki is not None  # the filter let it through
+        if wiki.exempt_groups and user_groups(wiki, self.settings, change.user).intersection(
+            wiki.exempt_groups
+        ):
+            raise SkipEdit("exempt_group")
         return diffs.fetch_added(
             connect_site(wiki, self.settings), change, self.settings.max_diff_chars
         )

@@ -7,6 +7,7 @@ so it is imported here, lazily, and never at flagbot's import time.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from flagbot import __version__
@@ -16,6 +17,8 @@ from flagbot.errors import ConfigError, FetchError
 _sites: dict[str, Any] = {}
 _lock = threading.Lock()
 READ_MAXLAG = 5  # seconds; Wikimedia's recommendation for bots
+GROUPS_TTL = 3600.0  # seconds a user's groups are trusted before asking the wiki again
+_groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
 
 def user_agent(contact: str) -> str:
@@ -44,3 +47,19 @@ def connect_site(wiki: WikiSettings, settings: Settings) -> Any:
             raise FetchError(f"cannot reach wiki {wiki.id} at {api}: {exc}") from None
         _sites[wiki.id] = site
         return site
+
+
+def user_groups(wiki: WikiSettings, settings: Settings, user: str) -> frozenset[str]:
+    """The user's groups on the wiki (`list=users&usprop=groups`), cached for GROUPS_TTL."""
+    key = (wiki.id, user)
+    cached = _groups.get(key)
+    if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
+        return cached[1]
+    site = connect_site(wiki, settings)
+    try:
+        found = next(iter(site.users([user])), {})
+    except Exception as exc:  # pywikibot has retried already; the batch will wait and retry
+        raise FetchError(f"cannot read the groups of a user on {wiki.id}: {exc}") from None
+    groups = frozenset(found.get("groups", ()))
+    _groups[key] = (time.monotonic(), groups)
+    return groups

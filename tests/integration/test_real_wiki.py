@@ -6,6 +6,7 @@ Editors act through the wiki's Action API; flagbot reads through pywikibot, as i
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import sys
 
@@ -163,3 +164,19 @@ def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
     }
     assert summary.new_flags == 4  # the overlap re-read the old rows without flagging them again
     restarted.close()
+
+
+def test_exempt_groups_are_looked_up_on_the_wiki(wiki, wiki_settings, scorer):
+    settings = dataclasses.replace(
+        wiki_settings,
+        wikis=(dataclasses.replace(wiki_settings.wikis[0], exempt_groups=("suppress",)),),
+    )
+    title = fresh_title()
+    text = "You are a pathetic idiot and a liar, get lost"
+    by_oversighter = post_comments(wiki, [("Oversighter", title, text)])
+    by_alice = post_comments(wiki, [("Alice", title, text)])
+    pipeline = make_pipeline(settings, scorer)
+    summary = run_until(pipeline, set(by_oversighter) | set(by_alice))
+    pipeline.close()
+    assert summary.skipped["exempt_group"] >= 1
+    assert flagged_revs(pipeline.store) & (set(by_oversighter) | set(by_alice)) == set(by_alice)
