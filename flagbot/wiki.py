@@ -57,7 +57,7 @@ def user_groups(wiki: WikiSettings, settings: Settings, user: str) -> frozenset[
         return cached[1]
     site = connect_site(wiki, settings)
     try:
-        found = next(iter(site.users([user])), {})
+        found: dict[str, Any] = next(iter(site.users([user])), {})
     except Exception as exc:  # pywikibot has retried already; the batch will wait and retry
         raise FetchError(f"cannot read the groups of a user on {wiki.id}: {exc}") from None
     groups = frozenset(found.get("groups", ()))
