@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -72,7 +73,7 @@ def bench_pipeline(texts: list[str], n: int) -> float:
             **{
                 **settings.__dict__,
                 "source": SourceSettings(type="replay", path=str(path)),
-                "alerts": {"channel": "dryrun", "outbox": f"{tmp}/out"},
+                "alerts": dataclasses.replace(settings.alerts, outbox=f"{tmp}/out"),
             }
         )
         store = Store(settings.store).open()

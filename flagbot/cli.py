@@ -48,7 +48,7 @@ def _pipeline(settings: Settings) -> Any:
 
 
 def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
-    from flagbot.alerts import deliver
+    from flagbot.alerts.sender import deliver, run_sender
 
     pipeline = _pipeline(settings)
     stop = threading.Event()
@@ -60,16 +60,22 @@ def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
             total = sum(1 for _ in f)
     bar = _progress(total, show_progress and sys.stderr.isatty())
     started = time.monotonic()
-
-    def after_batch(n: int) -> None:
-        bar.update(n)
-        deliver(pipeline.store, settings)
-
+    sender_stop = threading.Event()
+    sender = threading.Thread(
+        target=run_sender, args=(pipeline.store, settings, sender_stop), name="alerts", daemon=True
+    )
+    sender.start()
     try:
-        summary = pipeline.run(stop, after_batch).as_dict()
+        summary = pipeline.run(stop, bar.update).as_dict()
     finally:
         bar.close()
         pipeline.close()
+        sender_stop.set()
+        sender.join()
+    try:
+        report = deliver(pipeline.store, settings)  # what the last batch flagged
+        summary["alerts"] = {"sent": report.messages, "held": report.held or None}
+    finally:
         pipeline.store.close()
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["stopped_by_signal"] = stop.is_set()
@@ -101,13 +107,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from flagbot.alerts import dry_run
+
     settings = load_settings(args.config) if args.config else embedded_default()
     settings = dataclasses.replace(
         settings,
         store=args.store or "sqlite://",
         source=SourceSettings(type="replay", path=args.file),
-        alerts={**settings.alerts, "channel": "dryrun"},
     )
+    settings = dry_run(settings)
     _print_summary(_run_pipeline(settings, True), args.json)
     return 0
 
@@ -235,6 +243,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "outcomes": store.outcome_counts(),
             "flags_by_category": store.category_counts(),
             "outbox": store.outbox_counts(),
+            "alerts_held": store.get_control("alerts_hold"),
+            "alert_errors": store.outbox_errors(),
         }
         if position:
             ts = json.loads(position).get("ts")
@@ -247,6 +257,41 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         for key, value in status.items():
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_alerts_send(args: argparse.Namespace) -> int:
+    from flagbot.alerts.sender import deliver
+    from flagbot.store import Store
+
+    settings = _settings(args)
+    store = Store(settings.store).open()
+    try:
+        report = deliver(store, settings)
+    finally:
+        store.close()
+    print(
+        f"sent {report.messages} message(s) carrying {report.delivered} alert(s); "
+        f"retrying {report.retrying}, failed {report.failed}, waiting {report.waiting}, "
+        f"handled before alert {report.handled_before_alert}"
+    )
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if report.held:
+        print(f"held: {report.held}")
+    return 0
+
+
+def cmd_alerts_release(args: argparse.Namespace) -> int:
+    from flagbot.alerts.sender import release
+    from flagbot.store import Store
+
+    store = Store(_settings(args).store).open()
+    try:
+        held = release(store)
+    finally:
+        store.close()
+    print("released the alert queue" if held else "the alert queue was not held")
     return 0
 
 
@@ -290,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules_sub.add_parser("check", help="validate rules and run their examples")
     p.add_argument("file", nargs="?", metavar="FILE")
     p.set_defaults(func=cmd_rules_check)
+    alerts = sub.add_parser("alerts", help="the alert outbox")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    p = with_config(alerts_sub.add_parser("send", help="one delivery pass over the outbox"))
+    p.set_defaults(func=cmd_alerts_send)
+    p = with_config(alerts_sub.add_parser("release", help="lift an auto-throttle hold"))
+    p.set_defaults(func=cmd_alerts_release)
     p = with_config(sub.add_parser("status", help="position, lag, counts"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)

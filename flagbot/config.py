@@ -65,6 +65,54 @@ class SourceSettings:
     retention_days: float = 7.0
 
 
+CHANNELS = ("dryrun", "smtp", "wikimail")
+DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "pii": ("oversight",),
+        "outing": ("oversight",),
+        "threat": ("oversight",),
+        "emergency": ("emergency", "oversight"),  # any category with severity emergency
+    }
+)  # categories not named here go to the review queue only (route "admins", no mail)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Who hears about what, through which channel; see "Alerts" in the README."""
+
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
+    recipients: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    wiki_recipients: Mapping[str, Mapping[str, tuple[str, ...]]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    review_url: str = ""
+    sender: str = "flagbot@localhost"
+    outbox: str = "outbox"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password_env: str = "FLAGBOT_SMTP_PASSWORD"
+    smtp_timeout: float = 30.0
+    limits: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({"wikimail": 20, "smtp": 200})
+    )
+    burst_seconds: float = 600.0
+    stale_check: bool = True
+    always_send: tuple[str, ...] = ("emergency",)
+    kill_switch_page: str = ""
+    kill_switch_cache: float = 60.0
+    throttle_factor: float = 10.0
+    throttle_min_per_hour: int = 30
+    operator: str = ""
+    interval: float = 5.0
+
+    def recipients_for(self, wiki: str, route: str) -> tuple[str, ...]:
+        """`channel:address` strings for a route on a wiki; a wiki's own list wins."""
+        own = self.wiki_recipients.get(wiki, {})
+        return tuple(own[route]) if route in own else tuple(self.recipients.get(route, ()))
+
+
 @dataclass(frozen=True)
 class Settings:
     origin: str
@@ -78,7 +126,7 @@ class Settings:
     diff_workers: int = 4
     max_diff_chars: int = 20000
     batch_size: int = 200
-    alerts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def wiki(self, wiki_id: str) -> WikiSettings | None:
         return next((w for w in self.wikis if w.id == wiki_id), None)
@@ -96,7 +144,12 @@ def embedded_default(store: str = "sqlite:///flagbot.sqlite3") -> Settings:
         model="default",
         rules=str(project_path("rules.yaml")),
         store=store,
-        alerts=MappingProxyType({"channel": "dryrun", "outbox": "outbox"}),
+        alerts=AlertSettings(
+            recipients=MappingProxyType(
+                {"oversight": ("dryrun:oversight",), "emergency": ("dryrun:emergency",)}
+            ),
+            stale_check=False,  # offline: there is no wiki to ask
+        ),
     )
 
 
@@ -247,6 +300,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
             )
         elif _probability(value):
             problems.append(f"thresholds.{category}: {_probability(value)}")
+    alerts = _alert_settings(top.get("alerts", {}), problems)
     if problems:
         raise ConfigError("\n".join(f"{origin}: {p}" for p in problems))
     return Settings(
@@ -261,5 +315,126 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         diff_workers=int(top["diff_workers"]),
         max_diff_chars=int(top["max_diff_chars"]),
         batch_size=int(top["batch_size"]),
-        alerts=MappingProxyType(dict(top["alerts"])),
+        alerts=alerts,
+    )
+
+
+# --- the alerts section -----------------------------------------------------------------------
+
+
+def _recipient(value: Any) -> str | None:
+    if not isinstance(value, str) or value.partition(":")[0] not in CHANNELS or ":" not in value:
+        return f"{value!r} is not `channel:address`; channels: {', '.join(CHANNELS)}"
+    return None
+
+
+def _route_lists(value: Any, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a mapping of route: [channel:address, ...]")
+        return out
+    for route, items in value.items():
+        if not isinstance(items, list):
+            problems.append(f"{where}.{route}: expected a list of channel:address")
+            continue
+        wrong = [w for w in map(_recipient, items) if w]
+        problems.extend(f"{where}.{route}: {w}" for w in wrong)
+        out[str(route)] = tuple(items)
+    return out
+
+
+ALERT_KEYS: dict[str, tuple[Check, Any]] = {
+    "routes": (MAPPING, {}),
+    "recipients": (MAPPING, {}),
+    "wiki_recipients": (MAPPING, {}),
+    "review_url": (STR, ""),
+    "sender": (STR, "flagbot@localhost"),
+    "outbox": (STR, "outbox"),
+    "smtp": (MAPPING, {}),
+    "limits": (MAPPING, {}),
+    "burst_seconds": (_positive, 600.0),
+    "stale_check": (MAPPING, {}),
+    "kill_switch": (MAPPING, {}),
+    "auto_throttle": (MAPPING, {}),
+    "interval": (_positive, 5.0),
+}
+SMTP_KEYS: dict[str, tuple[Check, Any]] = {
+    "host": (STR, "localhost"),
+    "port": (INT, 25),
+    "security": (_one_of(("starttls", "ssl", "none")), "starttls"),
+    "username": (STR, ""),
+    "password_env": (STR, "FLAGBOT_SMTP_PASSWORD"),
+    "timeout": (_positive, 30.0),
+}
+STALE_KEYS: dict[str, tuple[Check, Any]] = {
+    "enabled": (BOOL, True),
+    "always_send": (_list_of(str, "route names"), ["emergency"]),
+}
+KILL_KEYS: dict[str, tuple[Check, Any]] = {"page": (STR, ""), "cache_seconds": (_positive, 60.0)}
+THROTTLE_KEYS: dict[str, tuple[Check, Any]] = {
+    "factor": (_positive, 10.0),
+    "min_per_hour": (_positive, 30),
+    "operator": (lambda v: None if v == "" else _recipient(v), ""),
+}
+
+
+def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
+    top = _section(data, ALERT_KEYS, "alerts", problems)
+    if not top:
+        return AlertSettings()
+    smtp = _section(top["smtp"], SMTP_KEYS, "alerts.smtp", problems)
+    stale = _section(top["stale_check"], STALE_KEYS, "alerts.stale_check", problems)
+    kill = _section(top["kill_switch"], KILL_KEYS, "alerts.kill_switch", problems)
+    throttle = _section(top["auto_throttle"], THROTTLE_KEYS, "alerts.auto_throttle", problems)
+    routes = dict(DEFAULT_ROUTES)
+    for category, value in top["routes"].items():
+        if category not in (*CATEGORIES, "emergency"):
+            problems.append(
+                f"alerts.routes.{category}: unknown category; allowed: "
+                f"{', '.join(CATEGORIES)}, emergency (the severity)"
+            )
+        elif not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            problems.append(f"alerts.routes.{category}: expected a list of route names")
+        else:
+            routes[category] = tuple(value)
+    limits = {"wikimail": 20, "smtp": 200}
+    for channel, value in top["limits"].items():
+        if channel not in CHANNELS or isinstance(value, bool) or not isinstance(value, int):
+            problems.append(
+                f"alerts.limits.{channel}: expected channel: messages per day "
+                f"(0 = no limit); channels: {', '.join(CHANNELS)}"
+            )
+        else:
+            limits[channel] = value
+    wiki_recipients = {
+        str(wiki): MappingProxyType(_route_lists(value, f"alerts.wiki_recipients.{wiki}", problems))
+        for wiki, value in top["wiki_recipients"].items()
+    }
+    if not all(k in d for d, k in ((smtp, "host"), (stale, "enabled"), (kill, "page"))) or (
+        "factor" not in throttle
+    ):
+        return AlertSettings()  # problems already listed
+    return AlertSettings(
+        routes=MappingProxyType(routes),
+        recipients=MappingProxyType(_route_lists(top["recipients"], "alerts.recipients", problems)),
+        wiki_recipients=MappingProxyType(wiki_recipients),
+        review_url=top["review_url"],
+        sender=top["sender"],
+        outbox=top["outbox"],
+        smtp_host=smtp["host"],
+        smtp_port=smtp["port"],
+        smtp_security=smtp["security"],
+        smtp_username=smtp["username"],
+        smtp_password_env=smtp["password_env"],
+        smtp_timeout=float(smtp["timeout"]),
+        limits=MappingProxyType(limits),
+        burst_seconds=float(top["burst_seconds"]),
+        stale_check=stale["enabled"],
+        always_send=tuple(stale["always_send"]),
+        kill_switch_page=kill["page"],
+        kill_switch_cache=float(kill["cache_seconds"]),
+        throttle_factor=float(throttle["factor"]),
+        throttle_min_per_hour=int(throttle["min_per_hour"]),
+        operator=throttle["operator"],
+        interval=float(top["interval"]),
     )

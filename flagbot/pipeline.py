@@ -14,14 +14,14 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from flagbot import diffs, filters, wikitext
 from flagbot.classifier import Model
-from flagbot.config import Settings
+from flagbot.config import DEFAULT_ROUTES, Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
 from flagbot.rules import RuleSet
@@ -70,11 +70,12 @@ class Scorer:
     model: Model
     rules: RuleSet
     thresholds: dict[str, float]
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
 
     @classmethod
     def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
         thresholds = {model.category: model.threshold, **settings.thresholds}
-        return cls(model, rules, thresholds)
+        return cls(model, rules, thresholds, settings.alerts.routes)
 
     def verdicts(self, texts: list[tuple[str, str]], namespaces: list[int | None]) -> list[Any]:
         """Verdicts for (added text, edit summary) pairs; both are scored, the worse counts."""
@@ -90,7 +91,14 @@ class Scorer:
                 for h in self.rules.match(summary, namespace, summary_score)
                 if h.rule_id not in seen
             ]
-            out.append(decide(max(added_score, summary_score), hits, self.thresholds))
+            out.append(
+                decide(
+                    max(added_score, summary_score),
+                    hits,
+                    self.thresholds,
+                    self.routes,
+                )
+            )
         return out
 
 

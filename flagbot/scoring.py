@@ -9,23 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from flagbot.config import SEVERITIES
+from flagbot.config import DEFAULT_ROUTES, SEVERITIES
 from flagbot.rules import RuleHit
 
 MODEL_SEVERITY = "medium"
-# Who must see a category; the alerts routing fans a route out to recipients.
-DEFAULT_ROUTES: Mapping[str, str] = {
-    "pii": "oversight",
-    "outing": "oversight",
-    "threat": "oversight",
-    "personal_attack": "admins",
-    "harassment": "admins",
-    "sexual_harassment": "admins",
-    "hate": "admins",
-    "legal_threat": "admins",
-    "toxic": "admins",
-}
-ROUTE_ORDER = ("admins", "oversight", "emergency")  # least to most urgent
+REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +22,7 @@ class Verdict:
     rule_hits: tuple[RuleHit, ...]
     categories: tuple[str, ...]
     severity: str | None
-    route: str | None
+    routes: tuple[str, ...]  # every route that hears about it, e.g. ("emergency", "oversight")
     reasons: tuple[str, ...]
 
     @property
@@ -50,7 +38,7 @@ def decide(
     score: float,
     hits: Iterable[RuleHit],
     thresholds: Mapping[str, float],
-    routes: Mapping[str, str] = DEFAULT_ROUTES,
+    routes: Mapping[str, tuple[str, ...]] = DEFAULT_ROUTES,
 ) -> Verdict:
     hits = tuple(hits)
     categories: dict[str, None] = {}
@@ -66,17 +54,16 @@ def decide(
         severities.append(hit.severity)
         reasons.append(f"rule:{hit.rule_id}")
     severity = max(severities, key=SEVERITIES.index) if severities else None
-    route = None
-    if categories:
-        wanted = [routes.get(c, "admins") for c in categories]
-        if severity == "emergency":
-            wanted.append("emergency")
-        route = max(wanted, key=lambda r: ROUTE_ORDER.index(r) if r in ROUTE_ORDER else 0)
+    wanted: dict[str, None] = {}
+    if severity == "emergency":
+        wanted.update(dict.fromkeys(routes.get("emergency", ())))
+    for category in categories:
+        wanted.update(dict.fromkeys(routes.get(category, (REVIEW_ROUTE,))))
     return Verdict(
         score=score,
         rule_hits=hits,
         categories=tuple(sorted(categories)),
         severity=severity,
-        route=route,
+        routes=tuple(wanted),
         reasons=tuple(reasons),
     )

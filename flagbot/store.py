@@ -29,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     update,
 )
@@ -96,7 +97,15 @@ outbox = Table(
     Column("error", Text),
     Column("created", Float, nullable=False),
     Column("sent_at", Float),
+    Column("message", String(64)),  # the message that delivered it (digests carry several)
     UniqueConstraint("flag_id", "route", "recipient", name="uq_outbox_delivery"),
+)
+control = Table(  # small operator state: the auto-throttle hold, kill switch cache
+    "control",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated", Float, nullable=False),
 )
 decisions = Table(
     "decisions",
@@ -124,8 +133,16 @@ def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _migration_2(conn: Connection) -> None:
+    """Alerts: which message delivered an outbox row; the control table."""
+    columns = {c["name"] for c in inspect(conn).get_columns("outbox")}
+    if "message" not in columns:  # a store made by version 1 (create_all is already current)
+        conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN message VARCHAR(64)")
+    control.create(conn, checkfirst=True)
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -274,7 +291,7 @@ class Store:
                         score=verdict.score,
                         rules=";".join(verdict.rule_ids),
                         severity=verdict.severity,
-                        route=verdict.route,
+                        route=";".join(verdict.routes),
                         status="new",
                         added_text=item.added_text,
                         summary=change.comment,
@@ -322,6 +339,17 @@ class Store:
             rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
             return {status: count for status, count in rows}
 
+    def outbox_errors(self, limit: int = 10) -> list[str]:
+        """The latest delivery errors of alerts not yet sent: failed, or pending a retry."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.recipient, outbox.c.status, outbox.c.attempts, outbox.c.error)
+                .where(outbox.c.error.is_not(None), outbox.c.status.in_(("pending", "failed")))
+                .order_by(outbox.c.id.desc())
+                .limit(limit)
+            )
+            return [f"{r} ({s}, {a} attempts): {e}" for r, s, a, e in rows]
+
     def category_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         with self.engine.connect() as conn:
@@ -351,6 +379,20 @@ class Store:
             )
             self.write_audit(conn, actor, "purge_text", flag_id, reason)
             return True
+
+    def get_control(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            value: str | None = conn.execute(
+                select(control.c.value).where(control.c.key == key)
+            ).scalar()
+            return value
+
+    def set_control(self, key: str, value: str | None) -> None:
+        """Set (or with None, clear) one piece of operator state."""
+        with self.engine.begin() as conn:
+            conn.execute(control.delete().where(control.c.key == key))
+            if value is not None:
+                conn.execute(control.insert().values(key=key, value=value, updated=time.time()))
 
     def write_audit(
         self, conn: Connection, actor: str, action: str, flag_id: int | None, detail: str = ""

@@ -63,3 +63,52 @@ def user_groups(wiki: WikiSettings, settings: Settings, user: str) -> frozenset[
     groups = frozenset(found.get("groups", ()))
     _groups[key] = (time.monotonic(), groups)
     return groups
+
+
+def revision_states(wiki: WikiSettings, settings: Settings, rev_ids: list[int]) -> dict[int, str]:
+    """Each revision's state now: visible, hidden (deleted/suppressed), reverted, or missing."""
+    site = connect_site(wiki, settings)
+    states: dict[int, str] = {}
+    try:
+        for start in range(0, len(rev_ids), 50):
+            chunk = rev_ids[start : start + 50]
+            data = site.simple_request(
+                action="query",
+                prop="revisions",
+                revids=chunk,
+                rvprop=["ids", "tags", "sha1"],
+                formatversion=2,
+            ).submit()
+            query = data.get("query", {})
+            for bad in (
+                query.get("badrevids", {}).values()
+                if isinstance(query.get("badrevids"), dict)
+                else query.get("badrevids", [])
+            ):
+                states[int(bad["revid"])] = "missing"
+            for page in query.get("pages", []):
+                for rev in page.get("revisions", []):
+                    if rev.get("texthidden") or rev.get("sha1hidden") or rev.get("suppressed"):
+                        state = "hidden"
+                    elif "mw-reverted" in rev.get("tags", []):
+                        state = "reverted"
+                    else:
+                        state = "visible"
+                    states[int(rev["revid"])] = state
+    except Exception as exc:  # pywikibot has retried already
+        raise FetchError(f"cannot check revisions on {wiki.id}: {exc}") from None
+    for rev_id in rev_ids:
+        states.setdefault(rev_id, "missing")  # a deleted page's revisions vanish from the API
+    return states
+
+
+def page_text(wiki: WikiSettings, settings: Settings, title: str) -> str | None:
+    """The current text of a page, or None when it does not exist."""
+    import pywikibot
+
+    site = connect_site(wiki, settings)
+    try:
+        page = pywikibot.Page(site, title)
+        return page.get(force=True) if page.exists() else None
+    except Exception as exc:  # pywikibot has retried already
+        raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None

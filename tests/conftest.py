@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from flagbot.classifier import Model, load_model
-from flagbot.config import Settings, SourceSettings, WikiSettings, embedded_default
+from flagbot.config import AlertSettings, Settings, SourceSettings, WikiSettings, embedded_default
 from flagbot.pipeline import Scorer
 from flagbot.rules import RuleSet, load_rules
 
@@ -67,7 +67,11 @@ def make_settings(tmp_path: Path):
         base = embedded_default(store=f"sqlite:///{tmp_path / 'flagbot.sqlite3'}")
         base = dataclasses.replace(
             base,
-            alerts={"channel": "dryrun", "outbox": str(tmp_path / "outbox")},
+            alerts=AlertSettings(
+                recipients={"oversight": ("dryrun:oversight",), "admins": ("dryrun:admins",)},
+                outbox=str(tmp_path / "outbox"),
+                stale_check=False,
+            ),
             wikis=(WikiSettings(id="enwiki", url="https://en.wikipedia.org"),),
             batch_size=20,
         )

@@ -90,7 +90,8 @@ def test_embedded_default_is_offline_and_finds_shipped_files():
     settings = embedded_default()
     assert settings.source.type == "replay"
     assert Path(settings.source.path).exists() and Path(settings.rules).exists()
-    assert settings.alerts["channel"] == "dryrun"
+    assert settings.alerts.recipients_for("enwiki", "oversight") == ("dryrun:oversight",)
+    assert not settings.alerts.stale_check  # offline: no wiki to ask
 
 
 def test_the_documented_sample_config_is_valid():

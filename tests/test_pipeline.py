@@ -4,11 +4,13 @@ import json
 import threading
 import time
 
-from flagbot.alerts import deliver, make_enqueue
+from flagbot.alerts import make_enqueue
+from flagbot.alerts.sender import deliver
 from flagbot.pipeline import Pipeline
 from flagbot.store import Store
 from tests.conftest import rc_event
 from tests.sse_server import StreamServer
+from tests.test_cli import mail_text
 
 NOW = int(time.time()) - 600
 ABUSIVE = "you are a stupid worthless idiot and everyone hates you, shut up"
@@ -89,12 +91,11 @@ def test_replay_filters_scores_flags_and_counts(tmp_path, make_settings, scorer)
     assert summary.skipped == {"empty_text": 1}
     assert summary.scored == 10 and summary.new_flags == 2
     assert [f["rev_id"] for f in pipeline.store.iter_flags()] == [1000, 1005]
-    assert deliver(pipeline.store, settings) == 2
-    mails = list((tmp_path / "outbox").glob("*.eml"))
-    assert len(mails) == 2
-    for mail in mails:  # the alert has the diff link and never the text
-        body = mail.read_text()
-        assert "diff=1000" in body or "diff=1005" in body
+    assert deliver(pipeline.store, settings).delivered == 2
+    bodies = [mail_text(mail.read_bytes()) for mail in (tmp_path / "outbox").glob("*.eml")]
+    assert bodies and all("\nadmins\n" in body for body in bodies)
+    assert "diff=1000" in "".join(bodies) and "diff=1005" in "".join(bodies)
+    for body in bodies:  # the alert has the diff link and never the text
         assert ABUSIVE[:30] not in body and "stupid" not in body
 
 

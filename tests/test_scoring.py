@@ -6,26 +6,34 @@ T = {"toxic": 0.8}
 
 def test_below_threshold_and_no_rules_is_not_flagged():
     verdict = decide(0.5, [], T)
-    assert not verdict.flagged and verdict.route is None and verdict.severity is None
+    assert not verdict.flagged and verdict.routes == () and verdict.severity is None
 
 
 def test_model_over_threshold_flags_toxic_for_admins():
     verdict = decide(0.9, [], T)
-    assert verdict.categories == ("toxic",) and verdict.route == "admins"
+    assert verdict.categories == ("toxic",) and verdict.routes == ("admins",)
     assert verdict.severity == "medium"
 
 
-def test_rules_add_categories_and_the_most_urgent_route_wins():
+def test_rules_add_categories_and_each_category_brings_its_route():
     hits = [RuleHit("pii-x", "pii", "high"), RuleHit("a", "personal_attack", "medium")]
     verdict = decide(0.1, hits, T)
     assert verdict.categories == ("personal_attack", "pii")
-    assert verdict.route == "oversight" and verdict.severity == "high"
+    assert set(verdict.routes) == {"oversight", "admins"} and verdict.severity == "high"
     assert verdict.rule_ids == ("pii-x", "a")
 
 
-def test_emergency_severity_routes_to_emergency():
+def test_emergency_severity_routes_to_emergency_and_oversight():
     verdict = decide(0.1, [RuleHit("t", "threat", "emergency")], T)
-    assert verdict.route == "emergency" and verdict.severity == "emergency"
+    assert verdict.routes == ("emergency", "oversight") and verdict.severity == "emergency"
+
+
+def test_configured_routes_replace_the_defaults():
+    routes = {"personal_attack": ("stewards",), "emergency": ("emergency",)}
+    verdict = decide(0.1, [RuleHit("a", "personal_attack", "high")], T, routes)
+    assert verdict.routes == ("stewards",)
+    verdict = decide(0.1, [RuleHit("p", "pii", "high")], T, routes)
+    assert verdict.routes == ("admins",)  # no route configured for pii: review queue only
 
 
 def test_per_category_thresholds_from_config():

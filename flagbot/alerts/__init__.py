@@ -1,31 +1,38 @@
-"""Routing of flags to private alerts, and the notifier registry keyed by config name.
+"""Private alerts: routing of flags to recipients, the message, and the channel registry.
 
-This is the seam the pipeline uses: `enqueue` writes outbox rows in the same transaction as the
-flag, `deliver` drains the outbox through the configured notifier and marks each delivery. An
-Alert carries the diff link and metadata of a flag, never its text.
+The pipeline's seam is `make_enqueue`: outbox rows are written in the same transaction as the
+flag, one per (route, recipient). `flagbot.alerts.sender.deliver` drains them later. An Alert
+carries diff links and metadata, never the flagged text: `render` has no way to reach it.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from flagbot.config import Settings
-from flagbot.store import Outcome, Store, flags, outbox
+from flagbot.store import Outcome, outbox
 
-log = logging.getLogger(__name__)
+
+class DeliveryError(Exception):
+    """A channel could not deliver. Permanent ones (no such recipient) are not retried."""
+
+    def __init__(self, message: str, permanent: bool = False, retry_after: float = 0.0):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after  # seconds the channel asked us to wait (rate limits)
 
 
 @dataclass(frozen=True)
-class Alert:
-    channel: str
-    recipient: str
-    route: str
+class FlagRef:
+    """One flagged edit as an alert shows it: where to look, not what was written."""
+
+    flag_id: int
     wiki: str
     diff_url: str
     title: str
@@ -37,102 +44,102 @@ class Alert:
     review_url: str
 
 
-Notifier = Callable[[Alert, Mapping[str, Any]], None]
+@dataclass(frozen=True)
+class Alert:
+    channel: str
+    address: str
+    route: str
+    items: tuple[FlagRef, ...]
+    digest: bool = False  # folded because the recipient reached its daily limit
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.channel}:{self.address}"
+
+
+Notifier = Callable[[Alert, str, str, Settings], None]  # alert, subject, body, settings
 
 
 def notifiers() -> dict[str, Notifier]:
-    from flagbot.alerts import dryrun
+    """Channels by their config name."""
+    from flagbot.alerts import dryrun, smtp, wikimail
 
-    return {"dryrun": dryrun.send}
+    return {"dryrun": dryrun.send, "smtp": smtp.send, "wikimail": wikimail.send}
 
 
-def recipients(alerts_config: Mapping[str, Any], route: str) -> list[str]:
-    """Who hears about a route; without configured recipients, the route name itself."""
-    configured = alerts_config.get("routes", {}).get(route)
-    return list(configured) if configured else [route]
+def render(alert: Alert) -> tuple[str, str]:
+    """Subject and plain-text body: links and metadata only, neutral wording."""
+    first = alert.items[0]
+    if len(alert.items) == 1:
+        subject = f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {first.title}"
+        intro = "flagbot flagged an edit for your review."
+    else:
+        kind = "digest" if alert.digest else "one user or page"
+        subject = f"[flagbot] {first.wiki}: {len(alert.items)} flagged edits ({kind})"
+        intro = f"flagbot flagged {len(alert.items)} edits for your review."
+    blocks = [intro]
+    for item in alert.items:
+        when = datetime.fromtimestamp(item.edit_time, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            f"Wiki:       {item.wiki}",
+            f"Page:       {item.title}",
+            f"User:       {item.user}",
+            f"Time:       {when}",
+            f"Categories: {', '.join(item.categories)}",
+            f"Score:      {item.score:.2f}",
+            f"Rules:      {', '.join(item.rule_ids) or '-'}",
+            f"Diff:       {item.diff_url}",
+        ]
+        if item.review_url:
+            lines.append(f"Review:     {item.review_url}")
+        blocks.append("\n".join(lines))
+    blocks.append(
+        f"Route: {alert.route}. The text of the edits is not included in this message on purpose."
+    )
+    return subject, "\n\n".join(blocks) + "\n"
+
+
+def dry_run(settings: Settings) -> Settings:
+    """The same routing with every recipient on the dryrun channel (`flagbot replay`)."""
+    alerts = settings.alerts
+
+    def dry(routes: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
+        return {r: tuple(f"dryrun:{x.partition(':')[2]}" for x in xs) for r, xs in routes.items()}
+
+    return dataclasses.replace(
+        settings,
+        alerts=dataclasses.replace(
+            alerts,
+            recipients=dry(alerts.recipients),
+            wiki_recipients={w: dry(r) for w, r in alerts.wiki_recipients.items()},
+            stale_check=False,
+            kill_switch_page="",
+            operator="",
+        ),
+    )
 
 
 def make_enqueue(settings: Settings) -> Callable[[Connection, int, Outcome], None]:
-    channel = settings.alerts.get("channel", "dryrun")
+    """The pipeline's on_flag hook: one outbox row per route and recipient of a new flag."""
+    alerts = settings.alerts
 
     def enqueue(conn: Connection, flag_id: int, item: Outcome) -> None:
-        route = item.verdict.route if item.verdict else None
-        if not route:
+        if item.verdict is None:
             return
-        for recipient in recipients(settings.alerts, route):
-            conn.execute(
-                outbox.insert().values(
-                    flag_id=flag_id,
-                    route=route,
-                    recipient=recipient,
-                    channel=channel,
-                    status="pending",
-                    attempts=0,
-                    next_attempt=0,
-                    created=time.time(),
-                )
-            )
-
-    return enqueue
-
-
-def deliver(store: Store, settings: Settings) -> int:
-    """Send every pending outbox row that is due; returns how many were sent."""
-    registry = notifiers()
-    sent = 0
-    review = settings.alerts.get("review_url", "")
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                outbox,
-                flags.c.wiki,
-                flags.c.diff_url,
-                flags.c.title,
-                flags.c.user,
-                flags.c.edit_time,
-                flags.c.categories,
-                flags.c.score,
-                flags.c.rules,
-            )
-            .join(flags, flags.c.id == outbox.c.flag_id)
-            .where(outbox.c.status == "pending", outbox.c.next_attempt <= time.time())
-            .order_by(outbox.c.id)
-        ).all()
-    for row in rows:
-        alert = Alert(
-            channel=row.channel,
-            recipient=row.recipient,
-            route=row.route,
-            wiki=row.wiki,
-            diff_url=row.diff_url,
-            title=row.title,
-            user=row.user,
-            edit_time=row.edit_time,
-            categories=tuple(filter(None, row.categories.split(";"))),
-            score=row.score,
-            rule_ids=tuple(filter(None, row.rules.split(";"))),
-            review_url=f"{review.rstrip('/')}/flag/{row.flag_id}" if review else "",
-        )
-        try:
-            registry[row.channel](alert, settings.alerts)
-        except Exception as exc:  # any notifier failure: keep the alert, retry later
-            log.warning("alert %s via %s failed: %s", row.id, row.channel, type(exc).__name__)
-            with store.engine.begin() as conn:
+        now = time.time()
+        for route in item.verdict.routes:
+            for recipient in alerts.recipients_for(item.change.wiki, route):
                 conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id)
-                    .values(
-                        attempts=row.attempts + 1,
-                        error=str(exc)[:500],
-                        next_attempt=time.time() + min(60 * 2**row.attempts, 3600),
+                    outbox.insert().values(
+                        flag_id=flag_id,
+                        route=route,
+                        recipient=recipient,
+                        channel=recipient.partition(":")[0],
+                        status="pending",
+                        attempts=0,
+                        next_attempt=0,
+                        created=now,
                     )
                 )
-            continue
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(status="sent", sent_at=time.time(), attempts=row.attempts + 1)
-            )
-        sent += 1
-    return sent
+
+    return enqueue

@@ -1,50 +1,35 @@
-"""Dry-run notifier: writes each alert as an RFC 5322 .eml file, exactly what would be sent."""
+"""Dry-run channel: writes each alert as an RFC 5322 .eml file, exactly what would be sent."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
 
 from flagbot.alerts import Alert
+from flagbot.config import AlertSettings, Settings
 
 
-def render(alert: Alert, sender: str = "flagbot@localhost") -> EmailMessage:
-    """The message for an alert: links and metadata only, never the flagged text."""
+def email(alert: Alert, subject: str, body: str, settings: AlertSettings) -> EmailMessage:
+    """The alert as an email message (shared with the smtp channel)."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = alert.recipient
-    message["Subject"] = f"[flagbot] {alert.wiki}: {', '.join(alert.categories)} on {alert.title}"
+    message["From"] = settings.sender
+    message["To"] = alert.address
+    message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain="flagbot.invalid")
-    when = datetime.fromtimestamp(alert.edit_time, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "flagbot flagged an edit for your review.",
-        "",
-        f"Wiki:       {alert.wiki}",
-        f"Page:       {alert.title}",
-        f"User:       {alert.user}",
-        f"Time:       {when}",
-        f"Categories: {', '.join(alert.categories)}",
-        f"Score:      {alert.score:.2f}",
-        f"Rules:      {', '.join(alert.rule_ids) or '-'}",
-        f"Diff:       {alert.diff_url}",
-    ]
-    if alert.review_url:
-        lines.append(f"Review:     {alert.review_url}")
-    lines += ["", "The text of the edit is not included in this message on purpose."]
-    message.set_content("\n".join(lines))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
     return message
 
 
-def send(alert: Alert, config: Mapping[str, Any]) -> None:
-    directory = Path(config.get("outbox", "outbox"))
+def send(alert: Alert, subject: str, body: str, full: Settings) -> None:
+    settings = full.alerts
+    directory = Path(settings.outbox)
     directory.mkdir(parents=True, exist_ok=True)
-    message = render(alert, config.get("sender", "flagbot@localhost"))
-    rev = alert.diff_url.split("diff=")[-1].split("&")[0].split("oldid=")[-1]
-    name = re.sub(r"[^A-Za-z0-9_.@-]+", "_", f"{alert.wiki}-{rev}-{alert.route}-{alert.recipient}")
-    (directory / f"{name}.eml").write_bytes(bytes(message))
+    first = alert.items[0]
+    name = f"{first.wiki}-{first.flag_id}-{len(alert.items)}-{alert.route}-{alert.address}"
+    name = re.sub(r"[^A-Za-z0-9_.@-]+", "_", name)
+    (directory / f"{name}.eml").write_bytes(bytes(email(alert, subject, body, settings)))
