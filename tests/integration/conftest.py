@@ -2,22 +2,73 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import email
+import email.policy
 import tempfile
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from flagbot.config import WikiSettings
-from tests.mediawiki import MediaWiki
+from tests.mediawiki import PASSWORD, MediaWiki, free_port
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives; can be stopped."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                mailbox.messages.append((list(envelope.rcpt_tos), message))
+                return "250 OK"
+
+        self.handler = Handler()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        # a stopped aiosmtpd controller cannot start again: a new one on the same port
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for rcpt, m in self.messages if address in rcpt]
+
+    def clear(self) -> None:
+        self.messages.clear()
 
 
 @pytest.fixture(scope="session")
-def wiki() -> Iterator[MediaWiki]:
-    """A real MediaWiki 1.39 on loopback: editors Alice and Bob, an oversighter, the bot."""
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.start()
+    try:
+        yield box
+    finally:
+        with contextlib.suppress(Exception):
+            box.stop()
+
+
+@pytest.fixture(scope="session")
+def wiki(mailbox: Mailbox) -> Iterator[MediaWiki]:
+    """A real MediaWiki 1.39 on loopback that mails through `mailbox`: editors Alice and Bob,
+    an oversighter with an email address, and the bot account FlagBot."""
     root = Path(tempfile.mkdtemp(prefix="flagbot-wiki-"))
-    mediawiki = MediaWiki(root)
+    mediawiki = MediaWiki(root, smtp_port=mailbox.port)
     try:
         mediawiki.start()
     except RuntimeError as exc:
@@ -45,3 +96,16 @@ def wiki_settings(make_settings, wiki):
     return dataclasses.replace(
         settings, source=dataclasses.replace(settings.source, overlap_seconds=3600)
     )
+
+
+@pytest.fixture(scope="session")
+def bot_login(wiki, tmp_path_factory) -> str:
+    """pywikibot logs in as FlagBot on the test wiki (family named after the wiki id)."""
+    from pywikibot import config as pwb_config
+
+    password_file = tmp_path_factory.mktemp("pywikibot") / "user-password.py"
+    password_file.write_text(f'("FlagBot", "{PASSWORD}")\n')
+    password_file.chmod(0o600)
+    pwb_config.usernames["testwiki"]["*"] = "FlagBot"
+    pwb_config.password_file = str(password_file)
+    return "FlagBot"

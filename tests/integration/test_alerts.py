@@ -1,0 +1,364 @@
+"""Private alerts against real servers: an SMTP server (aiosmtpd) and the real MediaWiki.
+
+`pytest tests/integration -k alert` selects these. Flags are recorded through the pipeline's
+own seam (Store.record_batch + alerts.make_enqueue), or by the pipeline itself from real edits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from flagbot.alerts import make_enqueue
+from flagbot.alerts import sender as sender_module
+from flagbot.alerts.sender import deliver
+from flagbot.cli import main as flagbot_main
+from flagbot.config import AlertSettings, WikiSettings
+from flagbot.events import RecentChange
+from flagbot.rules import RuleHit
+from flagbot.scoring import decide
+from flagbot.sources import source_key
+from flagbot.store import Outcome, Store, flags, outbox
+from tests.integration.test_real_wiki import fresh_title, post_comments
+from tests.test_pipeline import make_pipeline, run_until
+
+ABUSE = [
+    f"Your home address is {n} Hidden Lane and everyone will know where you sleep at night"
+    for n in range(100, 160)
+]
+_revs = itertools.count(5_000_000)
+
+
+def smtp_settings(make_settings, mailbox, **alerts):
+    config = AlertSettings(
+        recipients={"oversight": ("smtp:oversight-l@lists.test",)},
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
+        smtp_timeout=5.0,
+        stale_check=False,
+        sender="flagbot@bot.test",
+        review_url="https://flagbot.example.test",
+    )
+    return make_settings(alerts=dataclasses.replace(config, **alerts))
+
+
+def record_flags(store, settings, count, user=None, title=None, severity="high"):
+    """`count` pii flags (each by its own user on its own page unless given) → {rev: text}."""
+    outcomes, texts = [], {}
+    for _ in range(count):
+        rev = next(_revs)
+        change = RecentChange(
+            wiki="enwiki",
+            server_url="https://en.wikipedia.org",
+            script_path="/w",
+            namespace=3,
+            title=title or f"User talk:Target{rev}",
+            user=user or f"Editor{rev}",
+            bot=False,
+            type="edit",
+            old_rev=rev - 1,
+            new_rev=rev,
+            timestamp=int(time.time()),
+            comment="reply",
+        )
+        text = ABUSE[rev % len(ABUSE)]
+        verdict = decide(0.3, [RuleHit("pii-street-address", "pii", severity)], {"toxic": 0.8})
+        outcomes.append(Outcome(change, "flagged", verdict, text))
+        texts[rev] = text
+    store.record_batch("test", outcomes, None, make_enqueue(settings))
+    return texts
+
+
+def diffs_in(message) -> list[int]:
+    body = message.get_content()
+    return [int(x) for x in __import__("re").findall(r"index\.php\?diff=(\d+)", body)]
+
+
+def assert_private(message, texts):
+    """No 30-character run of any flagged text in the subject or body."""
+    seen = f"{message['Subject']}\n{message.get_content()}"
+    for text in texts:
+        for start in range(0, max(len(text) - 30, 1), 5):
+            assert text[start : start + 30] not in seen
+
+
+def outbox_rows(store):
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(outbox)))
+
+
+@pytest.fixture
+def store(make_settings):
+    store = Store(make_settings().store).open()
+    yield store
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_mailbox(mailbox):
+    mailbox.clear()
+    yield
+    mailbox.clear()
+
+
+def test_alert_smtp_reaches_the_list_once_without_the_text(make_settings, mailbox, store):
+    settings = smtp_settings(make_settings, mailbox)
+    texts = record_flags(store, settings, 3)
+    report = deliver(store, settings)
+    assert report.messages == 3 and report.delivered == 3
+    received = mailbox.to("oversight-l@lists.test")
+    assert sorted(d for m in received for d in diffs_in(m)) == sorted(texts)
+    for message in received:
+        assert message["From"] == "flagbot@bot.test"
+        assert "https://flagbot.example.test/flag/" in message.get_content()
+        assert_private(message, texts.values())
+    assert deliver(store, settings).messages == 0  # nothing is sent twice
+    assert len(mailbox.messages) == 3
+
+
+def test_alert_crash_between_send_and_mark_repeats_one_message_at_most(
+    make_settings, mailbox, store, monkeypatch
+):
+    """The crash is simulated in-process (an exception out of the marking step, as a kill -9
+    would leave it): the message went out, its rows are still pending."""
+    settings = smtp_settings(make_settings, mailbox)
+    texts = record_flags(store, settings, 4)
+    real_mark = sender_module._mark
+    crashed = []
+
+    def crash_once(store_, ids, **values):
+        if values.get("status") == "sent" and not crashed:
+            crashed.append(ids)
+            raise KeyboardInterrupt("killed between send and mark")
+        real_mark(store_, ids, **values)
+
+    monkeypatch.setattr(sender_module, "_mark", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        deliver(store, settings)
+    assert len(mailbox.messages) == 1  # sent, not marked
+    deliver(store, settings)  # the restarted sender
+    delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
+    assert sorted(set(delivered)) == sorted(texts)  # none lost
+    assert len(delivered) == len(texts) + 1  # exactly one repeat: the crashed message
+    assert {r.status for r in outbox_rows(store)} == {"sent"}
+
+
+def test_alert_smtp_outage_keeps_alerts_and_delivers_when_back(make_settings, mailbox, store):
+    settings = smtp_settings(make_settings, mailbox)
+    texts = record_flags(store, settings, 2)
+    mailbox.stop()
+    try:
+        report = deliver(store, settings)
+        assert report.messages == 0 and report.retrying == 2 and report.errors
+        rows = outbox_rows(store)
+        assert {r.status for r in rows} == {"pending"} and all(r.attempts == 1 for r in rows)
+        assert all(r.next_attempt > time.time() for r in rows)  # backing off
+        assert store.outbox_errors() and "SMTP 127.0.0.1" in store.outbox_errors()[0]
+        report = deliver(store, settings, now=time.time() + 61)  # still down: longer backoff
+        assert report.retrying == 2
+        assert {r.attempts for r in outbox_rows(store)} == {2}
+    finally:
+        mailbox.start()
+    assert deliver(store, settings).messages == 0  # the backoff is honoured
+    report = deliver(store, settings, now=time.time() + 3600)
+    assert report.delivered == 2
+    assert sorted(d for _, m in mailbox.messages for d in diffs_in(m)) == sorted(texts)
+
+
+def test_alert_recipient_limit_folds_into_digests_and_loses_nothing(make_settings, mailbox, store):
+    settings = smtp_settings(make_settings, mailbox, limits={"smtp": 2})
+    texts = record_flags(store, settings, 5)
+    now = time.time()
+    assert deliver(store, settings, now=now).messages == 1  # 5 due, room for 2: one digest
+    (digest,) = mailbox.messages
+    assert "5 flagged edits (digest)" in digest[1]["Subject"]
+    texts |= record_flags(store, settings, 3)
+    assert deliver(store, settings, now=now + 10).messages == 1  # the last slot: a digest
+    texts |= record_flags(store, settings, 2)
+    report = deliver(store, settings, now=now + 20)
+    assert report.messages == 0 and report.waiting == 2  # limit reached: kept, not dropped
+    assert deliver(store, settings, now=now + 86_400 + 30).messages == 2  # a new day: room
+    delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
+    assert sorted(delivered) == sorted(texts)  # every flag exactly once
+    for _, message in mailbox.messages:
+        assert_private(message, texts.values())
+
+
+def test_alert_burst_from_one_user_becomes_one_alert(make_settings, mailbox, store):
+    settings = smtp_settings(make_settings, mailbox, burst_seconds=600)
+    now = time.time()
+    first = record_flags(store, settings, 4, user="Burster")
+    assert deliver(store, settings, now=now).messages == 1
+    assert sorted(diffs_in(mailbox.messages[0][1])) == sorted(first)
+    later = record_flags(store, settings, 2, user="Burster")  # follow-ups inside the window
+    report = deliver(store, settings, now=now + 60)
+    assert report.messages == 0 and report.waiting == 2
+    assert deliver(store, settings, now=now + 601).messages == 1
+    assert sorted(diffs_in(mailbox.messages[1][1])) == sorted(later)
+
+
+def test_alert_emergency_is_not_held_by_a_full_limit(make_settings, mailbox, store):
+    settings = smtp_settings(
+        make_settings,
+        mailbox,
+        limits={"smtp": 1},
+        recipients={
+            "oversight": ("smtp:oversight-l@lists.test",),
+            "emergency": ("smtp:oversight-l@lists.test",),
+        },
+    )
+    record_flags(store, settings, 1)
+    assert deliver(store, settings).messages == 1  # the day's only slot is used
+    urgent = record_flags(store, settings, 1, severity="emergency")
+    report = deliver(store, settings)
+    assert report.messages == 1  # still sent
+    assert diffs_in(mailbox.messages[-1][1]) == list(urgent)
+
+
+def test_alert_auto_throttle_holds_the_queue_tells_the_operator_once_then_releases(
+    make_settings, mailbox, store, capsys
+):
+    settings = smtp_settings(
+        make_settings,
+        mailbox,
+        throttle_factor=3,
+        throttle_min_per_hour=2,
+        operator="smtp:operator@bot.test",
+    )
+    record_flags(store, settings, 12)  # 12 in an hour where 6 is the ceiling: a bad rules change?
+    report = deliver(store, settings)
+    assert report.messages == 0 and "auto-throttle" in report.held
+    (notice,) = mailbox.to("operator@bot.test")
+    assert "held" in notice["Subject"] and "flagbot alerts release" in notice.get_content()
+    assert deliver(store, settings).messages == 0  # still held, no second notice
+    assert len(mailbox.to("operator@bot.test")) == 1
+    assert flagbot_main(["alerts", "release", "--store", settings.store]) == 0
+    assert "released" in capsys.readouterr().out
+    report = deliver(store, settings)
+    assert report.delivered == 12 and not report.held
+    assert len(mailbox.to("oversight-l@lists.test")) >= 1
+
+
+# --- through the real wiki -------------------------------------------------------------------
+@pytest.fixture
+def wiki_alert_settings(wiki_settings, bot_login, tmp_path):
+    return dataclasses.replace(
+        wiki_settings,
+        wikis=(WikiSettings(id="testwiki", url=wiki_settings.wikis[0].url, script_path=""),),
+        alerts=AlertSettings(
+            recipients={
+                "oversight": ("wikimail:Oversighter",),
+                "emergency": ("dryrun:emergency",),
+            },
+            outbox=str(tmp_path / "outbox"),
+            review_url="https://flagbot.example.test",
+        ),
+    )
+
+
+def flag_real_edits(wiki, settings, scorer, pairs):
+    """Post comments as editors, let the pipeline (polling source) flag them; → {rev: text}."""
+    newest = wiki.session("Bob").get(
+        action="query", list="recentchanges", rcprop="ids|timestamp", rclimit=1
+    )["query"]["recentchanges"][0]
+    revs = post_comments(wiki, pairs)
+    pipeline = make_pipeline(settings, scorer)
+    # start reading at this test's edits, not at other tests' older ones
+    pipeline.store.save_position(
+        source_key(settings),
+        json.dumps({"testwiki": {"ts": newest["timestamp"], "rcid": newest["rcid"]}}),
+    )
+    run_until(pipeline, set(revs))
+    pipeline.close()
+    return pipeline.store, {rev: text for rev, (_, text) in revs.items()}
+
+
+def test_alert_wikimail_through_the_real_wiki(wiki, wiki_alert_settings, scorer, mailbox):
+    title = fresh_title("User talk")
+    store, revs = flag_real_edits(
+        wiki, wiki_alert_settings, scorer, [("Alice", title, "His phone number is 415-555-0132")]
+    )
+    report = deliver(store, wiki_alert_settings)
+    assert report.messages == 1, report.errors
+    (message,) = mailbox.to("oversighter@example.test")
+    body = message.get_content()
+    (rev,) = revs
+    assert f"{wiki.url}/index.php?oldid={rev}" in body  # the diff link of a page creation
+    assert "FlagBot" in message["From"] or "FlagBot" in body  # sent by the bot account
+    assert_private(message, revs.values())
+    assert "415-555" not in body
+    contributions = wiki.session("Bob").get(
+        action="query", list="usercontribs", ucuser="FlagBot", uclimit=10
+    )["query"]["usercontribs"]
+    assert contributions == []  # the bot never edits
+
+
+def test_alert_wikimail_to_an_account_without_email_fails_clearly(
+    wiki, wiki_alert_settings, scorer, mailbox
+):
+    settings = dataclasses.replace(
+        wiki_alert_settings,
+        alerts=dataclasses.replace(
+            wiki_alert_settings.alerts, recipients={"oversight": ("wikimail:Bob",)}
+        ),
+    )
+    store, _ = flag_real_edits(
+        wiki, settings, scorer, [("Alice", fresh_title(), "her cell is 212.555.0187")]
+    )
+    report = deliver(store, settings)
+    assert report.failed == 1 and "does not accept email" in report.errors[0]
+    assert deliver(store, settings, now=time.time() + 7200).failed == 0  # not retried forever
+    assert [r.status for r in outbox_rows(store)] == ["failed"]
+    assert mailbox.messages == []
+
+
+def test_alert_for_a_revision_suppressed_before_sending_is_not_sent_and_text_is_purged(
+    wiki, wiki_alert_settings, scorer, mailbox
+):
+    title = fresh_title("User talk")
+    doxx = "I will find you, your home address is 12 Hidden Lane"
+    threat = "I am going to kill you, you will not see it coming"
+    store, revs = flag_real_edits(
+        wiki, wiki_alert_settings, scorer, [("Alice", title, doxx), ("Alice", title, threat)]
+    )
+    wiki.session("Alice").edit(title, "\n\nLater, unrelated comment.", append=True)
+    for rev in revs:
+        wiki.session("Oversighter").hide_revision(rev, suppress=True)
+    report = deliver(store, wiki_alert_settings)
+    assert report.handled_before_alert >= 1
+    statuses = {(r.route, r.status) for r in outbox_rows(store)}
+    assert ("oversight", "handled_before_alert") in statuses
+    assert ("emergency", "sent") in statuses  # the emergency route always sends
+    assert mailbox.to("oversighter@example.test") == []
+    with store.engine.connect() as conn:
+        stored = list(conn.execute(select(flags.c.added_text, flags.c.purged_at)))
+    assert stored and all(text is None and purged for text, purged in stored)
+
+
+def test_alert_kill_switch_off_keeps_alerts_queued(wiki, wiki_alert_settings, scorer, mailbox):
+    switch = "User:FlagBot/Run"
+    settings = dataclasses.replace(
+        wiki_alert_settings,
+        alerts=dataclasses.replace(
+            wiki_alert_settings.alerts, kill_switch_page=switch, kill_switch_cache=60
+        ),
+    )
+    admin = wiki.session("Oversighter")
+    admin.edit(switch, "no")
+    store, revs = flag_real_edits(
+        wiki, settings, scorer, [("Alice", fresh_title(), "his number is +1 646-555-0199")]
+    )
+    now = time.time()
+    report = deliver(store, settings, now=now)
+    assert report.messages == 0 and "kill switch" in report.held
+    assert {r.status for r in outbox_rows(store)} == {"pending"}
+    admin.edit(switch, "yes")
+    assert deliver(store, settings, now=now + 1).messages == 0  # cached for a minute
+    assert deliver(store, settings, now=now + 61).messages == 1
+    assert len(mailbox.to("oversighter@example.test")) == 1
