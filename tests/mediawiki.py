@@ -8,11 +8,13 @@ pywikibot, as in production. Every process started here is stopped by PID in `st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,17 @@ class MediaWiki:
                 f"'uri' => 'udp://127.0.0.1:{self.udp_port}'];"
             )
         return "\n".join(lines) + "\n"
+
+    @contextlib.contextmanager
+    def extra_settings(self, php: str) -> Iterator[None]:
+        """Add LocalSettings.php lines for the duration (read on every request by php -S)."""
+        path = self.root / "LocalSettings.php"
+        original = path.read_text(encoding="utf-8")
+        path.write_text(original + "\n" + php + "\n", encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(original, encoding="utf-8")
 
     def maintenance(self, script: str, *args: str) -> str:
         done = subprocess.run(

@@ -7,7 +7,7 @@ from flagbot.errors import StoreError
 from flagbot.events import parse_event
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
-from flagbot.store import SCHEMA_VERSION, Outcome, Store, outbox, schema_version
+from flagbot.store import SCHEMA_VERSION, Outcome, Store, flags, outbox, schema_version
 from tests.conftest import rc_event
 
 
@@ -111,3 +111,38 @@ def test_unusable_url_is_a_clear_error(tmp_path):
 def test_fresh_schema_has_version(store):
     with store.engine.connect() as conn:
         assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
+
+
+def test_a_version_1_store_is_upgraded_without_losing_rows(store_url):
+    """A store written by flagbot with schema 1 (no outbox.message, no control table)."""
+    old = Store(store_url).open()
+    old.record_batch("src", [outcome(1, flagged=True)], '{"n": 1}')
+    with old.engine.begin() as conn:
+        flag_id = conn.execute(select(flags.c.id)).scalar()
+        conn.execute(
+            outbox.insert().values(
+                flag_id=flag_id,
+                route="oversight",
+                recipient="dryrun:os",
+                channel="dryrun",
+                status="pending",
+                attempts=0,
+                next_attempt=0,
+                created=1.0,
+            )
+        )
+        conn.exec_driver_sql("ALTER TABLE outbox DROP COLUMN message")
+        conn.exec_driver_sql("DROP TABLE control")
+        conn.execute(schema_version.update().values(version=1))
+    old.close()
+    upgraded = Store(store_url).open()
+    try:
+        assert upgraded.migrate() == SCHEMA_VERSION
+        with upgraded.engine.connect() as conn:
+            (row,) = conn.execute(select(outbox)).all()
+        assert row.recipient == "dryrun:os" and row.message is None
+        assert len(list(upgraded.iter_flags())) == 1
+        upgraded.set_control("k", "v")
+        assert upgraded.get_control("k") == "v"
+    finally:
+        upgraded.close()

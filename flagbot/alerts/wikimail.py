@@ -41,7 +41,7 @@ def send(alert: Alert, subject: str, body: str, settings: Settings) -> None:
                 "(no confirmed address, or email from other users disabled)",
                 permanent=True,
             )
-        Request(
+        answer = Request(
             site=site,
             parameters={
                 "action": "emailuser",
@@ -52,6 +52,10 @@ def send(alert: Alert, subject: str, body: str, settings: Settings) -> None:
             },
             max_retries=0,  # ratelimited: give control back instead of sleeping here
         ).submit()
+        result = answer.get("emailuser", {})
+        if result.get("result") != "Success":  # e.g. the wiki's own mail server is down
+            codes = [e.get("code", "?") for e in result.get("errors", [])] or [str(result)]
+            raise DeliveryError(f"wikimail: {wiki.id} could not send: {', '.join(codes)}")
     except DeliveryError:
         raise
     except ApiTimeoutError:

@@ -362,3 +362,48 @@ def test_alert_kill_switch_off_keeps_alerts_queued(wiki, wiki_alert_settings, sc
     assert deliver(store, settings, now=now + 1).messages == 0  # cached for a minute
     assert deliver(store, settings, now=now + 61).messages == 1
     assert len(mailbox.to("oversighter@example.test")) == 1
+
+
+def test_alert_wikimail_rate_limited_by_the_wiki_is_kept_and_retried_later(
+    wiki, wiki_alert_settings, scorer, mailbox
+):
+    # one email per 3 seconds for the bot: short, so that the test can outlast the window
+    with wiki.extra_settings("$wgRateLimits['emailuser'] = ['user' => [1, 3]];"):
+        store, _ = flag_real_edits(
+            wiki, wiki_alert_settings, scorer, [("Alice", fresh_title(), "call me on 212-555-0187")]
+        )
+        assert deliver(store, wiki_alert_settings).messages == 1
+        flag_real_edits(  # same store file: a second flag waits in its outbox
+            wiki, wiki_alert_settings, scorer, [("Bob", fresh_title(), "ring him at 646-555-0199")]
+        )
+        started = time.monotonic()
+        report = deliver(store, wiki_alert_settings)
+        assert time.monotonic() - started < 30  # pywikibot did not sleep the limit out
+        assert report.messages == 0 and report.retrying == 1
+        assert "rate-limits" in report.errors[0]
+        (row,) = [r for r in outbox_rows(store) if r.status == "pending"]
+        assert row.next_attempt >= time.time() + 3000  # back off for about an hour
+        time.sleep(3.5)  # the wiki's window passes
+        assert deliver(store, wiki_alert_settings).messages == 0  # our backoff still holds
+        report = deliver(store, wiki_alert_settings, now=time.time() + 3601)
+        assert report.messages == 1, report.errors
+    assert len(mailbox.to("oversighter@example.test")) == 2
+
+
+def test_alert_wikimail_while_the_wikis_mail_server_is_down_is_kept(
+    wiki, wiki_alert_settings, scorer, mailbox
+):
+    store, revs = flag_real_edits(
+        wiki, wiki_alert_settings, scorer, [("Alice", fresh_title(), "her cell is 917-555-0143")]
+    )
+    mailbox.stop()  # the wiki's SMTP server
+    try:
+        report = deliver(store, wiki_alert_settings)
+        assert report.messages == 0 and report.retrying == 1, report
+        assert "could not send" in report.errors[0]  # the wiki said Failure: not marked sent
+    finally:
+        mailbox.start()
+    report = deliver(store, wiki_alert_settings, now=time.time() + 3600)
+    assert report.messages == 1
+    (message,) = mailbox.to("oversighter@example.test")
+    assert f"oldid={next(iter(revs))}" in message.get_content()
