@@ -295,6 +295,34 @@ def cmd_alerts_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    from flagbot.classifier import load_model
+    from flagbot.evaluation import comparison_table, evaluate, worse_beyond
+    from flagbot.training import load_labels
+
+    data = load_labels(args.data or [str(project_path("training_data/dev.csv"))])
+    candidate = load_model(args.name)  # refuses a tampered or incompatible model first
+    pointer = candidate.path.parent / "DEFAULT"  # the default of the directory it lives in
+    current_name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
+    if current_name and current_name != candidate.name:
+        current = load_model(str(candidate.path.parent / f"{current_name}.joblib"))
+        results = [evaluate(current, data), evaluate(candidate, data)]
+        print(comparison_table(results))
+        problems = worse_beyond(results[0], results[1], args.tolerance)
+        for problem in problems:
+            print(f"worse: {problem}", file=sys.stderr)
+        if problems and not args.force:
+            print(
+                f"not promoted: {candidate.name} is worse than {current_name} beyond the "
+                f"tolerance {args.tolerance}; use --force to promote anyway",
+                file=sys.stderr,
+            )
+            return 1
+    pointer.write_text(candidate.name + "\n", encoding="utf-8")
+    print(f"promoted {candidate.name} (was {current_name or 'none'}): {pointer}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flagbot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flagbot {__version__}")
@@ -341,6 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_alerts_send)
     p = with_config(alerts_sub.add_parser("release", help="lift an auto-throttle hold"))
     p.set_defaults(func=cmd_alerts_release)
+    model = sub.add_parser("model", help="the shipped classifiers")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    p = model_sub.add_parser(
+        "promote", help="make NAME the default model if it is not worse on dev than the current"
+    )
+    p.add_argument("name", metavar="NAME", help="a model in classifiers/, or a path to one")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="label files (training_data/dev.csv)")
+    p.add_argument("--tolerance", type=float, default=0.005, help="allowed drop per metric (0.005)")
+    p.add_argument("--force", action="store_true", help="promote even if it is worse")
+    p.set_defaults(func=cmd_model_promote)
     p = with_config(sub.add_parser("status", help="position, lag, counts"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import platform
 import sys
 import time
@@ -159,7 +160,7 @@ def train(
         "category": "toxic",
         "description": "P(toxic) of a talk-page comment: word and in-word character n-gram "
         "TF-IDF, logistic regression, sigmoid calibration",
-        "threshold": round(threshold, 6),
+        "threshold": math.floor(threshold * 1e6) / 1e6,  # down: the chosen comment stays flagged
         "versions": {
             "flagbot": __version__,
             "python": platform.python_version(),
@@ -177,3 +178,29 @@ def train(
     (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     progress(f"wrote {model_path} and its card")
     return card
+
+
+DECISION_LABELS = {"confirm": 1, "handled": 1, "oversight": 1, "false_positive": 0}
+
+
+def export_labels(store: Any, out: str | Path) -> dict[str, int]:
+    """Reviewer decisions → a label file in the documented format (text,label,category,source)."""
+    counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0}
+    with Path(out).open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "category", "source"])
+        for row in store.iter_decisions():
+            label = DECISION_LABELS.get(row["decision"])
+            if label is None:
+                counts["undecided"] += 1
+                continue
+            if not row["added_text"]:
+                counts["purged"] += 1
+                continue
+            category = row["categories"] if label else ""
+            writer.writerow(
+                [row["added_text"], label, category, f"review:{row['wiki']}:{row['rev_id']}"]
+            )
+            counts["rows"] += 1
+            counts["positive" if label else "negative"] += 1
+    return counts
