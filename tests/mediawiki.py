@@ -69,7 +69,16 @@ class MediaWiki:
             f.write(self._settings())
         log = (self.root / "php.log").open("wb")
         self.process = subprocess.Popen(
-            ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(CODE)],
+            # revalidate_freq=0: a LocalSettings.php change (extra_settings) applies at once
+            [
+                "php",
+                "-d",
+                "opcache.revalidate_freq=0",
+                "-S",
+                f"127.0.0.1:{self.port}",
+                "-t",
+                str(CODE),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

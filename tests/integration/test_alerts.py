@@ -369,17 +369,19 @@ def test_alert_wikimail_rate_limited_by_the_wiki_is_kept_and_retried_later(
 ):
     # one email per 3 seconds for the bot: short, so that the test can outlast the window
     with wiki.extra_settings("$wgRateLimits['emailuser'] = ['user' => [1, 3]];"):
-        store, _ = flag_real_edits(
-            wiki, wiki_alert_settings, scorer, [("Alice", fresh_title(), "call me on 212-555-0187")]
-        )
-        assert deliver(store, wiki_alert_settings).messages == 1
-        flag_real_edits(  # same store file: a second flag waits in its outbox
-            wiki, wiki_alert_settings, scorer, [("Bob", fresh_title(), "ring him at 646-555-0199")]
+        store, revs = flag_real_edits(  # two users, two pages: two separate alerts
+            wiki,
+            wiki_alert_settings,
+            scorer,
+            [
+                ("Alice", fresh_title(), "call me on 212-555-0187"),
+                ("Bob", fresh_title(), "ring him at 646-555-0199"),
+            ],
         )
         started = time.monotonic()
         report = deliver(store, wiki_alert_settings)
         assert time.monotonic() - started < 30  # pywikibot did not sleep the limit out
-        assert report.messages == 0 and report.retrying == 1
+        assert report.messages == 1 and report.retrying == 1  # the second one: ratelimited
         assert "rate-limits" in report.errors[0]
         (row,) = [r for r in outbox_rows(store) if r.status == "pending"]
         assert row.next_attempt >= time.time() + 3000  # back off for about an hour
@@ -387,7 +389,8 @@ def test_alert_wikimail_rate_limited_by_the_wiki_is_kept_and_retried_later(
         assert deliver(store, wiki_alert_settings).messages == 0  # our backoff still holds
         report = deliver(store, wiki_alert_settings, now=time.time() + 3601)
         assert report.messages == 1, report.errors
-    assert len(mailbox.to("oversighter@example.test")) == 2
+    received = mailbox.to("oversighter@example.test")
+    assert {r for r in revs for m in received if f"oldid={r}" in m.get_content()} == set(revs)
 
 
 def test_alert_wikimail_while_the_wikis_mail_server_is_down_is_kept(
