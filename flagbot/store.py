@@ -98,6 +98,7 @@ outbox = Table(
     Column("created", Float, nullable=False),
     Column("sent_at", Float),
     Column("message", String(64)),  # the message that delivered it (digests carry several)
+    Column("claimed_at", Float),  # when a sender took it (status "sending"); for two senders
     UniqueConstraint("flag_id", "route", "recipient", name="uq_outbox_delivery"),
 )
 control = Table(  # small operator state: the auto-throttle hold, kill switch cache
@@ -134,10 +135,12 @@ def _migration_1(conn: Connection) -> None:
 
 
 def _migration_2(conn: Connection) -> None:
-    """Alerts: which message delivered an outbox row; the control table."""
+    """Alerts: which message delivered an outbox row, sender claims; the control table."""
     columns = {c["name"] for c in inspect(conn).get_columns("outbox")}
     if "message" not in columns:  # a store made by version 1 (create_all is already current)
         conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN message VARCHAR(64)")
+    if "claimed_at" not in columns:
+        conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN claimed_at FLOAT")
     control.create(conn, checkfirst=True)
 
 

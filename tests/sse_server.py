@@ -2,6 +2,8 @@
 
 It serves `text/event-stream` with chunked encoding, honours Last-Event-ID and `since`, and can
 be told to drop every connection after N events, to go silent, or to answer 503 a few times.
+`live=True` keeps each connection open and sends events as they are `publish`ed, like the real
+EventStreams; otherwise a connection ends after the events it has.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ class StreamServer:
         fail_first: int = 0,
         silent_after: int = 0,
         silent_seconds: float = 0.0,
+        live: bool = False,
+        retention_seconds: float = 0.0,
     ):
         self.events = events  # each gets id = its index
+        self.live = live
+        self.retention_seconds = retention_seconds  # 0: keep everything
+        self.changed = threading.Condition()
+        self.closing = False
         self.drop_after = drop_after
         self.fail_first = fail_first
         self.silent_after = silent_after
@@ -52,7 +60,14 @@ class StreamServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                start = int(last) + 1 if last else 0
+                start = int(last) + 1 if last else (len(server.events) if server.live else 0)
+                if server.retention_seconds:  # older events are gone, as on the real service
+                    horizon = time.time() - server.retention_seconds
+                    first_kept = next(
+                        (i for i, e in enumerate(server.events) if e["timestamp"] >= horizon),
+                        len(server.events),
+                    )
+                    start = max(start, first_kept)
                 if not last and query.get("since"):
                     since = query["since"][0]
                     start = next(
@@ -71,7 +86,19 @@ class StreamServer:
                 sent = 0
                 try:
                     self._chunk(b":ok\n\n")
-                    for i in range(start, len(server.events)):
+                    i = start
+                    while True:
+                        if i >= len(server.events):
+                            if not server.live:
+                                break
+                            with server.changed:
+                                if i >= len(server.events) and not server.closing:
+                                    server.changed.wait(timeout=1.0)
+                            if server.closing:
+                                return
+                            if i >= len(server.events):
+                                self._chunk(b":\n\n")  # keep-alive, as EventStreams does
+                                continue
                         if (
                             server.silent_after
                             and i == server.silent_after
@@ -83,9 +110,12 @@ class StreamServer:
                         payload = json.dumps(server.events[i])
                         self._chunk(f"event: message\nid: {i}\ndata: {payload}\n\n".encode())
                         sent += 1
+                        i += 1
                         if server.drop_after and sent >= server.drop_after:
                             return  # drop the connection mid-stream
                     time.sleep(0.3)
+                except OSError:
+                    return  # the client went away
                 finally:
                     self.close_connection = True
 
@@ -98,10 +128,18 @@ class StreamServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v2/stream/recentchange"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    def publish(self, event: dict) -> None:
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+
     def __enter__(self) -> StreamServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        with self.changed:
+            self.closing = True
+            self.changed.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -33,6 +33,7 @@ HOLD_KEY = "alerts_hold"
 RELEASED_KEY = "alerts_released_at"
 DAY = 86400.0
 MAX_RETRY_DELAY = 3600.0
+CLAIM_TIMEOUT = 300.0  # a row "sending" this long belonged to a sender that died: send again
 _switch_cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
 
@@ -78,6 +79,7 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
         return report
     if _surge(store, settings, now, report):
         return report
+    _release_stale_claims(store, now)
     rows = _due_rows(store, now)
     if not rows:
         return report
@@ -102,6 +104,27 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
 
 
 # --- the steps ----------------------------------------------------------------------------------
+def _release_stale_claims(store: Store, now: float) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.status == "sending", outbox.c.claimed_at < now - CLAIM_TIMEOUT)
+            .values(status="pending", claimed_at=None)
+        )
+
+
+def _claim(store: Store, ids: list[int], now: float) -> set[int]:
+    """Take rows for this sender; another process sharing the store gets none of them."""
+    with store.engine.begin() as conn:
+        taken = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids), outbox.c.status == "pending")
+            .values(status="sending", claimed_at=now)
+            .returning(outbox.c.id)
+        )
+        return {row_id for (row_id,) in taken}
+
+
 def _due_rows(store: Store, now: float) -> list[Any]:
     with store.engine.connect() as conn:
         return list(
@@ -315,6 +338,10 @@ def _send_group(
     now: float,
     report: DeliveryReport,
 ) -> None:
+    claimed = _claim(store, [r.id for r in rows], now)
+    rows = [r for r in rows if r.id in claimed]
+    if not rows:
+        return  # another sender sharing the store has them
     review = settings.alerts.review_url.rstrip("/")
     seen: dict[int, FlagRef] = {}
     for row in rows:  # one flag may reach one recipient on several routes: list it once

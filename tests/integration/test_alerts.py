@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import threading
 import time
 
 import pytest
@@ -142,7 +143,10 @@ def test_alert_crash_between_send_and_mark_repeats_one_message_at_most(
     with pytest.raises(KeyboardInterrupt):
         deliver(store, settings)
     assert len(mailbox.messages) == 1  # sent, not marked
-    deliver(store, settings)  # the restarted sender
+    deliver(store, settings)  # the restarted sender: the other alerts go out at once
+    assert len(mailbox.messages) == 4
+    # the crashed message's rows are still claimed; once the claim is stale, they go again
+    deliver(store, settings, now=time.time() + sender_module.CLAIM_TIMEOUT + 1)
     delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
     assert sorted(set(delivered)) == sorted(texts)  # none lost
     assert len(delivered) == len(texts) + 1  # exactly one repeat: the crashed message
@@ -410,3 +414,31 @@ def test_alert_wikimail_while_the_wikis_mail_server_is_down_is_kept(
     assert report.messages == 1
     (message,) = mailbox.to("oversighter@example.test")
     assert f"oldid={next(iter(revs))}" in message.get_content()
+
+
+def test_alert_two_senders_sharing_postgresql_send_each_alert_once(
+    make_settings, mailbox, postgres_url
+):
+    from sqlalchemy import create_engine, text
+
+    database = f"alerts_{int(time.time() * 1000)}"
+    with create_engine(postgres_url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {database}"))
+    url = postgres_url.rsplit("/", 1)[0] + f"/{database}"
+    settings = dataclasses.replace(smtp_settings(make_settings, mailbox), store=url)
+    first, second = Store(url).open(), Store(url).open()
+    texts = record_flags(first, settings, 30)
+    results = []
+    threads = [
+        threading.Thread(target=lambda s=s: results.append(deliver(s, settings)))
+        for s in (first, second)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
+    assert sorted(delivered) == sorted(texts)  # each exactly once across both senders
+    assert sum(r.delivered for r in results) == 30
+    first.close()
+    second.close()
