@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose",
         action="count",
         default=0,
-        help="more logging (-v INFO, -vv DEBUG; DEBUG may show flagged text)",
+        help="DEBUG logging (it may show flagged text; the default INFO never does)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -227,7 +227,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "wikis": (_type(list, "a list of wikis"), REQUIRED),
     "source": (MAPPING, REQUIRED),
     "model": (STR, "default"),
-    "rules": (STR, "rules.yaml"),
+    "rules": (STR, ""),  # empty: the shipped rules.yaml
     "store": (STR, "sqlite:///flagbot.sqlite3"),
     "thresholds": (MAPPING, {}),
     "diff_workers": (_positive, 4),
@@ -261,6 +261,13 @@ def _section(
         else:
             out[key] = data[key]
     return out
+
+
+def _beside(origin: str, path: str) -> str:
+    """A relative path in a config file is relative to that file's directory."""
+    if not path or Path(path).is_absolute() or origin.startswith("<"):
+        return path
+    return str(Path(origin).resolve().parent / path)
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -307,9 +314,9 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         origin=origin,
         user_agent_contact=top["user_agent_contact"],
         wikis=tuple(wikis),
-        source=SourceSettings(**source),
+        source=SourceSettings(**{**source, "path": _beside(origin, source.get("path", ""))}),
         model=top["model"],
-        rules=top["rules"],
+        rules=_beside(origin, top["rules"]) or str(project_path("rules.yaml")),
         store=top["store"],
         thresholds=MappingProxyType(dict(thresholds)),
         diff_workers=int(top["diff_workers"]),

@@ -97,7 +97,7 @@ outbox = Table(
     Column("error", Text),
     Column("created", Float, nullable=False),
     Column("sent_at", Float),
-    Column("message", String(64)),  # the message that delivered it (digests carry several)
+    Column("message", String(64)),  # sending: the sender (host:pid); sent: the message id
     Column("claimed_at", Float),  # when a sender took it (status "sending"); for two senders
     UniqueConstraint("flag_id", "route", "recipient", name="uq_outbox_delivery"),
 )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -104,13 +106,44 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
 
 
 # --- the steps ----------------------------------------------------------------------------------
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(owner: str | None) -> bool:
+    """A claim by a process of this host that no longer runs (killed before it marked)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _release_stale_claims(store: Store, now: float) -> None:
+    """Rows a dead sender had taken go back to pending: its message may or may not have gone
+    out, and a repeat is better than a loss. Claims from other hosts expire after a while."""
     with store.engine.begin() as conn:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.status == "sending", outbox.c.claimed_at < now - CLAIM_TIMEOUT)
-            .values(status="pending", claimed_at=None)
-        )
+        claims = conn.execute(
+            select(outbox.c.id, outbox.c.message, outbox.c.claimed_at).where(
+                outbox.c.status == "sending"
+            )
+        ).all()
+        stale = [
+            row_id
+            for row_id, owner, claimed_at in claims
+            if _dead_here(owner) or (claimed_at or 0) < now - CLAIM_TIMEOUT
+        ]
+        if stale:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(stale), outbox.c.status == "sending")
+                .values(status="pending", claimed_at=None, message=None)
+            )
 
 
 def _claim(store: Store, ids: list[int], now: float) -> set[int]:
@@ -119,7 +152,7 @@ def _claim(store: Store, ids: list[int], now: float) -> set[int]:
         taken = conn.execute(
             update(outbox)
             .where(outbox.c.id.in_(ids), outbox.c.status == "pending")
-            .values(status="sending", claimed_at=now)
+            .values(status="sending", claimed_at=now, message=_owner())
             .returning(outbox.c.id)
         )
         return {row_id for (row_id,) in taken}

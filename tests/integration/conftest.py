@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 
 from flagbot.config import WikiSettings
 from tests.mediawiki import PASSWORD, MediaWiki, free_port
+from tests.relay import RCFeedRelay
 
 
 class Mailbox:
@@ -64,11 +65,31 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture(scope="session")
-def wiki(mailbox: Mailbox) -> Iterator[MediaWiki]:
-    """A real MediaWiki 1.39 on loopback that mails through `mailbox`: editors Alice and Bob,
-    an oversighter with an email address, and the bot account FlagBot."""
+def relay() -> Iterator[RCFeedRelay]:
+    """The wiki's UDP recent-changes feed as an EventStreams-compatible stream."""
+    with RCFeedRelay() as feed:
+        yield feed
+
+
+@pytest.fixture
+def fresh_relay(relay: RCFeedRelay) -> Iterator[RCFeedRelay]:
+    """The relay with its fault settings reset after the test."""
+    yield relay
+    stream = relay.stream
+    stream.drop_after = stream.silent_after = 0
+    stream.silent_seconds = stream.retention_seconds = 0.0
+
+
+@pytest.fixture(scope="session")
+def wiki(mailbox: Mailbox, relay: RCFeedRelay) -> Iterator[MediaWiki]:
+    """A real MediaWiki 1.39 on loopback that mails through `mailbox` and pushes its recent
+    changes to `relay`: editors Alice and Bob, an oversighter with an email address, and the
+    bot account FlagBot."""
     root = Path(tempfile.mkdtemp(prefix="flagbot-wiki-"))
-    mediawiki = MediaWiki(root, smtp_port=mailbox.port)
+    mediawiki = MediaWiki(root, smtp_port=mailbox.port, udp_port=relay.udp_port)
+    from pywikibot import config as pwb_config
+
+    pwb_config.minthrottle = 0  # a local test wiki: no pause between reads
     try:
         mediawiki.start()
     except RuntimeError as exc:
