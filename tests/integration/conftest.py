@@ -4,53 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import email
-import email.policy
 import tempfile
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from flagbot.config import WikiSettings
-from tests.mediawiki import PASSWORD, MediaWiki, free_port
+from tests.mailbox import Mailbox
+from tests.mediawiki import PASSWORD, MediaWiki
 from tests.relay import RCFeedRelay
-
-
-class Mailbox:
-    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives; can be stopped."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-        mailbox = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
-                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-                mailbox.messages.append((list(envelope.rcpt_tos), message))
-                return "250 OK"
-
-        self.handler = Handler()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        # a stopped aiosmtpd controller cannot start again: a new one on the same port
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-    def clear(self) -> None:
-        self.messages.clear()
 
 
 @pytest.fixture(scope="session")
