@@ -78,7 +78,7 @@ SIGNATURE_TIME = re.compile(
     r"|October|November|December) \d{4} \((?:UTC|CET|CEST|[A-Z]{2,5})\)"
 )
 INDENT = re.compile(r"^[:*#;]+\s*", re.MULTILINE)
-SPACES = re.compile(r"[ \t]+")
+SPACES = re.compile(r"[ \t]{2,}|\t")  # runs only: single spaces need no replacing
 BLANK_LINES = re.compile(r"\n{3,}")
 # what a removed signature leaves behind: "()", "(talk)", "·", "--"
 SIGNATURE_REMAINS = re.compile(
@@ -127,11 +127,16 @@ def _readable(code: Wikicode) -> str:
     return "".join(parts)
 
 
+# Any of these may start wikitext markup; a text without them is plain prose to the parser.
+MARKUP = re.compile(r"[\[\]{}<>&=~_|]|''|://|^[*#;:]", re.MULTILINE)
+
+
 def readable_text(wikitext: str) -> str:
     """The words a person wrote: no signature, quotes of others, templates or markup."""
     if not wikitext.strip():
         return ""
-    text = _readable(mwparserfromhell.parse(wikitext))
+    # plain prose, as most comments are, gives the parser nothing to do
+    text = _readable(mwparserfromhell.parse(wikitext)) if MARKUP.search(wikitext) else wikitext
     text = SIGNATURE_TIME.sub("", text)
     text = text.replace("'''", "").replace("''", "").replace("~~~~", "")
     text = SIGNATURE_REMAINS.sub("", text)

@@ -35,3 +35,16 @@ def test_headings_and_indentation():
 def test_empty_and_signature_only_give_empty_text():
     assert readable_text("") == ""
     assert readable_text("[[User:Bob|Bob]] ([[User talk:Bob|talk]]) 01:02, 3 May 2020 (UTC)") == ""
+
+
+def test_plain_prose_skips_the_parser_with_the_same_result(dev_texts, monkeypatch):
+    """The fast path for text without markup characters is an optimisation only."""
+    import re
+
+    from flagbot import wikitext
+
+    texts = dev_texts[:1500]
+    assert sum(not wikitext.MARKUP.search(t) for t in texts) > 1000  # most take the fast path
+    fast = [wikitext.readable_text(t) for t in texts]
+    monkeypatch.setattr(wikitext, "MARKUP", re.compile(""))  # matches everything: always parse
+    assert [wikitext.readable_text(t) for t in texts] == fast
