@@ -45,6 +45,7 @@ def write_config(directory: Path, wiki: Any, relay: Any, mailbox: Any, **changes
         },
         **changes,
     }
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "flagbot.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path

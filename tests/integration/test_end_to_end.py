@@ -5,6 +5,7 @@ and alerts through the SMTP server. Editors post real comments from training_dat
 from __future__ import annotations
 
 import csv
+import json
 import random
 import re
 import sys
@@ -15,10 +16,13 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select, text
 
+from flagbot.config import load_settings
+from flagbot.sources import source_key
 from flagbot.store import Store, processed
 from tests.conftest import ROOT
 from tests.integration.botprocess import ALERT_ADDRESSES, Bot, wait_for, write_config
 from tests.integration.test_real_wiki import fresh_title
+from tests.test_pipeline import make_pipeline, run_until
 
 DIFF = re.compile(r"index\.php\?(?:diff|oldid)=(\d+)")
 
@@ -77,8 +81,14 @@ def bot_dir(tmp_path):
     return tmp_path
 
 
+def poster_timestamp(wiki, rev: int) -> str:
+    """The recent-changes timestamp of a revision (where a polling source would start)."""
+    found = wiki.session("Bob").get(action="query", prop="revisions", revids=rev)
+    return found["query"]["pages"][0]["revisions"][0]["timestamp"]
+
+
 def test_e2e_abusive_comments_alert_privately_once_and_benign_ones_never(
-    wiki, fresh_relay, mailbox, corpus, bot_dir
+    wiki, fresh_relay, mailbox, corpus, bot_dir, scorer
 ):
     abusive, benign = corpus
     mailbox.clear()
@@ -111,6 +121,29 @@ def test_e2e_abusive_comments_alert_privately_once_and_benign_ones_never(
         action="query", list="usercontribs", ucuser="FlagBot", uclimit=10
     )["query"]["usercontribs"]
     assert contributions == []  # the bot never edits
+
+    # the `recentchanges` polling source over the same edits gives the same flags
+    stream_store = Store(yaml.safe_load(config.read_text())["store"]).open()
+    by_stream = {f["rev_id"]: f["categories"] for f in stream_store.iter_flags()}
+    stream_store.close()
+    polling = write_config(
+        bot_dir / "polling", wiki, fresh_relay, mailbox, source={"type": "recentchanges"}
+    )
+    settings = load_settings(polling)
+    pipeline = make_pipeline(settings, scorer)
+    first = min(poster.revs)
+    pipeline.store.save_position(
+        source_key(settings),
+        json.dumps({"testwiki": {"ts": poster_timestamp(wiki, first), "rcid": 0}}),
+    )
+    run_until(pipeline, set(poster.revs) - {outside})
+    pipeline.close()
+    by_polling = {
+        f["rev_id"]: f["categories"]
+        for f in pipeline.store.iter_flags()
+        if f["rev_id"] in poster.revs
+    }
+    assert by_polling == {r: c for r, c in by_stream.items() if r in poster.revs}
 
 
 def test_e2e_kill_9_at_ten_random_points_misses_and_repeats_nothing(
