@@ -323,6 +323,18 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from flagbot.web import create_app
+
+    settings = _settings(args)
+    if not settings.web.oauth_client_id:
+        log.warning("web.oauth_client_id is not set: nobody can log in (see the README)")
+    app = create_app(settings)
+    log.info("review queue on http://%s:%d/", args.host, args.port)
+    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flagbot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flagbot {__version__}")
@@ -369,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_alerts_send)
     p = with_config(alerts_sub.add_parser("release", help="lift an auto-throttle hold"))
     p.set_defaults(func=cmd_alerts_release)
+    p = with_config(sub.add_parser("web", help="serve the review queue (Flask)"))
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (8080)")
+    p.set_defaults(func=cmd_web)
     model = sub.add_parser("model", help="the shipped classifiers")
     model_sub = model.add_subparsers(dest="model_command", required=True)
     p = model_sub.add_parser(

@@ -113,6 +113,24 @@ class AlertSettings:
         return tuple(own[route]) if route in own else tuple(self.recipients.get(route, ()))
 
 
+OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")  # only oversighters see these flags
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The review queue (`flagbot web`); see "Review queue" in the README."""
+
+    oauth_client_id: str = ""
+    oauth_client_secret_env: str = "FLAGBOT_OAUTH_SECRET"
+    oauth_wiki: str = ""  # the configured wiki whose accounts log in; default: the first
+    secret_key_env: str = "FLAGBOT_WEB_SECRET"
+    admin_groups: tuple[str, ...] = ("sysop",)
+    oversight_groups: tuple[str, ...] = ("suppress", "oversight")
+    groups_refresh_seconds: float = 600.0
+    secure_cookies: bool = True  # False only for plain-http tests on loopback
+    page_size: int = 50
+
+
 @dataclass(frozen=True)
 class Settings:
     origin: str
@@ -127,6 +145,7 @@ class Settings:
     max_diff_chars: int = 20000
     batch_size: int = 200
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def wiki(self, wiki_id: str) -> WikiSettings | None:
         return next((w for w in self.wikis if w.id == wiki_id), None)
@@ -234,6 +253,18 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "max_diff_chars": (_positive, 20000),
     "batch_size": (_positive, 200),
     "alerts": (MAPPING, {}),
+    "web": (MAPPING, {}),
+}
+WEB_KEYS: dict[str, tuple[Check, Any]] = {
+    "oauth_client_id": (STR, ""),
+    "oauth_client_secret_env": (STR, "FLAGBOT_OAUTH_SECRET"),
+    "oauth_wiki": (STR, ""),
+    "secret_key_env": (STR, "FLAGBOT_WEB_SECRET"),
+    "admin_groups": (_list_of(str, "group names"), ["sysop"]),
+    "oversight_groups": (_list_of(str, "group names"), ["suppress", "oversight"]),
+    "groups_refresh_seconds": (_positive, 600.0),
+    "secure_cookies": (BOOL, True),
+    "page_size": (_positive, 50),
 }
 
 
@@ -308,6 +339,9 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         elif _probability(value):
             problems.append(f"thresholds.{category}: {_probability(value)}")
     alerts = _alert_settings(top.get("alerts", {}), problems)
+    web = _section(top.get("web", {}), WEB_KEYS, "web", problems)
+    if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
+        problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
         raise ConfigError("\n".join(f"{origin}: {p}" for p in problems))
     return Settings(
@@ -323,6 +357,21 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         max_diff_chars=int(top["max_diff_chars"]),
         batch_size=int(top["batch_size"]),
         alerts=alerts,
+        web=_web_settings(web),
+    )
+
+
+def _web_settings(web: dict[str, Any]) -> WebSettings:
+    return WebSettings(
+        oauth_client_id=web["oauth_client_id"],
+        oauth_client_secret_env=web["oauth_client_secret_env"],
+        oauth_wiki=web["oauth_wiki"],
+        secret_key_env=web["secret_key_env"],
+        admin_groups=tuple(web["admin_groups"]),
+        oversight_groups=tuple(web["oversight_groups"]),
+        groups_refresh_seconds=float(web["groups_refresh_seconds"]),
+        secure_cookies=web["secure_cookies"],
+        page_size=int(web["page_size"]),
     )
 
 

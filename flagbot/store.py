@@ -420,6 +420,58 @@ class Store:
             conn.execute(update(flags).where(flags.c.id == flag_id).values(status=decision))
             self.write_audit(conn, reviewer, f"decide:{decision}", flag_id, note)
 
+    # --- the review queue -------------------------------------------------------------------
+    def flag(self, flag_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(flags).where(flags.c.id == flag_id)).first()
+            return dict(row._mapping) if row else None
+
+    def find_flags(
+        self,
+        wiki: str = "",
+        status: str = "",
+        min_score: float = 0.0,
+        max_score: float = 1.0,
+        since: float = 0.0,
+        order: str = "newest",
+    ) -> list[dict[str, Any]]:
+        """Flags by the queue's filters, without their text; category and access filtering
+        happen in the caller, which knows who is asking."""
+        columns = [c for c in flags.c if c.name not in ("added_text", "summary")]
+        query = select(*columns).where(
+            flags.c.score >= min_score, flags.c.score <= max_score, flags.c.created >= since
+        )
+        if wiki:
+            query = query.where(flags.c.wiki == wiki)
+        if status:
+            query = query.where(flags.c.status == status)
+        ordering = flags.c.score.desc() if order == "score" else flags.c.created.desc()
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.order_by(ordering, flags.c.id))]
+
+    def decisions_for(self, flag_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(decisions).where(decisions.c.flag_id == flag_id).order_by(decisions.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit).order_by(audit.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def audit(self, actor: str, action: str, flag_id: int | None, detail: str = "") -> None:
+        with self.engine.begin() as conn:
+            self.write_audit(conn, actor, action, flag_id, detail)
+
+    def set_flag_status(self, flag_id: int, status: str, route: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if route is not None:
+            values["route"] = route
+        with self.engine.begin() as conn:
+            conn.execute(update(flags).where(flags.c.id == flag_id).values(**values))
+
     def iter_decisions(self) -> Iterable[dict[str, Any]]:
         """Latest decision per flag, with the flag's stored text (for label export)."""
         with self.engine.connect() as conn:

@@ -185,22 +185,27 @@ DECISION_LABELS = {"confirm": 1, "handled": 1, "oversight": 1, "false_positive":
 
 def export_labels(store: Any, out: str | Path) -> dict[str, int]:
     """Reviewer decisions → a label file in the documented format (text,label,category,source)."""
-    counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0}
     with Path(out).open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label", "category", "source"])
-        for row in store.iter_decisions():
-            label = DECISION_LABELS.get(row["decision"])
-            if label is None:
-                counts["undecided"] += 1
-                continue
-            if not row["added_text"]:
-                counts["purged"] += 1
-                continue
-            category = row["categories"] if label else ""
-            writer.writerow(
-                [row["added_text"], label, category, f"review:{row['wiki']}:{row['rev_id']}"]
-            )
-            counts["rows"] += 1
-            counts["positive" if label else "negative"] += 1
+        return write_labels(store, f)
+
+
+def write_labels(store: Any, handle: Any) -> dict[str, int]:
+    """The label rows of `export_labels`, written to an open text file (also the web export)."""
+    counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0}
+    writer = csv.writer(handle)
+    writer.writerow(["text", "label", "category", "source"])
+    for row in store.iter_decisions():
+        label = DECISION_LABELS.get(row["decision"])
+        if label is None:
+            counts["undecided"] += 1
+            continue
+        if not row["added_text"]:
+            counts["purged"] += 1
+            continue
+        category = row["categories"] if label else ""
+        writer.writerow(
+            [row["added_text"], label, category, f"review:{row['wiki']}:{row['rev_id']}"]
+        )
+        counts["rows"] += 1
+        counts["positive" if label else "negative"] += 1
     return counts

@@ -1,0 +1,90 @@
+"""The review queue: a Flask app where admins and oversighters decide on flagged diffs.
+
+`create_app(settings)` is the WSGI app (`flagbot web` serves it on loopback; behind gunicorn in
+production). Everyone logs in with their wiki account through MediaWiki OAuth 2.0; their
+groups on the wiki decide what they see: admins see attacks, harassment and hate; only
+oversighters see personal information, outing and threats; anyone else gets a 403 and learns
+nothing. Every view and decision is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response
+
+from flagbot.config import Settings
+from flagbot.errors import ConfigError
+from flagbot.store import Store
+
+GroupsLookup = Callable[[str], frozenset[str]]  # user name → groups on the wiki
+RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    groups_lookup: GroupsLookup | None = None,
+    oauth_base: str | None = None,
+    revision_lookup: RevisionLookup | None = None,
+) -> Flask:
+    """The app. The lookups and `oauth_base` default to the configured wikis."""
+    from flagbot.web import auth, views
+
+    web = settings.web
+    wiki = settings.wiki(web.oauth_wiki) if web.oauth_wiki else settings.wikis[0]
+    if wiki is None:
+        raise ConfigError(f"web.oauth_wiki: {web.oauth_wiki!r} is not a configured wiki")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=os.environ.get(web.secret_key_env) or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=web.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.extensions["flagbot"] = {
+        "settings": settings,
+        "store": store or Store(settings.store).open(),
+        "wiki": wiki,
+        "groups": groups_lookup or auth.wiki_groups(settings, wiki),
+        "revision": revision_lookup or _wiki_revision_state(settings),
+    }
+    auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
+    views.init(app)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"  # diff links must not leak the queue
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+def _wiki_revision_state(settings: Settings) -> RevisionLookup:
+    from flagbot.wiki import revision_states
+
+    def lookup(wiki_id: str, rev_id: int) -> str:
+        wiki = settings.wiki(wiki_id)
+        if wiki is None:
+            return "visible"
+        return revision_states(wiki, settings, [rev_id])[rev_id]
+
+    return lookup
+
+
+def context(app: Flask | Any) -> dict[str, Any]:
+    found: dict[str, Any] = app.extensions["flagbot"]
+    return found

@@ -1,0 +1,221 @@
+"""The review queue's pages: queue, flag, decisions, stats, audit log and the labels export."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter, defaultdict
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
+
+from flagbot.config import CATEGORIES
+from flagbot.errors import FetchError
+from flagbot.store import outbox
+from flagbot.web.auth import (
+    OVERSIGHTER,
+    can_see,
+    context,
+    csrf_token,
+    oversighter,
+    reviewer,
+    role,
+)
+
+DECISIONS = {
+    "confirm": "Confirm",
+    "false_positive": "False positive",
+    "handled": "Already handled",
+    "oversight": "Needs oversight",
+}
+STATUSES = ("new", *DECISIONS)
+SCORE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
+TRUE_POSITIVE = {"confirm", "handled", "oversight"}
+
+
+def init(app: Flask) -> None:
+    app.jinja_env.globals.update(csrf_token=csrf_token, role=role, OVERSIGHTER=OVERSIGHTER)
+    app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts or 0))
+    app.jinja_env.filters["urlencode_without_page"] = lambda args: urlencode(
+        [(k, v) for k, v in args.items(multi=True) if k != "page"]
+    )
+
+    @app.errorhandler(403)
+    def forbidden(_error: Any) -> Any:
+        return render_template("error.html", message="You have no access to this queue."), 403
+
+    @app.get("/")
+    @reviewer
+    def queue() -> Any:
+        store = context()["store"]
+        args = request.args
+        age = _number(args.get("age"), 0)
+        rows = store.find_flags(
+            wiki=args.get("wiki", ""),
+            status=args.get("status", ""),
+            min_score=_number(args.get("min_score"), 0.0),
+            max_score=_number(args.get("max_score"), 1.0),
+            since=time.time() - age * 86400 if age else 0.0,
+            order="score" if args.get("order") == "score" else "newest",
+        )
+        category = args.get("category", "")
+        visible = [
+            f
+            for f in rows
+            if can_see(f) and (not category or category in f["categories"].split(";"))
+        ]
+        size = context()["settings"].web.page_size
+        page = max(1, int(_number(args.get("page"), 1)))
+        shown = visible[(page - 1) * size : page * size]
+        store.audit(session["user"], "view_queue", None, request.query_string.decode()[:200])
+        return render_template(
+            "queue.html",
+            flags=shown,
+            total=len(visible),
+            page=page,
+            pages=max(1, -(-len(visible) // size)),
+            args=args,
+            wikis=[w.id for w in context()["settings"].wikis],
+            categories=CATEGORIES,
+            statuses=STATUSES,
+        )
+
+    @app.get("/flag/<int:flag_id>")
+    @reviewer
+    def flag(flag_id: int) -> Any:
+        store = context()["store"]
+        found = store.flag(flag_id)
+        if found is None or not can_see(found):
+            abort(404)  # the same answer whether it exists or is not theirs
+        _purge_if_hidden(found)
+        found = store.flag(flag_id)
+        store.audit(session["user"], "view_flag", flag_id, "")
+        return render_template(
+            "flag.html",
+            flag=found,
+            history=store.decisions_for(flag_id),
+            decisions=DECISIONS,
+        )
+
+    @app.post("/flag/<int:flag_id>/decide")
+    @reviewer
+    def decide(flag_id: int) -> Any:
+        store = context()["store"]
+        found = store.flag(flag_id)
+        if found is None or not can_see(found):
+            abort(404)
+        decision = request.form.get("decision", "")
+        note = request.form.get("note", "")[:2000]
+        if decision not in DECISIONS and not note:
+            abort(400, "unknown decision")
+        if decision in DECISIONS:
+            store.record_decision(flag_id, session["user"], decision, note)
+            if decision == "oversight":
+                _route_to_oversight(found)
+        else:
+            store.audit(session["user"], "note", flag_id, note)
+        return redirect(url_for("flag", flag_id=flag_id))
+
+    @app.get("/stats")
+    @reviewer
+    def stats() -> Any:
+        store = context()["store"]
+        flags = [f for f in store.find_flags() if can_see(f)]
+        per_day = Counter(time.strftime("%Y-%m-%d", time.gmtime(f["created"])) for f in flags)
+        days = sorted(per_day)[-30:]
+        outcome: dict[str, Counter[str]] = defaultdict(Counter)
+        bands: dict[str, Counter[str]] = defaultdict(Counter)
+        for f in flags:
+            if f["status"] not in TRUE_POSITIVE and f["status"] != "false_positive":
+                continue
+            verdict = "tp" if f["status"] in TRUE_POSITIVE else "fp"
+            for rule in filter(None, f["rules"].split(";")) or ["(model only)"]:
+                outcome[rule][verdict] += 1
+            low, high = next(b for b in SCORE_BANDS if b[0] <= f["score"] < b[1])
+            bands[f"{low:.2f}–{min(high, 1.0):.2f}"][verdict] += 1
+        store.audit(session["user"], "view_stats", None, "")
+        return render_template(
+            "stats.html",
+            per_day=[(d, per_day[d]) for d in days],
+            most=max(per_day.values(), default=1),
+            rules=_precision(outcome),
+            bands=_precision(bands),
+        )
+
+    @app.get("/audit")
+    @oversighter
+    def audit_log() -> Any:
+        store = context()["store"]
+        store.audit(session["user"], "view_audit", None, "")
+        return render_template("audit.html", entries=store.audit_entries())
+
+    @app.get("/export.csv")
+    @oversighter
+    def export() -> Any:
+        from flagbot.training import write_labels
+
+        store = context()["store"]
+        buffer = io.StringIO()
+        counts = write_labels(store, buffer)
+        store.audit(session["user"], "export_labels", None, f"{counts['rows']} rows")
+        return Response(
+            buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=flagbot-labels.csv"},
+        )
+
+
+def _number(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _precision(counts: dict[str, Counter[str]]) -> list[tuple[str, int, int, float]]:
+    rows = []
+    for key, c in sorted(counts.items()):
+        total = c["tp"] + c["fp"]
+        rows.append((key, c["tp"], c["fp"], c["tp"] / total if total else 0.0))
+    return rows
+
+
+def _purge_if_hidden(flag: dict[str, Any]) -> None:
+    """Check on view: text of a revision the wiki hides now is purged from the store."""
+    if flag.get("purged_at") or not flag.get("added_text"):
+        return
+    try:
+        state = context()["revision"](flag["wiki"], flag["rev_id"])
+    except FetchError:
+        return  # unknown: show what is stored, check again on the next view
+    if state in ("hidden", "missing"):
+        context()["store"].purge_text(flag["wiki"], flag["rev_id"], "flagbot-web", state)
+
+
+def _route_to_oversight(flag: dict[str, Any]) -> None:
+    """ "Needs oversight": the flag leaves the admins' queue and the oversighters are told."""
+    settings, store = context()["settings"], context()["store"]
+    now = time.time()
+    with store.engine.begin() as conn:
+        for recipient in settings.alerts.recipients_for(flag["wiki"], "oversight"):
+            exists = conn.execute(
+                outbox.select().where(
+                    outbox.c.flag_id == flag["id"],
+                    outbox.c.route == "oversight",
+                    outbox.c.recipient == recipient,
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    outbox.insert().values(
+                        flag_id=flag["id"],
+                        route="oversight",
+                        recipient=recipient,
+                        channel=recipient.partition(":")[0],
+                        status="pending",
+                        attempts=0,
+                        next_attempt=0,
+                        created=now,
+                    )
+                )
