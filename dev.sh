@@ -29,7 +29,7 @@ case "${1:-}" in
     ;;
   test)
     shift
-    apt_install postgresql mediawiki php-cli php-sqlite3
+    apt_install postgresql mediawiki php-cli php-sqlite3 chromium
     .venv/bin/ruff check flagbot tests scripts bench
     .venv/bin/ruff format --check flagbot tests scripts bench
     .venv/bin/mypy

@@ -9,6 +9,7 @@ tests ask the real MediaWiki.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import time
@@ -223,9 +224,40 @@ def test_web_queue_filters_and_security_headers(web):
 
 def test_web_session_cookie_is_secure_and_httponly(make_settings, tmp_path):
     settings = make_settings()
-    app = create_app(settings, groups_lookup=lambda _u: frozenset())
+    app = create_app(settings, groups_lookup=lambda _u: frozenset({"sysop"}))
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
-    client = app.test_client()
-    response = client.get("/login", base_url="https://localhost")
+    client = login(app, "Admin1")
+    response = client.get("/", base_url="https://localhost")  # reads the groups: a new session
     cookie = response.headers.get("Set-Cookie", "")
-    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_web_groups_are_read_again_so_a_removed_admin_loses_access(make_settings):
+    settings = make_settings()
+    settings = dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, groups_refresh_seconds=0.0)
+    )
+    groups = {"Admin1": frozenset({"sysop"})}
+    app = create_app(settings, groups_lookup=lambda user: groups.get(user, frozenset()))
+    client = login(app, "Admin1")
+    assert client.get("/").status_code == 200
+    groups["Admin1"] = frozenset({"user"})  # desysopped on the wiki
+    assert client.get("/").status_code == 403
+
+
+def test_web_wsgi_entry_point_reads_the_config_from_the_environment(monkeypatch, tmp_path):
+    import importlib
+
+    from tests.conftest import ROOT
+
+    config = tmp_path / "flagbot.yaml"
+    config.write_text(
+        (ROOT / "flagbot.yaml.sample")
+        .read_text()
+        .replace("sqlite:///flagbot.sqlite3", f"sqlite:///{tmp_path}/store.sqlite3")
+    )
+    monkeypatch.setenv("FLAGBOT_CONFIG", str(config))
+    import flagbot.web.wsgi as wsgi
+
+    app = importlib.reload(wsgi).app
+    assert app.test_client().get("/").status_code == 302  # to the login page

@@ -47,9 +47,10 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
 
         return render_template("login.html", wiki=wiki.id)
 
-    @app.post("/login")
+    @app.get("/login/start")
     def login_start() -> Any:
-        check_csrf()
+        # a link, not a form: the CSP's form-action 'self' would stop the redirect to the wiki;
+        # Authlib's `state` parameter protects the round trip instead
         callback = url_for("oauth_callback", _external=True)
         return oauth.mediawiki.authorize_redirect(callback)
 

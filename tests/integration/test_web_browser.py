@@ -1,0 +1,135 @@
+"""The review queue in a real headless Chromium (Debian's, driven by Playwright).
+
+Login goes through a stand-in OAuth 2.0 provider (tests/oauth_provider.py: Debian's MediaWiki
+has no OAuth extension); the user's groups come from the real test MediaWiki, and the flags
+from real edits on it, found by the real pipeline. `pytest tests/integration -k web`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from flagbot.config import WebSettings
+from flagbot.store import Store
+from flagbot.web import create_app
+from tests.conftest import ROOT
+from tests.integration.test_alerts import flag_real_edits
+from tests.integration.test_real_wiki import fresh_title
+from tests.oauth_provider import OAuthProvider
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PII = "His phone number is 415-555-0132, call him"
+ATTACK = "You are a pathetic idiot and a liar, get lost"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is not installed; ./dev.sh test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def review(wiki, wiki_settings, scorer, monkeypatch):
+    """The review app on a real HTTP port, with flags from real edits on the test wiki."""
+    wiki.create_user("Sysop1", groups=("sysop",))
+    monkeypatch.setenv("FLAGBOT_OAUTH_SECRET", "provider-secret")
+    settings = dataclasses.replace(
+        wiki_settings,
+        web=WebSettings(oauth_client_id="flagbot-review", secure_cookies=False),
+    )
+    store, revs = flag_real_edits(
+        wiki,
+        settings,
+        scorer,
+        [("Alice", fresh_title("User talk"), PII), ("Bob", fresh_title(), ATTACK)],
+    )
+    store.close()
+    with OAuthProvider("flagbot-review", "provider-secret") as provider:
+        app = create_app(settings, store=Store(settings.store).open(), oauth_base=provider.url)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", provider, revs
+        finally:
+            server.shutdown()
+
+
+def log_in(browser, url, provider, user):
+    provider.user = user
+    page = browser.new_page()
+    page.goto(url)
+    assert page.url.endswith("/login")
+    page.click("#login")  # → the provider → back through /oauth/callback
+    page.wait_for_load_state()
+    return page
+
+
+def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(browser, review):
+    url, provider, revs = review
+    page = log_in(browser, url, provider, "Oversighter")
+    assert page.url == url + "/"
+    queue = page.inner_text("#queue")
+    assert "User talk:Integration" in queue and "Talk:Integration" in queue
+    Path(ROOT / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "docs" / "review-queue.png"), full_page=True)
+
+    page.click("#queue tbody tr:has-text('pii') a")
+    assert PII in page.inner_text("#text")  # oversighters see the text of pii flags
+    assert "/index.php?" in page.get_attribute("#diff", "href")
+    page.screenshot(path=str(ROOT / "docs" / "review-flag.png"), full_page=True)
+    page.keyboard.press("c")  # the keyboard shortcut for "Confirm"
+    page.wait_for_load_state()
+    assert page.inner_text("#status") == "confirm"
+    assert "Oversighter: confirm" in page.inner_text("#history")
+
+    page.goto(url + "/stats")
+    stats = page.inner_text("main")
+    assert "pii-phone-north-america" in stats and "1.00" in stats
+    page.goto(url + "/audit")
+    audit = page.inner_text("#audit")
+    assert "decide:confirm" in audit and "login" in audit and "view_flag" in audit
+    page.close()
+
+
+def test_web_admin_sees_attacks_only(browser, review):
+    url, provider, _ = review
+    page = log_in(browser, url, provider, "Sysop1")
+    queue = page.inner_text("#queue")
+    assert "Talk:Integration" in queue and "pii" not in queue
+    page.click("#queue tbody tr a")
+    assert ATTACK in page.inner_text("#text")
+    page.goto(url + "/audit")
+    assert "No access" in page.inner_text("main")
+    page.close()
+
+
+def test_web_user_without_the_groups_learns_nothing(browser, review):
+    url, provider, _ = review
+    page = log_in(browser, url, provider, "Alice")
+    body = page.inner_text("body")
+    assert "No access" in body
+    assert "Integration" not in body and "415-555" not in body and "idiot" not in body
+    page.close()
