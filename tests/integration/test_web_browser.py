@@ -82,8 +82,8 @@ def log_in(browser, url, provider, user):
     page = browser.new_page()
     page.goto(url)
     assert page.url.endswith("/login")
-    page.click("#login")  # → the provider → back through /oauth/callback
-    page.wait_for_load_state()
+    with page.expect_navigation(url=lambda u: "/oauth/" not in u and "/login" not in u):
+        page.click("#login")  # → the provider → back through /oauth/callback
     return page
 
 
@@ -96,12 +96,13 @@ def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(browse
     Path(ROOT / "docs").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "docs" / "review-queue.png"), full_page=True)
 
-    page.click("#queue tbody tr:has-text('pii') a")
+    with page.expect_navigation():
+        page.click("#queue tbody tr:has-text('pii') a")
     assert PII in page.inner_text("#text")  # oversighters see the text of pii flags
     assert "/index.php?" in page.get_attribute("#diff", "href")
     page.screenshot(path=str(ROOT / "docs" / "review-flag.png"), full_page=True)
-    page.keyboard.press("c")  # the keyboard shortcut for "Confirm"
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("c")  # the keyboard shortcut for "Confirm"
     assert page.inner_text("#status") == "confirm"
     assert "Oversighter: confirm" in page.inner_text("#history")
 
@@ -119,7 +120,8 @@ def test_web_admin_sees_attacks_only(browser, review):
     page = log_in(browser, url, provider, "Sysop1")
     queue = page.inner_text("#queue")
     assert "Talk:Integration" in queue and "pii" not in queue
-    page.click("#queue tbody tr a")
+    with page.expect_navigation():
+        page.click("#queue tbody tr a")
     assert ATTACK in page.inner_text("#text")
     page.goto(url + "/audit")
     assert "No access" in page.inner_text("main")
