@@ -335,6 +335,20 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from flagbot.purge import purge_hidden
+    from flagbot.store import Store
+
+    settings = _settings(args)
+    store = Store(settings.store).open()
+    try:
+        purged = purge_hidden(store, settings)
+    finally:
+        store.close()
+    print(f"purged the stored text of {purged} revision(s) the wiki has hidden or deleted")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flagbot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flagbot {__version__}")
@@ -381,6 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_alerts_send)
     p = with_config(alerts_sub.add_parser("release", help="lift an auto-throttle hold"))
     p.set_defaults(func=cmd_alerts_release)
+    p = with_config(
+        sub.add_parser("purge", help="forget stored text of revisions the wiki has hidden")
+    )
+    p.set_defaults(func=cmd_purge)
     p = with_config(sub.add_parser("web", help="serve the review queue (Flask)"))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (8080)")

@@ -144,6 +144,7 @@ class Settings:
     diff_workers: int = 4
     max_diff_chars: int = 20000
     batch_size: int = 200
+    purge_interval: float = 3600.0  # seconds between checks for revisions the wiki has hidden
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
 
@@ -252,6 +253,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "diff_workers": (_positive, 4),
     "max_diff_chars": (_positive, 20000),
     "batch_size": (_positive, 200),
+    "purge_interval": (_positive, 3600.0),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
 }
@@ -356,6 +358,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         diff_workers=int(top["diff_workers"]),
         max_diff_chars=int(top["max_diff_chars"]),
         batch_size=int(top["batch_size"]),
+        purge_interval=float(top["purge_interval"]),
         alerts=alerts,
         web=_web_settings(web),
     )

@@ -60,10 +60,17 @@ def release(store: Store) -> bool:
 
 
 def run_sender(store: Store, settings: Settings, stop: threading.Event) -> None:
-    """`flagbot run`'s sender thread: drain every `interval` seconds until stopped."""
+    """`flagbot run`'s sender thread: drain every `interval` seconds until stopped, and check
+    for revisions the wiki has hidden every `purge_interval` seconds."""
+    from flagbot.purge import purge_hidden
+
+    next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
     while not stop.wait(settings.alerts.interval):
         try:
             deliver(store, settings)
+            if settings.alerts.stale_check and time.monotonic() >= next_purge:
+                purge_hidden(store, settings)
+                next_purge = time.monotonic() + settings.purge_interval
         except Exception:  # noqa: BLE001 - the pipeline must go on; the rows are kept
             log.exception(
                 "alert delivery pass failed; retrying in %.0f s", settings.alerts.interval

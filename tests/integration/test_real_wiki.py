@@ -180,3 +180,30 @@ def test_exempt_groups_are_looked_up_on_the_wiki(wiki, wiki_settings, scorer):
     pipeline.close()
     assert summary.skipped["exempt_group"] >= 1
     assert flagged_revs(pipeline.store) & (set(by_oversighter) | set(by_alice)) == set(by_alice)
+
+
+def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings, scorer):
+    from flagbot.purge import purge_hidden
+
+    title = fresh_title("User talk")
+    revs = post_comments(
+        wiki,
+        [
+            ("Alice", title, "her home address is 12 Hidden Lane"),
+            ("Bob", title, "your real name is"),
+        ],
+    )
+    wiki.session("Alice").edit(title, "\n\nA later comment.", append=True)
+    pipeline = make_pipeline(wiki_settings, scorer)
+    run_until(pipeline, set(revs))
+    pipeline.close()
+    store = pipeline.store
+    ours = {r for r in flagged_revs(store) if r in revs}
+    assert len(ours) == 2
+    hidden, kept = sorted(ours)
+    wiki.session("Oversighter").hide_revision(hidden, suppress=True)
+    purge_hidden(store, wiki_settings)
+    text = {f["rev_id"]: f["added_text"] for f in store.iter_flags(with_text=True)}
+    assert text[hidden] is None and text[kept]  # only what the wiki hides is forgotten
+    actions = [e["action"] for e in store.audit_entries() if e["action"] == "purge_text"]
+    assert actions

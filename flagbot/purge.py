@@ -1,0 +1,50 @@
+"""Forget the stored text of flagged revisions the wiki has since hidden or deleted.
+
+Runs in `flagbot run` every `purge_interval` seconds and as `flagbot purge`; the review queue
+also checks each flag when it is opened. Privacy over convenience: once the wiki hides a
+revision, flagbot must not be the place where its text survives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from flagbot.config import Settings
+from flagbot.errors import FetchError
+from flagbot.store import Store, flags
+from flagbot.wiki import revision_states
+
+log = logging.getLogger(__name__)
+
+
+def purge_hidden(store: Store, settings: Settings) -> int:
+    """Check every flag that still has text; purge those the wiki hides. Returns how many."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(flags.c.wiki, flags.c.rev_id).where(
+                flags.c.added_text.is_not(None), flags.c.purged_at.is_(None)
+            )
+        ).all()
+    by_wiki: dict[str, list[int]] = defaultdict(list)
+    for wiki_id, rev_id in rows:
+        by_wiki[wiki_id].append(rev_id)
+    purged = 0
+    for wiki_id, rev_ids in by_wiki.items():
+        wiki = settings.wiki(wiki_id)
+        if wiki is None:
+            continue
+        try:
+            states = revision_states(wiki, settings, rev_ids)
+        except FetchError as exc:  # try again next time; nothing is lost by waiting
+            log.warning("purge check on %s failed: %s", wiki_id, exc)
+            continue
+        for rev_id, state in states.items():
+            if state in ("hidden", "missing"):
+                store.purge_text(wiki_id, rev_id, "flagbot", f"revision {state} on the wiki")
+                purged += 1
+    if purged:
+        log.info("purged the stored text of %d revision(s) the wiki has hidden", purged)
+    return purged
