@@ -119,27 +119,29 @@ def dry_run(settings: Settings) -> Settings:
     )
 
 
+def queue_route(conn: Connection, settings: Settings, flag_id: int, wiki: str, route: str) -> None:
+    """One outbox row per recipient of `route` for a flag, in the caller's transaction."""
+    now = time.time()
+    for recipient in settings.alerts.recipients_for(wiki, route):
+        conn.execute(
+            outbox.insert().values(
+                flag_id=flag_id,
+                route=route,
+                recipient=recipient,
+                channel=recipient.partition(":")[0],
+                status="pending",
+                attempts=0,
+                next_attempt=0,
+                created=now,
+            )
+        )
+
+
 def make_enqueue(settings: Settings) -> Callable[[Connection, int, Outcome], None]:
     """The pipeline's on_flag hook: one outbox row per route and recipient of a new flag."""
-    alerts = settings.alerts
 
     def enqueue(conn: Connection, flag_id: int, item: Outcome) -> None:
-        if item.verdict is None:
-            return
-        now = time.time()
-        for route in item.verdict.routes:
-            for recipient in alerts.recipients_for(item.change.wiki, route):
-                conn.execute(
-                    outbox.insert().values(
-                        flag_id=flag_id,
-                        route=route,
-                        recipient=recipient,
-                        channel=recipient.partition(":")[0],
-                        status="pending",
-                        attempts=0,
-                        next_attempt=0,
-                        created=now,
-                    )
-                )
+        for route in item.verdict.routes if item.verdict else ():
+            queue_route(conn, settings, flag_id, item.change.wiki, route)
 
     return enqueue

@@ -195,27 +195,12 @@ def _purge_if_hidden(flag: dict[str, Any]) -> None:
 
 def _route_to_oversight(flag: dict[str, Any]) -> None:
     """ "Needs oversight": the flag leaves the admins' queue and the oversighters are told."""
-    settings, store = context()["settings"], context()["store"]
-    now = time.time()
+    from flagbot.alerts import queue_route
+
+    store = context()["store"]
     with store.engine.begin() as conn:
-        for recipient in settings.alerts.recipients_for(flag["wiki"], "oversight"):
-            exists = conn.execute(
-                outbox.select().where(
-                    outbox.c.flag_id == flag["id"],
-                    outbox.c.route == "oversight",
-                    outbox.c.recipient == recipient,
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    outbox.insert().values(
-                        flag_id=flag["id"],
-                        route="oversight",
-                        recipient=recipient,
-                        channel=recipient.partition(":")[0],
-                        status="pending",
-                        attempts=0,
-                        next_attempt=0,
-                        created=now,
-                    )
-                )
+        already = conn.execute(
+            outbox.select().where(outbox.c.flag_id == flag["id"], outbox.c.route == "oversight")
+        ).first()
+        if already is None:
+            queue_route(conn, context()["settings"], flag["id"], flag["wiki"], "oversight")
