@@ -442,3 +442,26 @@ def test_alert_two_senders_sharing_postgresql_send_each_alert_once(
     assert sum(r.delivered for r in results) == 30
     first.close()
     second.close()
+
+
+def test_alert_for_an_edit_reverted_before_sending_is_recorded_as_handled(
+    wiki, wiki_alert_settings, scorer, mailbox
+):
+    title = fresh_title("User talk")
+    store, revs = flag_real_edits(
+        wiki,
+        wiki_alert_settings,
+        scorer,
+        [("Bob", title, "Thanks for the sources."), ("Alice", title, "ring her at 646-555-0199")],
+    )
+    rev = max(revs)  # the second edit: an undo needs a revision before it
+    admin = wiki.session("Oversighter")
+    admin.post(action="edit", title=title, undo=rev, token=admin.csrf)
+    wiki.maintenance("runJobs.php")  # the wiki's job runner tags the undone edit mw-reverted
+    report = deliver(store, wiki_alert_settings)
+    assert report.handled_before_alert == 1 and report.messages == 0
+    (row,) = outbox_rows(store)
+    assert row.status == "handled_before_alert" and row.error == "revision reverted"
+    assert mailbox.to("oversighter@example.test") == []
+    (flag,) = store.iter_flags(with_text=True)
+    assert flag["added_text"]  # reverted is still visible: the text stays for the reviewers
