@@ -329,6 +329,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.web.oauth_client_id:
         log.warning("web.oauth_client_id is not set: nobody can log in (see the README)")
+    if args.host in ("127.0.0.1", "localhost", "::1") and settings.web.secure_cookies:
+        # this built-in server speaks plain http; on loopback that is fine, elsewhere use a
+        # WSGI server behind HTTPS (README), where the cookies stay Secure
+        settings = dataclasses.replace(
+            settings, web=dataclasses.replace(settings.web, secure_cookies=False)
+        )
     app = create_app(settings)
     log.info("review queue on http://%s:%d/", args.host, args.port)
     app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
