@@ -438,6 +438,7 @@ THROTTLE_KEYS: dict[str, tuple[Check, Any]] = {
 
 
 def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
+    before = len(problems)
     top = _section(data, ALERT_KEYS, "alerts", problems)
     if not top:
         return AlertSettings()
@@ -469,13 +470,12 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
         str(wiki): MappingProxyType(_route_lists(value, f"alerts.wiki_recipients.{wiki}", problems))
         for wiki, value in top["wiki_recipients"].items()
     }
-    if not all(k in d for d, k in ((smtp, "host"), (stale, "enabled"), (kill, "page"))) or (
-        "factor" not in throttle
-    ):
-        return AlertSettings()  # problems already listed
+    recipients = _route_lists(top["recipients"], "alerts.recipients", problems)
+    if len(problems) > before:
+        return AlertSettings()  # the problems are reported; nothing is built from a bad section
     return AlertSettings(
         routes=MappingProxyType(routes),
-        recipients=MappingProxyType(_route_lists(top["recipients"], "alerts.recipients", problems)),
+        recipients=MappingProxyType(recipients),
         wiki_recipients=MappingProxyType(wiki_recipients),
         review_url=top["review_url"],
         sender=top["sender"],

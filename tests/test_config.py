@@ -99,3 +99,55 @@ def test_the_documented_sample_config_is_valid():
 
     settings = load_settings(ROOT / "flagbot.yaml.sample")
     assert settings.source.type == "eventstreams" and settings.wikis[0].id == "enwiki"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("alerts:\n  channel: dryrun\n", "alerts.channel: unknown key"),
+        (
+            "alerts:\n  recipients:\n    oversight: [oversight@example.org]\n",
+            "alerts.recipients.oversight: 'oversight@example.org' is not `channel:address`",
+        ),
+        (
+            "alerts:\n  recipients:\n    oversight: ['fax:123']\n",
+            "channels: dryrun, smtp, wikimail",
+        ),
+        ("alerts:\n  routes:\n    spam: [oversight]\n", "alerts.routes.spam: unknown category"),
+        ("alerts:\n  limits:\n    smtp: lots\n", "alerts.limits.smtp: expected channel"),
+        ("alerts:\n  smtp:\n    security: tls\n", "alerts.smtp.security: 'tls' is not allowed"),
+        ("alerts:\n  kill_switch:\n    page: 5\n", "alerts.kill_switch.page: expected a string"),
+        ("web:\n  admin_groups: sysop\n", "web.admin_groups: expected"),
+        ("web:\n  oauth_wiki: dewiki\n", "web.oauth_wiki: 'dewiki' is not one of the wikis"),
+    ],
+)
+def test_alerts_and_web_sections_are_validated(tmp_path, section, message):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, GOOD + section))
+    assert message in str(error.value)
+    assert str(tmp_path / "flagbot.yaml") in str(error.value)
+
+
+def test_alerts_section_gives_routes_and_recipients_per_wiki(tmp_path):
+    settings = load_settings(
+        write(
+            tmp_path,
+            GOOD
+            + """alerts:
+  routes:
+    personal_attack: [admins]
+  recipients:
+    admins: ["smtp:admins@example.org"]
+    oversight: ["wikimail:Oversight"]
+  wiki_recipients:
+    enwiki:
+      oversight: ["smtp:oversight-en@example.org"]
+""",
+        )
+    )
+    alerts = settings.alerts
+    assert alerts.routes["pii"] == ("oversight",)  # defaults kept for what is not named
+    assert alerts.routes["personal_attack"] == ("admins",)
+    assert alerts.recipients_for("enwiki", "oversight") == ("smtp:oversight-en@example.org",)
+    assert alerts.recipients_for("dewiki", "oversight") == ("wikimail:Oversight",)
+    assert alerts.recipients_for("enwiki", "emergency") == ()
