@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from flagbot.classifier import Model
-from flagbot.training import LabelledData, metrics, threshold_for_precision
+from flagbot.training import LabelledData, at_threshold, metrics, threshold_for_precision
 
 # Identity terms by group, matched as whole words, case-insensitive. Deliberately plain
 # words people use to describe themselves; the bias is in how the model treats them.
@@ -175,8 +175,6 @@ def evaluate(
     rate = len(data.texts) / max(time.perf_counter() - started, 1e-9)
     chosen = model.threshold if threshold is None else threshold
     best = threshold_for_precision(data.labels, scores, target)
-    flagged = scores >= best
-    true_pos = int(np.sum(flagged & (data.labels == 1)))
     return Evaluation(
         model=model.name,
         threshold=chosen,
@@ -185,7 +183,7 @@ def evaluate(
         recall_at_target={
             "precision_target": target,
             "threshold": round(best, 6),
-            "recall": round(true_pos / max(int(data.labels.sum()), 1), 4),
+            "recall": at_threshold(data.labels, scores, best)["recall"],
         },
         comments_per_second=round(rate, 1),
         scores=scores,

@@ -128,6 +128,7 @@ class RuleSet:
     path: str
     rules: tuple[Rule, ...]
     literal_index: Any = field(init=False, repr=False, compare=False)
+    unfiltered: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One Aho-Corasick automaton over every rule's literals: a single pass over a comment
@@ -142,11 +143,13 @@ class RuleSet:
         if owners:
             index.make_automaton()
         object.__setattr__(self, "literal_index", index if owners else None)
+        always = frozenset(n for n, rule in enumerate(self.rules) if rule.literals is None)
+        object.__setattr__(self, "unfiltered", always)
 
     def candidates(self, text: str) -> set[int]:
         """Numbers of the rules that may match `text`: a literal of theirs is in it, or none is
         known."""
-        found = {n for n, rule in enumerate(self.rules) if rule.literals is None}
+        found = set(self.unfiltered)
         if self.literal_index is not None:
             for _, numbers in self.literal_index.iter(text.casefold()):
                 found |= numbers

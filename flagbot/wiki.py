@@ -83,11 +83,7 @@ def revision_states(wiki: WikiSettings, settings: Settings, rev_ids: list[int]) 
                 formatversion=2,
             ).submit()
             query = data.get("query", {})
-            for bad in (
-                query.get("badrevids", {}).values()
-                if isinstance(query.get("badrevids"), dict)
-                else query.get("badrevids", [])
-            ):
+            for bad in (query.get("badrevids") or {}).values():  # keyed by revid
                 states[int(bad["revid"])] = "missing"
             for page in query.get("pages", []):
                 for rev in page.get("revisions", []):

@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # pywikibot reads its configuration once, on first import: give the whole test run a fresh,
 # empty directory (cookies, apicache, throttle files) and no user-config.py.
+# pywikibot only uses PYWIKIBOT_DIR when it holds a user-config.py; otherwise it writes its
+# cookies, apicache/ and throttle.ctrl into the working directory (the checkout). The file is
+# not read (PYWIKIBOT_NO_USER_CONFIG=2); its presence is what counts.
 os.environ["PYWIKIBOT_DIR"] = tempfile.mkdtemp(prefix="flagbot-pywikibot-")
+Path(os.environ["PYWIKIBOT_DIR"], "user-config.py").write_text("", encoding="utf-8")
 os.environ["PYWIKIBOT_NO_USER_CONFIG"] = "2"
 
 

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import Connection
 
-from flagbot.config import Settings
+from flagbot.config import AlertSettings, Settings
 from flagbot.store import Outcome, outbox
 
 
@@ -117,6 +119,19 @@ def dry_run(settings: Settings) -> Settings:
             operator="",
         ),
     )
+
+
+def email_message(alert: Alert, subject: str, body: str, settings: AlertSettings) -> EmailMessage:
+    """The alert as an email message (the dryrun file and the smtp channel)."""
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = alert.address
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain="flagbot.invalid")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
 
 
 def queue_route(conn: Connection, settings: Settings, flag_id: int, wiki: str, route: str) -> None:

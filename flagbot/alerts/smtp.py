@@ -10,14 +10,13 @@ import os
 import smtplib
 import ssl
 
-from flagbot.alerts import Alert, DeliveryError
-from flagbot.alerts.dryrun import email
+from flagbot.alerts import Alert, DeliveryError, email_message
 from flagbot.config import Settings
 
 
 def send(alert: Alert, subject: str, body: str, full: Settings) -> None:
     settings = full.alerts
-    message = email(alert, subject, body, settings)
+    message = email_message(alert, subject, body, settings)
     try:
         if settings.smtp_security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(

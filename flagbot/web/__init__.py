@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask, Response
 
@@ -83,8 +82,3 @@ def _wiki_revision_state(settings: Settings) -> RevisionLookup:
         return revision_states(wiki, settings, [rev_id])[rev_id]
 
     return lookup
-
-
-def context(app: Flask | Any) -> dict[str, Any]:
-    found: dict[str, Any] = app.extensions["flagbot"]
-    return found

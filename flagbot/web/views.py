@@ -85,11 +85,8 @@ def init(app: Flask) -> None:
     @reviewer
     def flag(flag_id: int) -> Any:
         store = context()["store"]
-        found = store.flag(flag_id)
-        if found is None or not can_see(found):
-            abort(404)  # the same answer whether it exists or is not theirs
-        _purge_if_hidden(found)
-        found = store.flag(flag_id)
+        _purge_if_hidden(_visible_flag(flag_id))
+        found = store.flag(flag_id)  # again: the purge may have just removed the text
         store.audit(session["user"], "view_flag", flag_id, "")
         return render_template(
             "flag.html",
@@ -102,9 +99,7 @@ def init(app: Flask) -> None:
     @reviewer
     def decide(flag_id: int) -> Any:
         store = context()["store"]
-        found = store.flag(flag_id)
-        if found is None or not can_see(found):
-            abort(404)
+        found = _visible_flag(flag_id)
         decision = request.form.get("decision", "")
         note = request.form.get("note", "")[:2000]
         if decision not in DECISIONS and not note:
@@ -130,7 +125,7 @@ def init(app: Flask) -> None:
             if f["status"] not in TRUE_POSITIVE and f["status"] != "false_positive":
                 continue
             verdict = "tp" if f["status"] in TRUE_POSITIVE else "fp"
-            for rule in filter(None, f["rules"].split(";")) or ["(model only)"]:
+            for rule in [r for r in f["rules"].split(";") if r] or ["(model only)"]:
                 outcome[rule][verdict] += 1
             low, high = next(b for b in SCORE_BANDS if b[0] <= f["score"] < b[1])
             bands[f"{low:.2f}–{min(high, 1.0):.2f}"][verdict] += 1
@@ -164,6 +159,14 @@ def init(app: Flask) -> None:
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=flagbot-labels.csv"},
         )
+
+
+def _visible_flag(flag_id: int) -> dict[str, Any]:
+    """The flag, or 404 — the same answer whether it does not exist or is not theirs to see."""
+    found = context()["store"].flag(flag_id)
+    if found is None or not can_see(found):
+        abort(404)
+    return found
 
 
 def _number(value: str | None, default: float) -> float:

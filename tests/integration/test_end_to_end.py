@@ -16,6 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select, text
 
+from flagbot.cli import main as flagbot_main
 from flagbot.config import load_settings
 from flagbot.sources import source_key
 from flagbot.store import Store, processed
@@ -245,16 +246,14 @@ def test_e2e_smtp_outage_delays_alerts_and_loses_none(wiki, fresh_relay, mailbox
             mailbox.start()
         assert mailbox.messages == []
         # the first retry waits 60 s: shorten the wait with a delivery pass of our own
-        Bot_store = Store(yaml.safe_load(config.read_text())["store"]).open()
-        with Bot_store.engine.connect() as conn:
+        store = Store(yaml.safe_load(config.read_text())["store"]).open()
+        with store.engine.connect() as conn:
             pending = conn.execute(text("SELECT count(*) FROM outbox WHERE status='pending'"))
             assert pending.scalar() == 4
-            errors = Bot_store.outbox_errors()
-        Bot_store.close()
+            errors = store.outbox_errors()
+        store.close()
         assert errors and "SMTP" in errors[0]
         assert bot.stop() == 0
-    from flagbot.cli import main as flagbot_main
-
     # later: the retry time has come (the operator can also run this by hand)
     with create_engine(yaml.safe_load(config.read_text())["store"]).begin() as conn:
         conn.execute(text("UPDATE outbox SET next_attempt = 0"))
