@@ -105,12 +105,17 @@ def bench_model(train: list[str], labels: list[int], dev: list[str]) -> dict[str
     model = load_model("default")
     load_seconds = time.perf_counter() - started
     rules = load_rules(ROOT / "rules.yaml")
-    model.score(dev[:50])  # warm-up, as in a running bot
-    started = time.perf_counter()
-    scores = model.score(dev)
-    for text, score in zip(dev, scores, strict=True):
-        rules.match(text, None, score)
-    ours = len(dev) / (time.perf_counter() - started)
+    model.score(dev[:50])  # warm-up: the first call builds the per-word tables
+
+    def model_and_rules() -> float:
+        started = time.perf_counter()
+        scores = model.score(dev)
+        for text, score in zip(dev, scores, strict=True):
+            rules.match(text, None, score)
+        return len(dev) / (time.perf_counter() - started)
+
+    ours = model_and_rules()  # most words of dev are new to the per-word cache
+    warm = model_and_rules()  # every word seen before, as in a bot that has run a while
     reference = make_pipeline(
         make_union(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
@@ -122,7 +127,7 @@ def bench_model(train: list[str], labels: list[int], dev: list[str]) -> dict[str
     started = time.perf_counter()
     reference.predict_proba(dev)
     ref = len(dev) / (time.perf_counter() - started)
-    return {"load_seconds": load_seconds, "ours": ours, "reference": ref}
+    return {"load_seconds": load_seconds, "ours": ours, "warm": warm, "reference": ref}
 
 
 def rss_of_run() -> float:
@@ -185,7 +190,11 @@ def main() -> int:
         "report |"
     )
     print(
-        f"| scoring, model + rules, {len(dev)} dev comments | {model['ours']:,.0f} comments/s | "
+        f"| scoring, model + rules, {len(dev)} dev comments, first pass | {model['ours']:,.0f} "
+        "comments/s | ≥ 5,000/s |"
+    )
+    print(
+        f"| the same, second pass (per-word cache warm) | {model['warm']:,.0f} comments/s | "
         "≥ 5,000/s |"
     )
     print(

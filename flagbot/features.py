@@ -8,9 +8,12 @@ memoised per word: the same features as `char_wb`, several times faster on real 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
+from itertools import chain, repeat
 from typing import Any
 
+import ahocorasick
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -19,7 +22,8 @@ from sklearn.preprocessing import normalize
 
 TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 REPEAT = re.compile(r"(.)\1{2,}")  # "stuuuuupid" and "!!!!!!" fold to two characters
-CACHE_LIMIT = 300_000
+CACHE_LIMIT = 300_000  # distinct words remembered; past it the tables start afresh
+_TABLES_LOCK = threading.Lock()
 
 
 def word_grams(word: str, low: int, high: int) -> list[str]:
@@ -103,7 +107,7 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         n = counts.shape[0]
         self.idf_ = (np.log((1 + n) / (1 + document_frequency)) + 1).astype(np.float32)
-        self._word_cache: dict[str, list[int]] = {}
+        self.__dict__.pop("_tables_", None)
         return self
 
     def fit_transform(self, texts: Sequence[str], y: Any = None, **_: Any) -> Any:
@@ -113,7 +117,7 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         # The vocabulary travels as one newline-joined string (no feature holds whitespace other
         # than a space): a 300,000-entry dict unpickles slowly and a string does not.
         state = self.__dict__.copy()
-        state.pop("_word_cache", None)
+        state.pop("_tables_", None)
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
             terms = sorted(vocabulary, key=vocabulary.__getitem__)
@@ -128,43 +132,166 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
             state["vocabulary_"] = {term: i for i, term in enumerate(terms.split("\n"))}
         self.__dict__.update(state)
 
-    def _word_indices(self, word: str) -> list[int]:
-        cache = self.__dict__.setdefault("_word_cache", {})
-        found = cache.get(word)
-        if found is None:
-            vocabulary = self.vocabulary_
-            grams = [word, *word_grams(word, self.char_min, self.char_max)]
-            found = [vocabulary[g] for g in grams if g in vocabulary]
-            if len(cache) < CACHE_LIMIT:
-                cache[word] = found
-        return found
+    def _tables(self) -> _WordTables:
+        tables = self.__dict__.get("_tables_")
+        if tables is None or len(tables.ids) > CACHE_LIMIT:
+            tables = self.__dict__["_tables_"] = _WordTables(self)
+        return tables
 
     def transform(self, texts: Sequence[str]) -> Any:
-        vocabulary = self.vocabulary_
-        indices: list[int] = []
-        indptr = [0]
+        """Counts = (document × word counts) @ (word × n-gram counts) + word bigrams, then TF-IDF.
+
+        Python touches each token once (a dictionary lookup for its word id); the n-gram
+        counting is one sparse matrix product and the bigram lookup one sorted search.
+        """
+        if not len(texts):
+            return sparse.csr_matrix((0, len(self.idf_)), dtype=np.float32)
+        with _TABLES_LOCK:  # the tables grow as words come in; one transform at a time
+            return self._transform(texts)
+
+    def _transform(self, texts: Sequence[str]) -> Any:
+        tables = self._tables()
+        ids_of = tables.ids
+        word_ids: list[int] = []
+        lengths: list[int] = []
         for text in texts:
             text = text.lower()
             if self.max_chars:
                 text = text[: self.max_chars]
             tokens = TOKEN.findall(REPEAT.sub(r"\1\1", text))
-            for token in tokens:
-                indices.extend(self._word_indices(token))
-            for a, b in zip(tokens, tokens[1:], strict=False):
-                j = vocabulary.get(f"{a} {b}")
-                if j is not None:
-                    indices.append(j)
-            indptr.append(len(indices))
-        matrix = sparse.csr_matrix(
-            (
-                np.ones(len(indices), dtype=np.float32),
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(indptr) - 1, len(self.idf_)),
+            ids = list(map(ids_of.get, tokens))
+            if None in ids:
+                new_id = tables.word_id
+                ids = [new_id(t) if i is None else i for t, i in zip(tokens, ids, strict=True)]
+            word_ids.extend(ids)  # type: ignore[arg-type]
+            lengths.append(len(ids))
+        n_docs, n_features = len(lengths), len(self.idf_)
+        all_ids = np.asarray(word_ids, dtype=np.int64)
+        docs = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
+        distinct, column = np.unique(all_ids, return_inverse=True)
+        per_word = sparse.csr_matrix(
+            (np.ones(len(all_ids), dtype=np.float32), (docs, column.ravel())),
+            shape=(n_docs, len(distinct)),
         )
-        matrix.sum_duplicates()
+        matrix = per_word @ tables.grams_of(distinct, n_features)
+        bigrams = tables.bigrams(all_ids, docs, n_docs, n_features)
+        if bigrams is not None:
+            matrix = matrix + bigrams
+        matrix = sparse.csr_matrix(matrix, dtype=np.float32)
         np.log(matrix.data, out=matrix.data)
         matrix.data += 1
         matrix.data *= self.idf_[matrix.indices]
         return normalize(matrix, copy=False)
+
+
+class _WordTables:
+    """Per-word lookups for TalkVectorizer.transform, built lazily and never pickled.
+
+    `ids` numbers every word seen. The vocabulary indices of a word itself and its character
+    n-grams sit in one flat array, `grams[start[id] : start[id] + length[id]]` (repeated n-grams
+    repeated), so the rows of a batch's words are gathered in one vectorized step. Bigram
+    features are keyed by their two word ids.
+    """
+
+    def __init__(self, vectorizer: TalkVectorizer):
+        self.vocabulary = vectorizer.vocabulary_
+        self.char_min, self.char_max = vectorizer.char_min, vectorizer.char_max
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+        self.start = np.zeros(1024, dtype=np.int64)
+        self.length = np.full(1024, -1, dtype=np.int64)  # -1: not looked up yet
+        self.grams = np.zeros(1 << 16, dtype=np.int32)
+        self.used = 0
+        self._char_grams: Any = None
+        keys, features = [], []
+        for term, index in self.vocabulary.items():
+            first, space, second = term.partition(" ")
+            if space and first and second:  # "a b": a word bigram (n-grams pad with spaces)
+                keys.append(self.word_id(first) << 32 | self.word_id(second))
+                features.append(index)
+        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+        self.bigram_keys = np.asarray(keys, dtype=np.int64)[order]
+        self.bigram_features = np.asarray(features, dtype=np.int32)[order]
+
+    def word_id(self, word: str) -> int:
+        found = self.ids.get(word)
+        if found is None:
+            found = self.ids[word] = len(self.words)
+            self.words.append(word)
+            if found == len(self.length):
+                self.start = np.concatenate([self.start, np.zeros_like(self.start)])
+                self.length = np.concatenate([self.length, np.full_like(self.length, -1)])
+        return found
+
+    def _look_up(self, ids: np.ndarray) -> None:
+        """Vocabulary indices of new words and their n-grams, appended to `grams`.
+
+        The padded words are joined (" w1  w2 ") and one Aho-Corasick pass over the vocabulary's
+        character n-grams finds every n-gram of every word: no vocabulary n-gram holds two
+        spaces in a row, so none spans two words.
+        """
+        words = [self.words[i] for i in ids.tolist()]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+        next_start = np.cumsum(lengths)
+        joined = "".join(f" {w} " for w in words)
+        hits = np.fromiter(chain.from_iterable(self.char_grams().iter(joined)), dtype=np.int64)
+        hits = hits.reshape(-1, 2)
+        owner = np.searchsorted(next_start, hits[:, 0], side="right")
+        get = self.vocabulary.get
+        whole = np.asarray(list(map(get, words, repeat(-1))), dtype=np.int64)
+        has_whole = np.nonzero(whole >= 0)[0]
+        owner = np.concatenate([has_whole, owner])
+        feature = np.concatenate([whole[has_whole], hits[:, 1]]).astype(np.int32)
+        order = np.argsort(owner, kind="stable")
+        found = feature[order]
+        kept = np.bincount(owner, minlength=len(words))
+        while self.used + len(found) > len(self.grams):
+            self.grams = np.concatenate([self.grams, np.zeros_like(self.grams)])
+        self.grams[self.used : self.used + len(found)] = found
+        self.start[ids] = self.used + np.cumsum(kept) - kept
+        self.length[ids] = kept
+        self.used += len(found)
+
+    def char_grams(self) -> Any:
+        """Aho-Corasick automaton of the vocabulary's character n-grams (value: the index)."""
+        if self._char_grams is None:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+            for term, index in self.vocabulary.items():
+                if self.char_min <= len(term) <= self.char_max and " " not in term.strip(" "):
+                    automaton.add_word(term, index)
+            automaton.make_automaton()
+            self._char_grams = automaton
+        return self._char_grams
+
+    def grams_of(self, distinct: np.ndarray, n_features: int) -> sparse.csr_matrix:
+        """Word × feature counts for the given word ids (unigram + character n-grams)."""
+        missing = distinct[self.length[distinct] < 0]
+        if len(missing):
+            self._look_up(missing)
+        lengths = self.length[distinct]
+        indptr = np.zeros(len(distinct) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        gather = np.arange(indptr[-1]) - np.repeat(indptr[:-1] - self.start[distinct], lengths)
+        return sparse.csr_matrix(
+            (np.ones(len(gather), dtype=np.float32), self.grams[gather], indptr),
+            shape=(len(distinct), n_features),
+        )
+
+    def bigrams(
+        self, word_ids: np.ndarray, docs: np.ndarray, n_docs: int, n_features: int
+    ) -> sparse.csr_matrix | None:
+        """Document × feature counts of the vocabulary's word bigrams."""
+        if len(word_ids) < 2 or not len(self.bigram_keys):
+            return None
+        same_doc = docs[:-1] == docs[1:]
+        keys = (word_ids[:-1] << 32 | word_ids[1:])[same_doc]
+        where = np.searchsorted(self.bigram_keys, keys)
+        where[where == len(self.bigram_keys)] = 0
+        found = self.bigram_keys[where] == keys
+        return sparse.csr_matrix(
+            (
+                np.ones(int(found.sum()), dtype=np.float32),
+                (docs[:-1][same_doc][found], self.bigram_features[where[found]]),
+            ),
+            shape=(n_docs, n_features),
+        )

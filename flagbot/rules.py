@@ -94,28 +94,41 @@ class Rule:
     namespaces: frozenset[int]
     min_score: float | None
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
+    needs: tuple[tuple[frozenset[str], ...] | None, ...]  # per pattern: one of each set
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     line: int
+
+    def all_literals(self) -> frozenset[str]:
+        """Every literal the prefilter looks for on this rule's behalf."""
+        sets = [s for needs in self.needs if needs for s in needs]
+        return frozenset(self.literals or ()).union(*sets)
 
     def matches(
         self,
         text: str,
         namespace: int | None = None,
         score: float | None = None,
-        prefiltered: bool = False,
+        present: set[str] | frozenset[str] | None = None,
     ) -> bool:
-        """Does the rule hit? `prefiltered`: the caller already found one of its literals."""
+        """Does the rule hit? `present`: the casefolded literals the caller found in `text`."""
         if self.namespaces and namespace is not None and namespace not in self.namespaces:
             return False
         if self.min_score is not None and (score is None or score < self.min_score):
             return False
-        if self.literals is not None and not prefiltered:
+        if present is None:
             folded = text.casefold()
-            if not any(literal in folded for literal in self.literals):
-                return False
+            present = {x for x in self.all_literals() if x in folded}
+        if self.literals is not None and present.isdisjoint(self.literals):
+            return False
+        # run only the patterns whose every literal set is represented in the text
+        patterns = [
+            p
+            for p, needs in zip(self.patterns, self.needs, strict=True)
+            if needs is None or not any(present.isdisjoint(s) for s in needs)
+        ]
         try:
-            if not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.patterns):
+            if not any(p.search(text, timeout=MATCH_TIMEOUT) for p in patterns):
                 return False
             return not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.unless)
         except TimeoutError:
@@ -129,31 +142,40 @@ class RuleSet:
     rules: tuple[Rule, ...]
     literal_index: Any = field(init=False, repr=False, compare=False)
     unfiltered: frozenset[int] = field(init=False, repr=False, compare=False)
+    owners: dict[str, frozenset[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One Aho-Corasick automaton over every rule's literals: a single pass over a comment
-        # tells which rules are worth running at all.
+        # tells which rules, and which of their patterns, are worth running at all.
         index = ahocorasick.Automaton()
         owners: dict[str, set[int]] = {}
         for number, rule in enumerate(self.rules):
+            for literal in rule.all_literals():
+                owners.setdefault(literal, set())
             for literal in rule.literals or ():
-                owners.setdefault(literal, set()).add(number)
-        for literal, numbers in owners.items():
-            index.add_word(literal, frozenset(numbers))
+                owners[literal].add(number)
+        for literal in owners:
+            index.add_word(literal, literal)
         if owners:
             index.make_automaton()
         object.__setattr__(self, "literal_index", index if owners else None)
+        object.__setattr__(self, "owners", {k: frozenset(v) for k, v in owners.items() if v})
         always = frozenset(n for n, rule in enumerate(self.rules) if rule.literals is None)
         object.__setattr__(self, "unfiltered", always)
 
-    def candidates(self, text: str) -> set[int]:
-        """Numbers of the rules that may match `text`: a literal of theirs is in it, or none is
-        known."""
+    def candidates(self, text: str) -> tuple[set[int], set[str]]:
+        """The rules that may match `text` (a literal of theirs is in it, or none is known) and
+        the literals found."""
+        if self.literal_index is None:
+            return set(self.unfiltered), set()
+        present = {literal for _, literal in self.literal_index.iter(text.casefold())}
         found = set(self.unfiltered)
-        if self.literal_index is not None:
-            for _, numbers in self.literal_index.iter(text.casefold()):
+        owners = self.owners
+        for literal in present:
+            numbers = owners.get(literal)
+            if numbers:
                 found |= numbers
-        return found
+        return found, present
 
     def match(
         self, text: str, namespace: int | None = None, score: float | None = None
@@ -161,9 +183,10 @@ class RuleSet:
         if not text:
             return []
         hits = []
-        for number in sorted(self.candidates(text)):
+        numbers, present = self.candidates(text)
+        for number in sorted(numbers):
             rule = self.rules[number]
-            if rule.matches(text, namespace, score, prefiltered=True):
+            if rule.matches(text, namespace, score, present):
                 hits.append(RuleHit(rule.id, rule.category, rule.severity))
         return hits
 
@@ -283,6 +306,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
     for pattern in _strings(raw["patterns"]):
         found = required_literals(pattern, std_flags)
         literals = None if found is None or literals is None else literals | found
+    needs = tuple(required_literal_sets(p, std_flags) for p in _strings(raw["patterns"]))
     return Rule(
         id=str(rule_id),
         description=raw["description"],
@@ -293,6 +317,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         namespaces=frozenset(namespaces),
         min_score=min_score,
         literals=frozenset(literals) if literals is not None else None,
+        needs=needs,
         examples_match=tuple(match_examples),
         examples_no_match=tuple(no_match_examples),
         line=line,
@@ -405,10 +430,18 @@ def _required(op: Any, av: Any) -> set[str] | None:
 
 def _required_sequence(items: Any) -> set[str] | None:
     best: set[str] | None = None
+    for found in _required_sets(items):
+        best = _better(best, found)
+    return best
+
+
+def _required_sets(items: Any) -> list[set[str]]:
+    """Every literal set the sequence is known to need (one literal of each is in any match)."""
+    sets: list[set[str] | None] = []
     run: set[str] = {""}
     for op, av in items:
         found = _exact(op, av)
-        best = _better(best, found)  # one part alone may test faster than the whole run
+        sets.append(found)  # one part alone may test faster than the whole run
         joined = _product(run, found) if found is not None else None
         if joined is not None:
             run = joined
@@ -419,30 +452,55 @@ def _required_sequence(items: Any) -> set[str] | None:
             for _ in range(min(av[0], 3) - 1):
                 body = _product(body, once) if body is not None and once is not None else None
             if body is not None and (joined := _product(run, body)) is not None:
-                best = _better(best, joined)
+                sets.append(joined)
                 run = body
                 continue
-        best = _better(best, run)
-        best = _better(best, found if found is not None else _required(op, av))
+        sets.append(run)
+        sets.append(found if found is not None else _required(op, av))
         run = found if found is not None else {""}
-    return _better(best, run)
+    sets.append(run)
+    return [s for s in sets if _useful(s)]  # type: ignore[misc]
+
+
+def _parse(pattern: str, flags: int) -> Any:
+    std_flags = flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(re_parser.parse(pattern, std_flags))
+
+
+def _minimal(found: set[str]) -> frozenset[str]:
+    # "live" in text already covers "lives": keep only literals that contain no other
+    return frozenset(s for s in found if not any(o != s and o in s for o in found))
 
 
 def required_literals(pattern: str, flags: int) -> frozenset[str] | None:
     """Casefolded literals one of which is in every match of `pattern`; None when unknown."""
-    std_flags = flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = re_parser.parse(pattern, std_flags)
-        found = _required_sequence(list(tree))
+        found = _required_sequence(_parse(pattern, flags))
     except Exception:  # noqa: BLE001 - syntax only the regex module knows: no prefilter
         return None
-    if not _useful(found):
+    return _minimal(found) if _useful(found) else None  # type: ignore[arg-type]
+
+
+def required_literal_sets(pattern: str, flags: int) -> tuple[frozenset[str], ...] | None:
+    """All the literal sets of `pattern`: a match holds one literal of each; None when unknown.
+
+    "I know where you live" needs "know" and "where" and "live", not only one of them.
+    """
+    try:
+        found = {_minimal(s) for s in _required_sets(_parse(pattern, flags))}
+    except Exception:  # noqa: BLE001 - syntax only the regex module knows: no prefilter
         return None
-    assert found is not None
-    # "live" in text already covers "lives": keep only literals that contain no other
-    return frozenset(s for s in found if not any(o != s and o in s for o in found))
+    # Short literals are in nearly every text, and a set whose literals each contain one of
+    # another set's adds nothing: keep what actually narrows.
+    found = {s for s in found if min(map(len, s)) >= 3}
+    kept = [
+        s
+        for s in found
+        if not any(t != s and all(any(a in b for a in s) for b in t) for t in found)
+    ]
+    return tuple(sorted(kept, key=sorted)) or None
 
 
 def parse_rules(text: str, path: str = "rules.yaml") -> RuleSet:

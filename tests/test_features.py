@@ -43,3 +43,23 @@ def test_pickles_carry_the_vocabulary_as_one_string_and_no_cache(dev_texts):
     vectorizer.vocabulary_["bad\nterm"] = len(vectorizer.vocabulary_)
     with pytest.raises(ValueError, match="newline"):
         pickle.dumps(vectorizer)
+
+
+def test_transform_is_the_same_after_the_word_tables_start_afresh(dev_texts, monkeypatch):
+    """Past CACHE_LIMIT words the per-word tables are rebuilt; the features must not change."""
+    vectorizer = TalkVectorizer(min_df=2, max_features=20_000).fit(dev_texts[:800])
+    expected = vectorizer.transform(dev_texts[800:1000])
+    tables = vectorizer.__dict__["_tables_"]
+    monkeypatch.setattr("flagbot.features.CACHE_LIMIT", 50)
+    vectorizer.transform(dev_texts[1000:1100])
+    assert vectorizer.__dict__["_tables_"] is not tables  # started afresh
+    rebuilt = vectorizer.transform(dev_texts[800:1000])
+    assert abs(rebuilt - expected).max() == 0
+
+
+def test_transform_of_nothing_and_of_texts_without_words(dev_texts):
+    vectorizer = TalkVectorizer(min_df=1, max_features=5_000).fit(dev_texts[:300])
+    assert vectorizer.transform([]).shape == (0, len(vectorizer.idf_))
+    blank = vectorizer.transform(["", "   \n", dev_texts[0]])
+    assert blank[0].nnz == 0 and blank[1].nnz == 0 and blank[2].nnz > 0
+    assert np.isclose(np.linalg.norm(blank[2].toarray()), 1.0)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from flagbot.errors import RulesError
-from flagbot.rules import load_rules, parse_rules, required_literals
+from flagbot.rules import load_rules, parse_rules, required_literal_sets, required_literals
 
 RULE = """rules:
   - id: attack
@@ -154,6 +154,38 @@ def test_required_literals_come_from_the_pattern(pattern, literals):
     assert (set(found) if found is not None else None) == literals
 
 
+def test_a_pattern_needs_one_literal_of_each_of_its_sets():
+    sets = required_literal_sets(r"\bI\s+know\s+where\s+(?:you|u)\s+(?:live|work)\b", re.I)
+    assert set(sets) == {frozenset({"know"}), frozenset({"where"}), frozenset({"live", "work"})}
+    assert required_literal_sets(r"[A-Z]{2}\d+", re.I) is None
+
+
+def test_only_patterns_whose_literals_are_all_present_are_searched():
+    rules = parse_rules(
+        RULE.replace(r"['\bidiot\b']", r"['\bI know where you live\b', '\bidiot\b']")
+    )
+    searched = []
+    rule = rules.rules[0]
+    spy = [_Spy(p, searched) for p in rule.patterns]
+    spied = dataclasses.replace(rules, rules=(dataclasses.replace(rule, patterns=tuple(spy)),))
+    assert [h.rule_id for h in spied.match("you idiot, I know you", score=0.0)] == ["attack"]
+    assert searched == [r"\bidiot\b"]  # "where" and "live" are missing: never searched
+    searched.clear()
+    assert [h.rule_id for h in spied.match("I KNOW WHERE YOU LIVE", score=0.0)] == ["attack"]
+    assert searched == [r"\bI know where you live\b"]
+
+
+class _Spy:
+    """A compiled pattern that records which patterns were searched."""
+
+    def __init__(self, pattern, log):
+        self.pattern, self._compiled, self._log = pattern.pattern, pattern, log
+
+    def search(self, text, **kwargs):
+        self._log.append(self.pattern)
+        return self._compiled.search(text, **kwargs)
+
+
 def test_pattern_python_cannot_parse_runs_without_prefilter():
     rules = parse_rules(RULE.replace("\\bidiot\\b", "\\p{Lu}diot"))
     assert rules.rules[0].literals is None
@@ -163,7 +195,11 @@ def test_pattern_python_cannot_parse_runs_without_prefilter():
 def test_prefilter_never_changes_a_verdict(ruleset, dev_texts):
     """The literal prefilter is an optimisation only: same hits as running every pattern."""
     plain = dataclasses.replace(
-        ruleset, rules=tuple(dataclasses.replace(r, literals=None) for r in ruleset.rules)
+        ruleset,
+        rules=tuple(
+            dataclasses.replace(r, literals=None, needs=(None,) * len(r.needs))
+            for r in ruleset.rules
+        ),
     )
     assert plain.literal_index is None
     texts = dev_texts[:3000] + [t.upper() for t in dev_texts[:300]]
