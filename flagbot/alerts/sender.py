@@ -65,10 +65,11 @@ def run_sender(store: Store, settings: Settings, stop: threading.Event) -> None:
     from flagbot.purge import purge_hidden
 
     next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
+    online = settings.source.type != "replay"  # a replayed file has no wiki to ask
     while not stop.wait(settings.alerts.interval):
         try:
             deliver(store, settings)
-            if settings.alerts.stale_check and time.monotonic() >= next_purge:
+            if online and time.monotonic() >= next_purge:
                 purge_hidden(store, settings)
                 next_purge = time.monotonic() + settings.purge_interval
         except Exception:  # noqa: BLE001 - the pipeline must go on; the rows are kept

@@ -9,6 +9,8 @@ import csv
 import dataclasses
 import itertools
 import sys
+import threading
+import time
 
 import pytest
 
@@ -183,6 +185,8 @@ def test_exempt_groups_are_looked_up_on_the_wiki(wiki, wiki_settings, scorer):
 
 
 def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings, scorer):
+    """`flagbot run`'s sender thread purges on its own, even with the stale check off."""
+    from flagbot.alerts.sender import run_sender
     from flagbot.purge import purge_hidden
 
     title = fresh_title("User talk")
@@ -202,8 +206,25 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
     assert len(ours) == 2
     hidden, kept = sorted(ours)
     wiki.session("Oversighter").hide_revision(hidden, suppress=True)
-    purge_hidden(store, wiki_settings)
-    text = {f["rev_id"]: f["added_text"] for f in store.iter_flags(with_text=True)}
+    settings = dataclasses.replace(
+        wiki_settings,
+        purge_interval=0.2,
+        alerts=dataclasses.replace(wiki_settings.alerts, stale_check=False, interval=0.1),
+    )
+    stop = threading.Event()
+    sender = threading.Thread(target=run_sender, args=(store, settings, stop))
+    sender.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            text = {f["rev_id"]: f["added_text"] for f in store.iter_flags(with_text=True)}
+            if text[hidden] is None:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        sender.join()
     assert text[hidden] is None and text[kept]  # only what the wiki hides is forgotten
+    assert purge_hidden(store, wiki_settings) == 0  # nothing left to purge
     actions = [e["action"] for e in store.audit_entries() if e["action"] == "purge_text"]
     assert actions
