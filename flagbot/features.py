@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
-import ahocorasick
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -168,15 +167,21 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         n_docs, n_features = len(lengths), len(self.idf_)
         all_ids = np.asarray(word_ids, dtype=np.int64)
         docs = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
+        # A bigram found in the batch is a column of its own whose "n-grams" are just itself.
+        bigram_docs, bigram_features = tables.bigrams(all_ids, docs)
         distinct, column = np.unique(all_ids, return_inverse=True)
+        found_bigrams, bigram_column = np.unique(bigram_features, return_inverse=True)
         per_word = sparse.csr_matrix(
-            (np.ones(len(all_ids), dtype=np.float32), (docs, column.ravel())),
-            shape=(n_docs, len(distinct)),
+            (
+                np.ones(len(all_ids) + len(bigram_docs), dtype=np.float32),
+                (
+                    np.concatenate([docs, bigram_docs]),
+                    np.concatenate([column.ravel(), len(distinct) + bigram_column.ravel()]),
+                ),
+            ),
+            shape=(n_docs, len(distinct) + len(found_bigrams)),
         )
-        matrix = per_word @ tables.grams_of(distinct, n_features)
-        bigrams = tables.bigrams(all_ids, docs, n_docs, n_features)
-        if bigrams is not None:
-            matrix = matrix + bigrams
+        matrix = per_word @ tables.grams_of(distinct, found_bigrams, n_features)
         matrix = sparse.csr_matrix(matrix, dtype=np.float32)
         np.log(matrix.data, out=matrix.data)
         matrix.data += 1
@@ -202,7 +207,11 @@ class _WordTables:
         self.length = np.full(1024, -1, dtype=np.int64)  # -1: not looked up yet
         self.grams = np.zeros(1 << 16, dtype=np.int32)
         self.used = 0
-        self._char_grams: Any = None
+        self.packed = PackedGrams(
+            [(t, i) for t, i in self.vocabulary.items() if " " not in t.strip(" ")],
+            self.char_min,
+            self.char_max,
+        )
         keys, features = [], []
         for term, index in self.vocabulary.items():
             first, space, second = term.partition(" ")
@@ -226,24 +235,20 @@ class _WordTables:
     def _look_up(self, ids: np.ndarray) -> None:
         """Vocabulary indices of new words and their n-grams, appended to `grams`.
 
-        The padded words are joined (" w1  w2 ") and one Aho-Corasick pass over the vocabulary's
-        character n-grams finds every n-gram of every word: no vocabulary n-gram holds two
-        spaces in a row, so none spans two words.
+        The padded words are joined (" w1  w2 ") and every window of char_min..char_max
+        characters is packed into one integer and searched among the vocabulary's packed
+        n-grams, all in numpy. No vocabulary n-gram holds two spaces in a row, so none spans two
+        words.
         """
         words = [self.words[i] for i in ids.tolist()]
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
         next_start = np.cumsum(lengths)
-        joined = "".join(f" {w} " for w in words)
-        hits = np.fromiter(chain.from_iterable(self.char_grams().iter(joined)), dtype=np.int64)
-        hits = hits.reshape(-1, 2)
-        owner = np.searchsorted(next_start, hits[:, 0], side="right")
-        get = self.vocabulary.get
-        whole = np.asarray(list(map(get, words, repeat(-1))), dtype=np.int64)
+        starts, features = self.packed.find("".join(f" {w} " for w in words))
+        whole = np.asarray(list(map(self.vocabulary.get, words, repeat(-1))), dtype=np.int64)
         has_whole = np.nonzero(whole >= 0)[0]
-        owner = np.concatenate([has_whole, owner])
-        feature = np.concatenate([whole[has_whole], hits[:, 1]]).astype(np.int32)
-        order = np.argsort(owner, kind="stable")
-        found = feature[order]
+        owner = np.concatenate([has_whole, np.searchsorted(next_start, starts, side="right")])
+        feature = np.concatenate([whole[has_whole], features]).astype(np.int32)
+        found = feature[np.argsort(owner, kind="stable")]
         kept = np.bincount(owner, minlength=len(words))
         while self.used + len(found) > len(self.grams):
             self.grams = np.concatenate([self.grams, np.zeros_like(self.grams)])
@@ -252,46 +257,81 @@ class _WordTables:
         self.length[ids] = kept
         self.used += len(found)
 
-    def char_grams(self) -> Any:
-        """Aho-Corasick automaton of the vocabulary's character n-grams (value: the index)."""
-        if self._char_grams is None:
-            automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-            for term, index in self.vocabulary.items():
-                if self.char_min <= len(term) <= self.char_max and " " not in term.strip(" "):
-                    automaton.add_word(term, index)
-            automaton.make_automaton()
-            self._char_grams = automaton
-        return self._char_grams
-
-    def grams_of(self, distinct: np.ndarray, n_features: int) -> sparse.csr_matrix:
-        """Word × feature counts for the given word ids (unigram + character n-grams)."""
+    def grams_of(
+        self, distinct: np.ndarray, bigrams: np.ndarray, n_features: int
+    ) -> sparse.csr_matrix:
+        """Rows of feature counts: per word id (itself + character n-grams), then one row per
+        bigram feature holding just that feature."""
         missing = distinct[self.length[distinct] < 0]
         if len(missing):
             self._look_up(missing)
         lengths = self.length[distinct]
-        indptr = np.zeros(len(distinct) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        gather = np.arange(indptr[-1]) - np.repeat(indptr[:-1] - self.start[distinct], lengths)
+        indptr = np.zeros(len(distinct) + len(bigrams) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1 : len(distinct) + 1])
+        indptr[len(distinct) + 1 :] = indptr[len(distinct)] + np.arange(1, len(bigrams) + 1)
+        gather = np.arange(indptr[len(distinct)]) - np.repeat(
+            indptr[: len(distinct)] - self.start[distinct], lengths
+        )
+        indices = np.concatenate([self.grams[gather], bigrams.astype(np.int32)])
         return sparse.csr_matrix(
-            (np.ones(len(gather), dtype=np.float32), self.grams[gather], indptr),
-            shape=(len(distinct), n_features),
+            (np.ones(len(indices), dtype=np.float32), indices, indptr),
+            shape=(len(indptr) - 1, n_features),
         )
 
-    def bigrams(
-        self, word_ids: np.ndarray, docs: np.ndarray, n_docs: int, n_features: int
-    ) -> sparse.csr_matrix | None:
-        """Document × feature counts of the vocabulary's word bigrams."""
+    def bigrams(self, word_ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(document, feature) of every vocabulary word bigram in the batch."""
         if len(word_ids) < 2 or not len(self.bigram_keys):
-            return None
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
         same_doc = docs[:-1] == docs[1:]
         keys = (word_ids[:-1] << 32 | word_ids[1:])[same_doc]
-        where = np.searchsorted(self.bigram_keys, keys)
-        where[where == len(self.bigram_keys)] = 0
+        where = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
         found = self.bigram_keys[where] == keys
-        return sparse.csr_matrix(
-            (
-                np.ones(int(found.sum()), dtype=np.float32),
-                (docs[:-1][same_doc][found], self.bigram_features[where[found]]),
-            ),
-            shape=(n_docs, n_features),
-        )
+        return docs[:-1][same_doc][found], self.bigram_features[where[found]]
+
+
+class PackedGrams:
+    """Character n-grams packed into integers, so a text's n-grams are looked up in numpy.
+
+    Each character known to the vocabulary's n-grams gets a small code (unknown ones are 0 and
+    match nothing); an n-gram is its codes side by side plus its length in the top bits, exact
+    and collision-free.
+    """
+
+    def __init__(self, terms: Sequence[tuple[str, int]], low: int, high: int):
+        terms = [(t, i) for t, i in terms if low <= len(t) <= high]
+        alphabet = sorted({c for t, _ in terms for c in t})
+        self.low, self.high = low, high
+        self.bits = 60 // high
+        if len(alphabet) >= 1 << self.bits or high >= 8:
+            raise ValueError(f"{len(alphabet)} characters do not pack into {high}-grams")
+        self.codes = np.zeros(max(map(ord, alphabet), default=0) + 1, dtype=np.int64)
+        self.codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        keys = np.asarray([self._pack_one(t) for t, _ in terms], dtype=np.int64)
+        order = np.argsort(keys)
+        self.keys = keys[order]
+        self.features = np.asarray([i for _, i in terms], dtype=np.int64)[order]
+
+    def _pack_one(self, term: str) -> int:
+        key = len(term) << 60
+        for k, c in enumerate(term):
+            key |= int(self.codes[ord(c)]) << (self.bits * k)
+        return key
+
+    def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(start, vocabulary index) of every n-gram of `text` in the vocabulary."""
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        known = points < len(self.codes)
+        codes = np.where(known, self.codes[np.where(known, points, 0)], 0)
+        starts, features = [], []
+        for n in range(self.low, min(self.high, len(codes)) + 1):
+            windows = len(codes) - n + 1
+            key = np.full(windows, n << 60, dtype=np.int64)
+            for k in range(n):
+                key |= codes[k : k + windows] << (self.bits * k)
+            where = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+            hit = np.nonzero(self.keys[where] == key)[0]
+            starts.append(hit)
+            features.append(self.features[where[hit]])
+        if not starts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(starts), np.concatenate(features)

@@ -63,3 +63,26 @@ def test_transform_of_nothing_and_of_texts_without_words(dev_texts):
     blank = vectorizer.transform(["", "   \n", dev_texts[0]])
     assert blank[0].nnz == 0 and blank[1].nnz == 0 and blank[2].nnz > 0
     assert np.isclose(np.linalg.norm(blank[2].toarray()), 1.0)
+
+
+def test_packed_grams_find_exactly_the_vocabulary_substrings():
+    """Brute force agrees: unknown characters, a 2-gram inside a longer window, emoji, tiny text."""
+    import random
+
+    from flagbot.features import PackedGrams
+
+    terms = [" ab", "ab", "b ", "bé", "é!", "😀x", " a ", "xyz!"]
+    packed = PackedGrams([(t, i) for i, t in enumerate(terms)], 2, 5)
+    rng = random.Random(3)
+    alphabet = "ab xyzé!😀?"
+    for text in ["", "a", " ab  a ", "ab?"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)
+    ]:
+        starts, features = packed.find(text)
+        expected = sorted(
+            (i, terms.index(text[i : i + n]))
+            for n in range(2, 6)
+            for i in range(len(text) - n + 1)
+            if text[i : i + n] in terms
+        )
+        assert sorted(zip(starts.tolist(), features.tolist(), strict=True)) == expected, text
