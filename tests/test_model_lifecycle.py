@@ -199,3 +199,26 @@ def test_promote_switches_the_default_only_when_not_worse(small, capsys):
     assert (out / "DEFAULT").read_text().strip() == "small-a"
     assert flagbot_main(["model", "promote", str(out / "weak.joblib"), *dev, "--force"]) == 0
     assert (out / "DEFAULT").read_text().strip() == "weak"
+
+
+def test_train_reproduces_the_shipped_default_from_training_data(tmp_path):
+    """The documented command, on the repository's training_data/, gives the shipped card's
+    dev metrics and threshold, and the same scores as the shipped model."""
+    shipped = load_model("default")
+    params = shipped.card["params"]
+    data = shipped.card["data"]
+    argv = ["--train", *[str(ROOT / f["path"]) for f in data["train"]]]
+    argv += ["--dev", *[str(ROOT / f["path"]) for f in data["dev"]]]
+    argv += ["--out-dir", str(tmp_path), "--name", "again", "--seed", str(params["seed"])]
+    assert script("train")(argv) == 0
+    card = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
+    for key in ("roc_auc", "pr_auc", "at_threshold", "threshold_table"):
+        assert card["metrics"]["dev"][key] == shipped.card["metrics"]["dev"][key], key
+    assert abs(card["threshold"] - shipped.threshold) <= 2e-6  # last digit: float summation order
+    assert [f["sha256"] for f in card["data"]["train"]] == [f["sha256"] for f in data["train"]]
+    texts = sample(ROOT / "training_data" / "dev.csv", tmp_path / "dev-head.csv", 300)
+    again = load_model(str(tmp_path / "again.joblib"))
+    difference = max(
+        abs(a - b) for a, b in zip(again.score(texts), shipped.score(texts), strict=True)
+    )
+    assert difference < 1e-5
