@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from flagbot.errors import FetchError, SkipEdit
-from flagbot.events import RecentChange
+from flagbot.events import RecentChange, valid_unicode
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def fetch_added(site: Any, change: RecentChange, max_chars: int) -> str:
         delay = min(delay * 2, 30)
     texts = _revision_texts(response, wanted)
     old = texts.get(change.old_rev, "") if change.old_rev else ""
-    added = added_wikitext(old, texts[change.new_rev])
+    added = valid_unicode(added_wikitext(old, texts[change.new_rev]))
     if len(added) > max_chars:
         raise SkipEdit("too_large")
     return added

@@ -8,6 +8,7 @@ put into an exception or a log line above DEBUG.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,16 @@ from typing import Any
 from flagbot.errors import BadEvent
 
 EDIT_TYPES = frozenset({"edit", "new"})
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (from a bad JSON escape such as "\\ud800") replaced by U+FFFD.
+
+    Such a string cannot be encoded as UTF-8, so the store and mail would fail on it; dropping
+    the edit instead would let abuse through by adding one odd escape.
+    """
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +67,7 @@ def _field(
     # bool is an int in Python; an integer field must not accept true/false
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadEvent(f"wrong_type:{name}")
-    return value
+    return valid_unicode(value) if isinstance(value, str) else value
 
 
 def _revisions(obj: dict[str, Any], change_type: str) -> tuple[int | None, int | None]:

@@ -319,7 +319,9 @@ class PackedGrams:
 
     def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(start, vocabulary index) of every n-gram of `text` in the vocabulary."""
-        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        # surrogatepass: a lone surrogate (a bad JSON escape) is a character, not a crash
+        utf32 = text.encode("utf-32-le", "surrogatepass")
+        points = np.frombuffer(utf32, dtype=np.uint32).astype(np.int64)
         known = points < len(self.codes)
         codes = np.where(known, self.codes[np.where(known, points, 0)], 0)
         starts, features = [], []

@@ -91,3 +91,13 @@ def test_api_row_parses_into_the_same_shape():
     assert new_page.old_rev is None
     with pytest.raises(BadEvent):
         parse_api_row({**row, "timestamp": "yesterday"}, "w", "http://x", "")
+
+
+def test_lone_surrogates_become_replacement_characters_not_crashes():
+    """A bad JSON escape ("\\ud800") makes a string UTF-8 cannot encode; keep the edit, fix it."""
+    event = rc_event(1, "you idiot \ud800", title="Talk:A\udfffB")
+    event["comment"] = "reply \ud800"
+    change = parse_event(json.dumps(event))
+    assert change.added_text == "you idiot \ufffd"
+    assert change.title == "Talk:A\ufffdB" and change.comment == "reply \ufffd"
+    change.added_text.encode("utf-8")  # would raise before

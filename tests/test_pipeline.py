@@ -99,6 +99,18 @@ def test_replay_filters_scores_flags_and_counts(tmp_path, make_settings, scorer)
         assert ABUSIVE[:30] not in body and "stupid" not in body
 
 
+def test_an_event_with_a_lone_surrogate_is_stored_and_flagged(tmp_path, make_settings, scorer):
+    """Used to crash the store (UTF-8 cannot encode "\ud800") on every restart, for ever."""
+    lines = [rc_event(1, ABUSIVE + " \ud800", title="Talk:\udfff"), rc_event(2, ABUSIVE)]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    summary = pipeline.run(threading.Event())
+    assert summary.scored == 2 and summary.new_flags == 2
+    assert [f["title"] for f in pipeline.store.iter_flags()] == ["Talk:\ufffd", "Talk:Example"]
+
+
 def test_restart_resumes_without_missing_or_repeating(tmp_path, make_settings, scorer):
     path = write_replay(tmp_path / "r.jsonl", events(100))
     settings = make_settings(source={"type": "replay", "path": path}, batch_size=10)
