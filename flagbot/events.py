@@ -16,6 +16,7 @@ from typing import Any
 from flagbot.errors import BadEvent
 
 EDIT_TYPES = frozenset({"edit", "new"})
+MAX_TIMESTAMP = 2**33  # the year 2242
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -67,6 +68,8 @@ def _field(
     # bool is an int in Python; an integer field must not accept true/false
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadEvent(f"wrong_type:{name}")
+    if kind is int and not -(2**63) <= value < 2**63:  # the store's integers are 64-bit
+        raise BadEvent(f"out_of_range:{name}")
     return valid_unicode(value) if isinstance(value, str) else value
 
 
@@ -76,7 +79,15 @@ def _revisions(obj: dict[str, Any], change_type: str) -> tuple[int | None, int |
     revision = _field(obj, "revision", dict)
     new = _field(revision, "new", int)
     old = _field(revision, "old", int, None)
+    if new <= 0 or (old is not None and old < 0):
+        raise BadEvent("out_of_range:revision")
     return (old or None), new
+
+
+def _timestamp(seconds: int) -> int:
+    if not 0 <= seconds < MAX_TIMESTAMP:  # dates are formatted later; year 10,000 cannot be
+        raise BadEvent("out_of_range:timestamp")
+    return seconds
 
 
 def parse_event(
@@ -110,7 +121,7 @@ def parse_event(
         type=change_type,
         old_rev=old,
         new_rev=new,
-        timestamp=_field(obj, "timestamp", int),
+        timestamp=_timestamp(_field(obj, "timestamp", int)),
         comment=_field(obj, "comment", str, ""),
         rcid=_field(obj, "id", int, None),
         position=position,

@@ -52,6 +52,14 @@ def test_canary_events_are_dropped():
         (json.dumps({**rc_event(1), "namespace": True}), "wrong_type:namespace"),
         (json.dumps({**rc_event(1), "revision": {"old": 1}}), "missing_field:new"),
         (json.dumps({**rc_event(1), "meta": "x"}), "wrong_type:meta"),
+        # numbers the store cannot hold or later code cannot format
+        (json.dumps({**rc_event(1), "revision": {"new": 10**20}}), "out_of_range:new"),
+        (json.dumps({**rc_event(1), "revision": {"new": -7}}), "out_of_range:revision"),
+        (json.dumps({**rc_event(1), "revision": {"old": -1, "new": 3}}), "out_of_range:revision"),
+        (json.dumps({**rc_event(1), "id": 2**64}), "out_of_range:id"),
+        (json.dumps({**rc_event(1), "namespace": -(10**30)}), "out_of_range:namespace"),
+        (json.dumps({**rc_event(1), "timestamp": 10**20}), "out_of_range:timestamp"),
+        (json.dumps({**rc_event(1), "timestamp": -1}), "out_of_range:timestamp"),
     ],
 )
 def test_malformed_events_raise_a_reason_without_content(raw, reason):
