@@ -68,7 +68,7 @@ def _field(
     # bool is an int in Python; an integer field must not accept true/false
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadEvent(f"wrong_type:{name}")
-    if kind is int and not -(2**63) <= value < 2**63:  # the store's integers are 64-bit
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # the store holds 64 bits
         raise BadEvent(f"out_of_range:{name}")
     return valid_unicode(value) if isinstance(value, str) else value
 
