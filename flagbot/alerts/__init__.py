@@ -69,11 +69,19 @@ def notifiers() -> dict[str, Notifier]:
     return {"dryrun": dryrun.send, "smtp": smtp.send, "wikimail": wikimail.send}
 
 
+def one_line(value: str) -> str:
+    """Whitespace and control characters folded to single spaces: a title or user name from a
+    bad event must not add mail headers or fake lines (a second "Diff:") to an alert."""
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+
+
 def render(alert: Alert) -> tuple[str, str]:
     """Subject and plain-text body: links and metadata only, neutral wording."""
     first = alert.items[0]
     if len(alert.items) == 1:
-        subject = f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {first.title}"
+        subject = (
+            f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {one_line(first.title)}"
+        )
         intro = "flagbot flagged an edit for your review."
     else:
         kind = "digest" if alert.digest else "one user or page"
@@ -84,8 +92,8 @@ def render(alert: Alert) -> tuple[str, str]:
         when = datetime.fromtimestamp(item.edit_time, UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
             f"Wiki:       {item.wiki}",
-            f"Page:       {item.title}",
-            f"User:       {item.user}",
+            f"Page:       {one_line(item.title)}",
+            f"User:       {one_line(item.user)}",
             f"Time:       {when}",
             f"Categories: {', '.join(item.categories)}",
             f"Score:      {item.score:.2f}",
