@@ -306,26 +306,30 @@ class PackedGrams:
             raise ValueError(f"{len(alphabet)} characters do not pack into {high}-grams")
         self.codes = np.zeros(max(map(ord, alphabet), default=0) + 1, dtype=np.int64)
         self.codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
-        keys = np.asarray([self._pack_one(t) for t, _ in terms], dtype=np.int64)
+        lengths = np.fromiter((len(t) for t, _ in terms), dtype=np.int64, count=len(terms))
+        codes = self._codes("".join(t for t, _ in terms))
+        starts = np.cumsum(lengths) - lengths
+        keys = lengths << 60
+        for k in range(high):
+            longer = lengths > k
+            keys[longer] |= codes[starts[longer] + k] << (self.bits * k)
         order = np.argsort(keys)
         self.keys = keys[order]
         self.features = np.asarray([i for _, i in terms], dtype=np.int64)[order]
 
-    def _pack_one(self, term: str) -> int:
-        key = len(term) << 60
-        for k, c in enumerate(term):
-            key |= int(self.codes[ord(c)]) << (self.bits * k)
-        return key
-
-    def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(start, vocabulary index) of every n-gram of `text` in the vocabulary."""
+    def _codes(self, text: str) -> np.ndarray:
+        """Each character's code; 0 for characters no vocabulary n-gram holds."""
         # surrogatepass: a lone surrogate (a bad JSON escape) is a character, not a crash
         utf32 = text.encode("utf-32-le", "surrogatepass")
         points = np.frombuffer(utf32, dtype=np.uint32).astype(np.int64)
         known = points < len(self.codes)
-        codes = np.where(known, self.codes[np.where(known, points, 0)], 0)
+        return np.where(known, self.codes[np.where(known, points, 0)], 0)
+
+    def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(start, vocabulary index) of every n-gram of `text` in the vocabulary."""
+        codes = self._codes(text)
         starts, features = [], []
-        for n in range(self.low, min(self.high, len(codes)) + 1):
+        for n in range(self.low, min(self.high, len(codes)) + 1 if len(self.keys) else 0):
             windows = len(codes) - n + 1
             key = np.full(windows, n << 60, dtype=np.int64)
             for k in range(n):

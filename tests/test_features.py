@@ -87,3 +87,4 @@ def test_packed_grams_find_exactly_the_vocabulary_substrings():
             if text[i : i + n] in terms
         )
         assert sorted(zip(starts.tolist(), features.tolist(), strict=True)) == expected, text
+    assert [len(a) for a in PackedGrams([], 2, 5).find("no n-grams known")] == [0, 0]
