@@ -138,10 +138,10 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
         return tables
 
     def transform(self, texts: Sequence[str]) -> Any:
-        """Counts = (document × word counts) @ (word × n-gram counts) + word bigrams, then TF-IDF.
+        """Counts = (document × word counts) @ (word × n-gram counts), then TF-IDF.
 
-        Python touches each token once (a dictionary lookup for its word id); the n-gram
-        counting is one sparse matrix product and the bigram lookup one sorted search.
+        Python touches each token once (a dictionary lookup for its word id); the counting is
+        one sparse matrix product, the batch's word bigrams riding along as extra columns.
         """
         if not len(texts):
             return sparse.csr_matrix((0, len(self.idf_)), dtype=np.float32)
@@ -181,8 +181,7 @@ class TalkVectorizer(TransformerMixin, BaseEstimator):
             ),
             shape=(n_docs, len(distinct) + len(found_bigrams)),
         )
-        matrix = per_word @ tables.grams_of(distinct, found_bigrams, n_features)
-        matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+        matrix = per_word @ tables.grams_of(distinct, found_bigrams, n_features)  # float32 CSR
         np.log(matrix.data, out=matrix.data)
         matrix.data += 1
         matrix.data *= self.idf_[matrix.indices]
@@ -200,7 +199,6 @@ class _WordTables:
 
     def __init__(self, vectorizer: TalkVectorizer):
         self.vocabulary = vectorizer.vocabulary_
-        self.char_min, self.char_max = vectorizer.char_min, vectorizer.char_max
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.start = np.zeros(1024, dtype=np.int64)
@@ -209,8 +207,8 @@ class _WordTables:
         self.used = 0
         self.packed = PackedGrams(
             [(t, i) for t, i in self.vocabulary.items() if " " not in t.strip(" ")],
-            self.char_min,
-            self.char_max,
+            vectorizer.char_min,
+            vectorizer.char_max,
         )
         keys, features = [], []
         for term, index in self.vocabulary.items():

@@ -62,6 +62,7 @@ STD_FLAGS = {
     "VERBOSE": re.VERBOSE,
     "ASCII": re.ASCII,
 }
+LiteralSets = tuple[frozenset[str], ...]  # a match holds one literal of each set
 MATCH_TIMEOUT = 0.05  # seconds per pattern per text
 PROBE_TIMEOUT = 0.2
 PROBES = (
@@ -94,7 +95,7 @@ class Rule:
     namespaces: frozenset[int]
     min_score: float | None
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
-    needs: tuple[tuple[frozenset[str], ...] | None, ...]  # per pattern: one of each set
+    needs: tuple[LiteralSets | None, ...]  # per pattern: one literal of each set is in a match
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     line: int
@@ -303,10 +304,11 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
     if len(problems) > before:
         return None
     literals: set[str] | None = set()
+    needs = []
     for pattern in _strings(raw["patterns"]):
-        found = required_literals(pattern, std_flags)
-        literals = None if found is None or literals is None else literals | found
-    needs = tuple(required_literal_sets(p, std_flags) for p in _strings(raw["patterns"]))
+        best, sets = literal_prefilter(pattern, std_flags)
+        literals = None if best is None or literals is None else literals | best
+        needs.append(sets)
     return Rule(
         id=str(rule_id),
         description=raw["description"],
@@ -317,7 +319,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         namespaces=frozenset(namespaces),
         min_score=min_score,
         literals=frozenset(literals) if literals is not None else None,
-        needs=needs,
+        needs=tuple(needs),
         examples_match=tuple(match_examples),
         examples_no_match=tuple(no_match_examples),
         line=line,
@@ -429,8 +431,12 @@ def _required(op: Any, av: Any) -> set[str] | None:
 
 
 def _required_sequence(items: Any) -> set[str] | None:
+    return _best(_required_sets(items))
+
+
+def _best(sets: list[set[str]]) -> set[str] | None:
     best: set[str] | None = None
-    for found in _required_sets(items):
+    for found in sets:
         best = _better(best, found)
     return best
 
@@ -474,33 +480,37 @@ def _minimal(found: set[str]) -> frozenset[str]:
     return frozenset(s for s in found if not any(o != s and o in s for o in found))
 
 
-def required_literals(pattern: str, flags: int) -> frozenset[str] | None:
-    """Casefolded literals one of which is in every match of `pattern`; None when unknown."""
-    try:
-        found = _required_sequence(_parse(pattern, flags))
-    except Exception:  # noqa: BLE001 - syntax only the regex module knows: no prefilter
-        return None
-    return _minimal(found) if _useful(found) else None  # type: ignore[arg-type]
+def literal_prefilter(pattern: str, flags: int) -> tuple[frozenset[str] | None, LiteralSets | None]:
+    """What the prefilter knows of `pattern`, from one parse (None where nothing is known):
 
-
-def required_literal_sets(pattern: str, flags: int) -> tuple[frozenset[str], ...] | None:
-    """All the literal sets of `pattern`: a match holds one literal of each; None when unknown.
-
-    "I know where you live" needs "know" and "where" and "live", not only one of them.
+    - the best single set of casefolded literals one of which is in every match;
+    - all the sets worth testing: a match holds one literal of each ("I know where you live"
+      needs "know" and "where" and "live", not only one of them).
     """
     try:
-        found = {_minimal(s) for s in _required_sets(_parse(pattern, flags))}
+        sets = _required_sets(_parse(pattern, flags))
     except Exception:  # noqa: BLE001 - syntax only the regex module knows: no prefilter
-        return None
+        return None, None
+    best = _best(sets)
     # Short literals are in nearly every text, and a set whose literals each contain one of
     # another set's adds nothing: keep what actually narrows.
-    found = {s for s in found if min(map(len, s)) >= 3}
+    found = {_minimal(s) for s in sets if min(map(len, s)) >= 3}
     kept = [
         s
         for s in found
         if not any(t != s and all(any(a in b for a in s) for b in t) for t in found)
     ]
-    return tuple(sorted(kept, key=sorted)) or None
+    return (_minimal(best) if best is not None else None), (tuple(sorted(kept, key=sorted)) or None)
+
+
+def required_literals(pattern: str, flags: int) -> frozenset[str] | None:
+    """Casefolded literals one of which is in every match of `pattern`; None when unknown."""
+    return literal_prefilter(pattern, flags)[0]
+
+
+def required_literal_sets(pattern: str, flags: int) -> LiteralSets | None:
+    """All the literal sets of `pattern` worth testing; None when unknown."""
+    return literal_prefilter(pattern, flags)[1]
 
 
 def parse_rules(text: str, path: str = "rules.yaml") -> RuleSet:
