@@ -3,9 +3,9 @@
 MediaWiki pushes each recent change as JSON over UDP (`$wgRCFeeds`, JSONRCFeedFormatter). The
 relay adds what EventStreams adds (`$schema`, `meta` with id, dt, domain, stream, offset…) and
 serves the result as `text/event-stream` at /v2/stream/recentchange through the live
-StreamServer, which honours Last-Event-ID and `since`, keeps only `retention_seconds` of
-history, and can be told to drop connections or go silent — so flagbot's real `eventstreams`
-source is exercised end to end.
+StreamServer, which resumes by Kafka-style timestamp ids and `since`, keeps only
+`retention_seconds` of history, and can be told to close connections or go silent — so
+flagbot's real `eventstreams` source is exercised end to end.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class RCFeedRelay:
             except OSError:
                 return
             event = json.loads(datagram)
-            offset = len(self.stream.events)
+            offset = len(self.stream.order)
             event["$schema"] = "/mediawiki/recentchange/1.0.0"
             event["meta"] = {
                 "uri": f"{event.get('server_url', '')}/index.php?title={event.get('title', '')}",
@@ -56,7 +56,7 @@ class RCFeedRelay:
                 "offset": offset,
             }
             self.received.append((time.time(), event))
-            self.stream.publish(event)
+            self.stream.publish(event, kafka_ms=int(time.time() * 1000))  # producer time, as Kafka
 
     def __enter__(self) -> RCFeedRelay:
         self.stream.__enter__()

@@ -1,9 +1,21 @@
-"""A small EventStreams-compatible server for tests (a real HTTP server on loopback).
+"""A test double of Wikimedia's EventStreams (a real HTTP server on loopback).
 
-It serves `text/event-stream` with chunked encoding, honours Last-Event-ID and `since`, and can
-be told to drop every connection after N events, to go silent, or to answer 503 a few times.
-`live=True` keeps each connection open and sends events as they are `publish`ed, like the real
-EventStreams; otherwise a connection ends after the events it has.
+It follows the real service (wikimedia/mediawiki-services-eventstreams on wikimedia/KafkaSSE),
+warts included, as recorded in shared/data/real-events/sse-captures:
+- Events live in Kafka topics, one per datacenter (`eqiad.…`, `codfw.…`, partition 0); only the
+  `active` one receives new events. Each message has a Kafka timestamp in milliseconds, which
+  need not rise: real producers are not monotonic, and old captures have second resolution.
+- Each message's `id:` is a JSON array with one entry per assigned topic: the topic of the
+  message as `{"topic", "partition", "timestamp": kafka timestamp + 1}`, a topic not seen on this
+  connection as the client asked for it, or `{"offset": -1}` ("latest").
+- Last-Event-ID is such an array; a `timestamp` resumes at the earliest offset whose timestamp is
+  >= it, an `offset` at that offset (-1: the end of the log). An unparseable or invalid id is
+  400, an unknown topic 404. `since` (ISO 8601 or milliseconds) applies only without an id.
+- The server closes every connection after `close_after` messages (the real one after ~15
+  minutes), sends no keep-alive comments, can answer 503 `fail_first` times and go silent once
+(before the `silent_after`-th message of the log, for `silent_seconds`).
+`live=True` keeps a connection open for events `publish`ed later; otherwise it ends at the end of
+the log.
 """
 
 from __future__ import annotations
@@ -11,31 +23,46 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+TOPICS = ("eqiad.mediawiki.recentchange", "codfw.mediawiki.recentchange")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, detail: str):
+        self.status, self.detail = status, detail
 
 
 class StreamServer:
     def __init__(
         self,
-        events: list[dict],
-        drop_after: int = 0,
+        events: list[dict] | None = None,
+        close_after: int = 0,
         fail_first: int = 0,
         silent_after: int = 0,
         silent_seconds: float = 0.0,
         live: bool = False,
         retention_seconds: float = 0.0,
+        active: str = TOPICS[0],
     ):
-        self.events = events  # each gets id = its index
+        self.log: dict[str, list[tuple[int, dict]]] = {t: [] for t in TOPICS}  # (kafka ms, event)
+        self.order: list[tuple[str, int]] = []  # (topic, offset) in the order they arrived
+        self.active = active
         self.live = live
         self.retention_seconds = retention_seconds  # 0: keep everything
         self.changed = threading.Condition()
         self.closing = False
-        self.drop_after = drop_after
+        self.close_after = close_after
         self.fail_first = fail_first
         self.silent_after = silent_after
         self.silent_seconds = silent_seconds
         self.connections: list[dict] = []  # what each request asked for
+        self.sent: list[dict] = []  # every message sent: topic, offset, id
+        for event in events or []:
+            self.publish(event)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,68 +83,59 @@ class StreamServer:
                 )
                 if server.fail_first > 0:
                     server.fail_first -= 1
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                start = int(last) + 1 if last else (len(server.events) if server.live else 0)
-                if server.retention_seconds:  # older events are gone, as on the real service
-                    horizon = time.time() - server.retention_seconds
-                    first_kept = next(
-                        (i for i, e in enumerate(server.events) if e["timestamp"] >= horizon),
-                        len(server.events),
-                    )
-                    start = max(start, first_kept)
-                if not last and query.get("since"):
-                    since = query["since"][0]
-                    start = next(
-                        (
-                            i
-                            for i, e in enumerate(server.events)
-                            if time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["timestamp"]))
-                            >= since
-                        ),
-                        len(server.events),
-                    )
+                    return self._error(503, "service unavailable")
+                try:
+                    with server.changed:
+                        starts, shown = server.assign(last, query.get("since", [None])[0])
+                except BadRequest as bad:
+                    return self._error(bad.status, bad.detail)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream; charset=utf-8")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                sent = 0
                 try:
                     self._chunk(b":ok\n\n")
-                    i = start
-                    while True:
-                        if i >= len(server.events):
-                            if not server.live:
-                                break
-                            with server.changed:
-                                if i >= len(server.events) and not server.closing:
-                                    server.changed.wait(timeout=1.0)
-                            if server.closing:
-                                return
-                            if i >= len(server.events):
-                                self._chunk(b":\n\n")  # keep-alive, as EventStreams does
-                                continue
-                        if (
-                            server.silent_after
-                            and i == server.silent_after
-                            and server.silent_seconds
-                        ):
-                            silence, server.silent_seconds = server.silent_seconds, 0.0
-                            time.sleep(silence)
-                            return
-                        payload = json.dumps(server.events[i])
-                        self._chunk(f"event: message\nid: {i}\ndata: {payload}\n\n".encode())
-                        sent += 1
-                        i += 1
-                        if server.drop_after and sent >= server.drop_after:
-                            return  # drop the connection mid-stream
-                    time.sleep(0.3)
+                    self._serve(starts, shown)
                 except OSError:
                     return  # the client went away
                 finally:
                     self.close_connection = True
+
+            def _serve(self, starts: dict[str, int], shown: dict[str, dict]) -> None:
+                position = 0  # index into server.order
+                sent = 0
+                while True:
+                    with server.changed:
+                        while position >= len(server.order):
+                            if not server.live or server.closing:
+                                return
+                            server.changed.wait(timeout=0.5)  # real EventStreams: no keep-alive
+                        topic, offset = server.order[position]
+                        position += 1
+                        if offset < starts[topic]:
+                            continue
+                        stamp, event = server.log[topic][offset]
+                    if server.silent_after and position - 1 == server.silent_after:
+                        silence, server.silent_seconds = server.silent_seconds, 0.0
+                        if silence:  # once, before the message at that place in the log
+                            time.sleep(silence)
+                            return
+                    shown[topic] = {"topic": topic, "partition": 0, "timestamp": stamp + 1}
+                    message_id = json.dumps(list(shown.values()), separators=(",", ":"))
+                    payload = json.dumps(event)
+                    self._chunk(f"event: message\nid: {message_id}\ndata: {payload}\n\n".encode())
+                    server.sent.append({"topic": topic, "offset": offset, "id": message_id})
+                    sent += 1
+                    if server.close_after and sent >= server.close_after:
+                        return  # the server ends the connection, as EventStreams does
+
+            def _error(self, status: int, detail: str) -> None:
+                body = json.dumps({"status": status, "detail": detail}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def _chunk(self, data: bytes) -> None:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -128,18 +146,79 @@ class StreamServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v2/stream/recentchange"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def publish(self, event: dict) -> None:
+    # --- the Kafka side ---------------------------------------------------------------------
+    def publish(self, event: dict, kafka_ms: int | None = None, topic: str | None = None) -> None:
+        """Append an event to the active datacenter's topic (or `topic`) at `kafka_ms`."""
+        topic = topic or self.active
+        if kafka_ms is None:
+            kafka_ms = int(event.get("timestamp", time.time()) * 1000)
         with self.changed:
-            self.events.append(event)
+            self.log[topic].append((kafka_ms, event))
+            self.order.append((topic, len(self.log[topic]) - 1))
             self.changed.notify_all()
+
+    @property
+    def events(self) -> list[dict]:
+        return [self.log[t][o][1] for t, o in self.order]
+
+    def _first_kept(self, topic: str) -> int:
+        if not self.retention_seconds:
+            return 0
+        horizon = (time.time() - self.retention_seconds) * 1000
+        log = self.log[topic]
+        return next((i for i, (ms, _) in enumerate(log) if ms >= horizon), len(log))
+
+    def _at_timestamp(self, topic: str, ms: int) -> int:
+        """Kafka's offsetsForTimes: the earliest offset whose timestamp is >= ms."""
+        log = self.log[topic]
+        return next((i for i, (stamp, _) in enumerate(log) if stamp >= ms), len(log))
+
+    def assign(self, last_event_id: str | None, since: str | None) -> tuple[dict, dict]:
+        """Start offsets per topic, and the id entries shown for topics not yet seen."""
+        starts = {t: len(self.log[t]) for t in TOPICS}  # latest
+        shown = {t: {"topic": t, "partition": 0, "offset": -1} for t in TOPICS}
+        if last_event_id:
+            try:
+                assignments = json.loads(last_event_id)
+                if not isinstance(assignments, list) or not assignments:
+                    raise ValueError
+            except ValueError:
+                raise BadRequest(400, "InvalidAssignmentError: Last-Event-ID") from None
+            for entry in assignments:
+                if not isinstance(entry, dict) or not isinstance(entry.get("topic"), str):
+                    raise BadRequest(400, "InvalidAssignmentError: each needs a topic")
+                topic = entry["topic"]
+                if topic not in self.log or entry.get("partition") != 0:
+                    raise BadRequest(404, f"TopicNotAvailableError: {topic}")
+                if isinstance(entry.get("timestamp"), int):
+                    starts[topic] = self._at_timestamp(topic, entry["timestamp"])
+                elif isinstance(entry.get("offset"), int):
+                    offset = entry["offset"]
+                    starts[topic] = len(self.log[topic]) if offset < 0 else offset
+                else:
+                    raise BadRequest(400, "InvalidAssignmentError: offset or timestamp")
+                shown[topic] = entry
+        elif since:
+            try:
+                ms = int(since) if since.isdigit() else _iso_ms(since)
+            except ValueError:
+                raise BadRequest(400, "invalid_timestamp") from None
+            starts = {t: self._at_timestamp(t, ms) for t in TOPICS}
+        for topic in TOPICS:  # older messages are gone, as on the real service
+            starts[topic] = max(starts[topic], self._first_kept(topic))
+        return starts, shown
 
     def __enter__(self) -> StreamServer:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         with self.changed:
             self.closing = True
             self.changed.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _iso_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)

@@ -1,10 +1,20 @@
 """EventStreams source: Wikimedia's `recentchange` server-sent events through requests-sse.
 
-One connection per process. The server closes every connection after ~15 minutes: reconnect
-silently with Last-Event-ID. A silent connection ends by read timeout (the watchdog) and
-reconnects; refusals (429, 5xx) and network errors back off exponentially up to max_backoff.
-On start, a saved position resumes with `since=` (minus an overlap) and Last-Event-ID; a gap
-older than the stream's retention is first caught up through the API polling source.
+Real EventStreams ids are JSON arrays of Kafka assignments, `{"topic", "partition",
+"timestamp"}` (the message's Kafka time + 1 ms, resumed as "the earliest offset whose time is
+>= this") and `{"offset": -1}` ("latest") for the idle datacenter's topic. Kafka times are not
+monotonic, so the id of the last message is not a safe place to resume: a neighbour that was
+stamped a few ms earlier would be skipped. Every (re)connection therefore sends the id with each
+timestamp rewound by `overlap_seconds`, and "latest" entries replaced by such a timestamp (after
+a datacenter switchover the idle topic is the one that carries the news). The store's unique
+(wiki, rev_id) absorbs the repeats.
+
+The loop is flagbot's, not requests-sse's: the server closes every connection after ~15
+minutes, a silent connection ends by read timeout, and both reconnect here with the rewound
+id. Refusals (429, 5xx) and network errors back off exponentially up to max_backoff. An id the
+server rejects (400, 404: e.g. a renamed stream) is dropped with a warning and the stream
+resumes by `since=` the last event's time minus the overlap. A saved position older than the
+stream's retention is first caught up through the API polling source.
 """
 
 from __future__ import annotations
@@ -15,10 +25,11 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from requests_sse import EventSource, InvalidContentTypeError, InvalidStatusCodeError
+from requests_sse import EventSource, InvalidContentTypeError, InvalidStatusCodeError, ReadyState
 
 from flagbot.config import Settings
 from flagbot.errors import BadEvent, ConfigError
@@ -29,17 +40,73 @@ from flagbot.wiki import user_agent
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REJECTED_ID_STATUSES = {400, 404}
 
 
 class _Stopped(Exception):
-    """Raised from requests-sse's error callback to leave its reconnect loop on stop."""
+    """Raised from requests-sse's error callback to leave its loop on stop."""
 
 
-def _since_url(base: str, since: float | None) -> str:
-    if since is None:
-        return base
+class _Ended(Exception):
+    """Raised from requests-sse's error callback when a stream ends: flagbot reconnects."""
+
+
+def resume_id(last_id: str, event_time: float | None, overlap_seconds: float) -> str:
+    """The Last-Event-ID to send for a saved id: timestamps rewound, "latest" entries replaced.
+
+    An id that is not a list of Kafka assignments (another server's) is sent as it is.
+    """
+    try:
+        entries = json.loads(last_id)
+    except ValueError:
+        return last_id
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return last_id
+    overlap_ms = int(overlap_seconds * 1000)
+    stamps = [e["timestamp"] for e in entries if isinstance(e.get("timestamp"), int)]
+    if stamps:
+        reference = max(stamps)
+    elif event_time is not None:
+        reference = int(event_time * 1000)
+    else:
+        return last_id  # offsets only: exact positions, nothing to rewind
+    rewound: list[dict[str, Any]] = []
+    for entry in entries:
+        kept = {k: v for k, v in entry.items() if k not in ("timestamp", "offset")}
+        if isinstance(entry.get("timestamp"), int):
+            rewound.append({**kept, "timestamp": max(entry["timestamp"] - overlap_ms, 0)})
+        elif isinstance(entry.get("offset"), int) and entry["offset"] >= 0:
+            rewound.append(entry)  # an exact offset: resumes exactly
+        else:  # "latest" (or anything unreadable): from a little before the other topics
+            rewound.append({**kept, "timestamp": max(reference - overlap_ms, 0)})
+    return json.dumps(rewound, separators=(",", ":"))
+
+
+def newest_time(event_id: str | None) -> int:
+    """The latest Kafka timestamp (ms) an id carries; 0 for none or another server's id."""
+    try:
+        entries = json.loads(event_id or "")
+    except ValueError:
+        return 0
+    if not isinstance(entries, list):
+        return 0
+    return max(
+        (
+            e["timestamp"]
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("timestamp"), int)
+        ),
+        default=0,
+    )
+
+
+def _since_url(base: str, since: float) -> str:
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}{urlencode({'since': recentchanges.iso(since)})}"
+
+
+def _position(last_id: str | None, event_time: float | None) -> str:
+    return json.dumps({"id": last_id, "ts": event_time})
 
 
 def _catch_up(settings: Settings, since: float, stop: threading.Event) -> Iterator[SourceItem]:
@@ -60,52 +127,87 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
     source = settings.source
     saved = json.loads(position) if position else {}
     last_id: str | None = saved.get("id")
-    since: float | None = saved.get("ts")
-    if since is not None and time.time() - since > source.retention_days * 86400:
-        yield from _catch_up(settings, since, stop)
-        last_id, since = None, time.time() - source.overlap_seconds
-    elif since is not None:
-        since -= source.overlap_seconds
+    event_time: float | None = saved.get("ts")  # the last real event's time, never a canary's
+    if event_time is not None and time.time() - event_time > source.retention_days * 86400:
+        yield from _catch_up(settings, event_time, stop)
+        last_id, event_time = None, time.time()
     session = requests.Session()
     session.headers["User-Agent"] = user_agent(settings.user_agent_contact)
+    holder: list[EventSource] = []
 
     def on_error() -> None:
-        # requests-sse reconnects by itself after a dropped or silent connection; a stop
-        # requested meanwhile must end the stream instead of another reconnect
+        # requests-sse calls this before its own reconnect (which would resend the last id
+        # verbatim) and when a connection fails; flagbot takes over the former
         if stop.is_set():
             raise _Stopped
+        if holder and holder[0].ready_state == ReadyState.CONNECTING:
+            raise _Ended
 
+    newest = newest_time(last_id)  # the stream's high-water mark: the saved id never goes back
     delay = 1.0
     while not stop.is_set():
-        url = _since_url(source.url, since if not last_id else None)
+        if last_id:
+            url, sent_id = source.url, resume_id(last_id, event_time, source.overlap_seconds)
+        else:
+            since = event_time if event_time is not None else time.time()
+            url, sent_id = _since_url(source.url, since - source.overlap_seconds), None
+        received, newest_before = 0, newest
+        holder.clear()
         try:
-            with EventSource(
+            events = EventSource(
                 url,
                 session=session,
                 timeout=(CONNECT_TIMEOUT, source.read_timeout),  # type: ignore[arg-type]
                 max_connect_retry=0,
-                latest_event_id=last_id,
-                reconnection_time=timedelta(seconds=0.5),
+                latest_event_id=sent_id,
+                reconnection_time=timedelta(seconds=0),
                 on_error=on_error,
-            ) as events:
+            )
+            holder.append(events)
+            with events:
                 log.info("connected to %s", source.url)
-                delay = 1.0
                 for message in events:
                     if message.type != "message" or not message.data:
                         continue
-                    last_id = message.last_event_id or last_id
+                    received += 1
+                    message_id = message.last_event_id or last_id
+                    # a repeat from the overlap must not move the saved position back
+                    stamp = newest_time(message_id)
+                    if stamp >= newest or not stamp:
+                        newest, last_id = stamp, message_id
                     try:
                         change = parse_event(message.data)
                     except BadEvent as bad:
-                        yield bad, None
+                        yield bad, _position(last_id, event_time)
                         continue
-                    ts = change.timestamp if change else time.time()
-                    yield change, json.dumps({"id": last_id, "ts": ts})
+                    if change is not None and (stamp >= newest or not stamp):
+                        event_time = change.timestamp
+                    yield change, _position(last_id, event_time)
                     if stop.is_set():
                         return
         except _Stopped:
             return
+        except _Ended:
+            if newest > newest_before or (received and not newest):  # it moved on
+                log.debug("the stream ended after %d messages; reconnecting", received)
+                delay = 1.0
+                continue
+            if received:
+                log.warning(
+                    "the stream closed after %d messages, all within the overlap; "
+                    "source.overlap_seconds may be too long for this server",
+                    received,
+                )
         except InvalidStatusCodeError as exc:
+            if sent_id is not None and exc.status_code in REJECTED_ID_STATUSES:
+                log.warning(
+                    "the stream rejected the saved position (HTTP %s); resuming by time, "
+                    "%d s before the last event",
+                    exc.status_code,
+                    source.overlap_seconds,
+                )
+                last_id = None
+                continue
             if exc.status_code not in RETRY_STATUSES:
                 raise ConfigError(
                     f"{source.url}: the stream answered HTTP {exc.status_code}; check source.url"
@@ -119,5 +221,6 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
             log.warning(
                 "stream connection failed (%s); reconnecting in %.0f s", type(exc).__name__, delay
             )
-        stop.wait(delay)
+        if stop.wait(delay):
+            return
         delay = min(delay * 2, source.max_backoff)

@@ -39,7 +39,7 @@ def fresh_relay(relay: RCFeedRelay) -> Iterator[RCFeedRelay]:
     """The relay with its fault settings reset after the test."""
     yield relay
     stream = relay.stream
-    stream.drop_after = stream.silent_after = 0
+    stream.close_after = stream.silent_after = 0
     stream.silent_seconds = stream.retention_seconds = 0.0
 
 

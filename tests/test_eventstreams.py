@@ -1,0 +1,146 @@
+"""The EventStreams source against a double that resumes like the real service (by Kafka
+timestamps, "earliest offset >= t"), with the real service's warts: non-monotonic and equal
+timestamps, an idle datacenter's "latest" entry, periodic server closes, rejected ids."""
+
+import json
+import threading
+
+import pytest
+
+from flagbot.sources.eventstreams import resume_id, stream
+from tests.conftest import rc_event
+from tests.sse_server import TOPICS, StreamServer
+from tests.test_pipeline import (
+    NOW,
+    events,
+    make_pipeline,
+    processed_revs,
+    run_until,
+    start_at,
+    stream_settings,
+)
+
+EQIAD, CODFW = TOPICS
+REAL_ID = (
+    '[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":1756449917002},'
+    '{"topic":"codfw.mediawiki.recentchange","partition":0,"offset":-1}]'
+)
+
+
+def test_resume_id_rewinds_every_timestamp_and_replaces_latest():
+    rewound = json.loads(resume_id(REAL_ID, 1756449915, 60))
+    assert rewound == [
+        {"topic": EQIAD, "partition": 0, "timestamp": 1756449917002 - 60_000},
+        {"topic": CODFW, "partition": 0, "timestamp": 1756449917002 - 60_000},
+    ]
+    exact = '[{"topic":"t","partition":0,"offset":41}]'
+    assert json.loads(resume_id(exact, 1.0, 60)) == [{"topic": "t", "partition": 0, "offset": 41}]
+    assert resume_id("59", None, 60) == "59"  # not Kafka assignments: another server's id
+
+
+def publish_all(server, stamps, first=0):
+    """Events first.. with the given Kafka timestamps (ms), on the active topic."""
+    for i, ms in enumerate(stamps, start=first):
+        server.publish(rc_event(i, "Thanks, I added the source.", ts=NOW + i), kafka_ms=ms)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        # a real 2025 capture: a message stamped 8 ms before its predecessor
+        lambda i: (NOW + i) * 1000 - (1008 if i % 2 else 0),
+        # older captures: second resolution, neighbours share a timestamp
+        lambda i: (NOW + i // 2) * 1000,
+    ],
+    ids=["non-monotonic", "equal"],
+)
+def test_periodic_server_closes_miss_nothing(make_settings, scorer, stamp):
+    """The server closes after 7 messages; requests-sse's own reconnect sent the last id
+    verbatim, and the server skipped the message stamped at or before it."""
+    with StreamServer(close_after=7, live=True) as server:
+        publish_all(server, [stamp(i) for i in range(40)])
+        settings = stream_settings(make_settings, server.url, max_backoff=0.2, overlap_seconds=1)
+        start_at(settings, server.url, NOW)
+        pipeline = make_pipeline(settings, scorer)
+        run_until(pipeline, 40, safety_seconds=30)
+        assert processed_revs(pipeline.store) == list(range(1000, 1040))
+        assert len(server.connections) >= 40 // 7
+        for connection in server.connections[1:]:  # every resume was rewound by 1 s
+            sent = json.loads(connection["last_event_id"])
+            assert all("timestamp" in entry for entry in sent)
+
+
+def test_restart_on_equal_timestamps_misses_nothing(make_settings, scorer):
+    with StreamServer(live=True) as server:
+        publish_all(server, [(NOW + i // 2) * 1000 for i in range(9)])
+        settings = stream_settings(make_settings, server.url, overlap_seconds=1)
+        start_at(settings, server.url, NOW)
+        first = make_pipeline(settings, scorer)
+        run_until(first, 9)  # stopped after the first of a pair (1008, 1009)
+        first.store.close()
+        publish_all(server, [(NOW + 4) * 1000, *[(NOW + 5) * 1000] * 3], first=9)
+        again = make_pipeline(settings, scorer)
+        summary = run_until(again, 13)
+        assert processed_revs(again.store) == list(range(1000, 1013))
+        assert summary.new_flags == 0 and summary.duplicates >= 1  # the overlap, absorbed
+
+
+def test_restart_across_a_datacenter_switchover(make_settings, scorer):
+    """The saved id has the idle topic as offset -1 ("latest"): sent verbatim, the restart
+    received nothing the newly active datacenter produced while flagbot was down."""
+    with StreamServer(live=True) as server:
+        publish_all(server, [(NOW + i) * 1000 for i in range(5)])
+        settings = stream_settings(make_settings, server.url, overlap_seconds=1)
+        start_at(settings, server.url, NOW)
+        first = make_pipeline(settings, scorer)
+        run_until(first, 5)
+        saved = json.loads(
+            json.loads(first.store.load_position(f"eventstreams:{server.url}"))["id"]
+        )
+        first.store.close()
+        assert saved[1] == {"topic": CODFW, "partition": 0, "offset": -1}
+        server.active = CODFW  # the switchover, while flagbot is down
+        publish_all(server, [(NOW + i) * 1000 for i in range(5, 12)], first=5)
+        again = make_pipeline(settings, scorer)
+        run_until(again, 12, safety_seconds=20)
+        assert processed_revs(again.store) == list(range(1000, 1012))
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        '[{"topic":"eqiad.mediawiki.recentchange-v0","partition":0,"timestamp":1}]',  # 404
+        '[{"topic":5,"partition":0}]',  # 400
+    ],
+    ids=["renamed-topic-404", "invalid-400"],
+)
+def test_a_rejected_saved_id_resumes_by_time(make_settings, scorer, bad_id, caplog):
+    with StreamServer(events(10), live=True) as server:
+        settings = stream_settings(make_settings, server.url, overlap_seconds=1)
+        from flagbot.store import Store
+
+        store = Store(settings.store).open()
+        store.save_position(f"eventstreams:{server.url}", json.dumps({"id": bad_id, "ts": NOW + 4}))
+        store.close()
+        pipeline = make_pipeline(settings, scorer)
+        run_until(pipeline, 7, safety_seconds=20)
+        assert processed_revs(pipeline.store) == list(range(1003, 1010))  # 1 s before event 4
+        assert server.connections[0]["last_event_id"]  # tried once, then dropped
+        assert server.connections[1]["last_event_id"] is None
+        assert server.connections[1]["since"]
+        assert "rejected the saved position (HTTP" in caplog.text
+
+
+def test_a_canary_keeps_the_last_real_event_time(make_settings):
+    canary = {**rc_event(99, None), "meta": {"domain": "canary"}, "timestamp": NOW + 10_000}
+    with StreamServer(live=True) as server:
+        server.publish(rc_event(1, "hello", ts=NOW + 1), kafka_ms=(NOW + 1) * 1000)
+        server.publish(canary, kafka_ms=(NOW + 2) * 1000)
+        settings = stream_settings(make_settings, server.url)
+        stop = threading.Event()
+        items = stream(settings, json.dumps({"id": None, "ts": NOW}), stop)
+        first, second = next(items), next(items)
+        stop.set()
+    assert first[0].new_rev == 1001 and second[0] is None
+    assert json.loads(second[1])["ts"] == NOW + 1  # not the canary's, nor the wall clock's
+    assert json.loads(json.loads(second[1])["id"])[0]["timestamp"] == (NOW + 2) * 1000 + 1
