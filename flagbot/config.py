@@ -149,7 +149,13 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
 
     def wiki(self, wiki_id: str) -> WikiSettings | None:
-        return next((w for w in self.wikis if w.id == wiki_id), None)
+        """The configured wiki an event's `wiki` names: its `$wgDBname`, or on a wiki with a
+        table prefix `$wgDBname-$wgDBprefix`; an id configured with the prefix matches first."""
+        exact = next((w for w in self.wikis if w.id == wiki_id), None)
+        if exact is not None or "-" not in wiki_id:
+            return exact
+        database = wiki_id.split("-", 1)[0]
+        return next((w for w in self.wikis if w.id == database), None)
 
 
 def embedded_default(store: str = "sqlite:///flagbot.sqlite3") -> Settings:
@@ -323,6 +329,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         wiki = _section(raw, WIKI_KEYS, f"wikis[{i}]", problems)
         if len(wiki) == len(WIKI_KEYS):
             wiki["url"] = wiki["url"].rstrip("/")
+            wiki["script_path"] = wiki["script_path"].rstrip("/")  # "/" is an empty path
             fields: dict[str, Any] = {
                 k: tuple(v) if isinstance(v, list) else v for k, v in wiki.items()
             }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,17 +17,20 @@ from typing import Any
 from flagbot.errors import BadEvent
 
 EDIT_TYPES = frozenset({"edit", "new"})
-MAX_TIMESTAMP = 2**33  # the year 2242
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+EARLIEST = 978_307_200  # 2001-01-01: no wiki edit is older
+FUTURE_SLACK = 86_400  # clocks drift, but an edit a day ahead of ours is not real
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def valid_unicode(text: str) -> str:
-    """`text` with lone surrogates (from a bad JSON escape such as "\\ud800") replaced by U+FFFD.
+    """`text` with lone surrogates (from a bad JSON escape such as "\\ud800") and NUL replaced
+    by U+FFFD.
 
-    Such a string cannot be encoded as UTF-8, so the store and mail would fail on it; dropping
-    the edit instead would let abuse through by adding one odd escape.
+    UTF-8 cannot encode the former and PostgreSQL's text cannot hold the latter, so the store and
+    mail would fail on them; dropping the edit instead would let abuse through by adding one
+    odd escape.
     """
-    return LONE_SURROGATE.sub("\ufffd", text)
+    return UNSTORABLE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,9 @@ class RecentChange:
 
     @property
     def diff_url(self) -> str:
-        base = f"{self.server_url}{self.script_path}/index.php"
+        # an empty $wgScriptPath arrives as "/" (the pipeline rebases changes onto the
+        # configured wiki's URL before anything is stored or sent)
+        base = f"{self.server_url.rstrip('/')}{self.script_path.rstrip('/')}/index.php"
         if self.old_rev:
             return f"{base}?diff={self.new_rev}&oldid={self.old_rev}"
         return f"{base}?oldid={self.new_rev}"
@@ -85,15 +91,37 @@ def _revisions(obj: dict[str, Any], change_type: str) -> tuple[int | None, int |
 
 
 def _timestamp(seconds: int) -> int:
-    if not 0 <= seconds < MAX_TIMESTAMP:  # dates are formatted later; year 10,000 cannot be
+    """An edit time within reason: a saved position of 1970 would re-read a wiki's history."""
+    if not EARLIEST <= seconds <= time.time() + FUTURE_SLACK:
         raise BadEvent("out_of_range:timestamp")
     return seconds
+
+
+def _change_type(obj: dict[str, Any]) -> str:
+    """The change type; Flow/StructuredDiscussions sends 142 as a number or a string."""
+    value = obj.get("type")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return str(_field(obj, "type", str))
 
 
 def parse_event(
     raw: str | bytes | dict[str, Any], position: str | None = None
 ) -> RecentChange | None:
-    """Parse an EventStreams or RC-feed event; None for a canary event (to be dropped)."""
+    """Parse an EventStreams or RC-feed event; None for a canary event (to be dropped).
+
+    Whatever the input, the only exception is BadEvent: an event that makes parsing itself fail
+    (JSON nested 100,000 deep) is `poison:<error>`, so no event can stop a source.
+    """
+    try:
+        return _parse_event(raw, position)
+    except BadEvent:
+        raise
+    except Exception as exc:
+        raise BadEvent(f"poison:{type(exc).__name__}") from None
+
+
+def _parse_event(raw: str | bytes | dict[str, Any], position: str | None) -> RecentChange | None:
     if isinstance(raw, str | bytes):
         try:
             obj = json.loads(raw)
@@ -108,7 +136,7 @@ def parse_event(
         raise BadEvent("wrong_type:meta")
     if meta and meta.get("domain") == "canary":
         return None
-    change_type = _field(obj, "type", str)
+    change_type = _change_type(obj)
     old, new = _revisions(obj, change_type)
     return RecentChange(
         wiki=_field(obj, "wiki", str),
@@ -129,13 +157,19 @@ def parse_event(
     )
 
 
+def _api_flag(row: dict[str, Any], name: str) -> bool:
+    """A boolean of an API row: `true` in formatversion 2, present as `""` in formatversion 1."""
+    value = row.get(name, False)
+    return value is not False and value is not None
+
+
 def parse_api_row(
     row: dict[str, Any], wiki: str, server_url: str, script_path: str, position: str | None = None
 ) -> RecentChange:
     """Parse one `list=recentchanges` row (formatversion 2); the API does not name the wiki."""
     if not isinstance(row, dict):
         raise BadEvent("not_object")
-    change_type = _field(row, "type", str)
+    change_type = _change_type(row)
     old = new = None
     if change_type in EDIT_TYPES:
         new = _field(row, "revid", int)
@@ -151,11 +185,11 @@ def parse_api_row(
         namespace=_field(row, "ns", int),
         title=_field(row, "title", str),
         user=_field(row, "user", str, ""),
-        bot=bool(row.get("bot", False)),
+        bot=_api_flag(row, "bot"),
         type=change_type,
         old_rev=old,
         new_rev=new,
-        timestamp=int(when.replace(tzinfo=UTC).timestamp()),
+        timestamp=_timestamp(int(when.replace(tzinfo=UTC).timestamp())),
         comment=_field(row, "comment", str, ""),
         rcid=_field(row, "rcid", int, None),
         position=position,

@@ -10,6 +10,7 @@ SIGINT/SIGTERM set `stop`: the batch in hand is finished and saved, then run() r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -27,7 +28,7 @@ from flagbot.events import RecentChange
 from flagbot.rules import RuleSet
 from flagbot.scoring import decide
 from flagbot.sources import SourceItem, registry, source_key
-from flagbot.store import Outcome, Store
+from flagbot.store import Outcome, RowRejected, Store
 from flagbot.wiki import connect_site, user_groups
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,13 @@ class Scorer:
 OnFlag = Callable[[Any, int, Outcome], None]
 
 
+@dataclass(frozen=True)
+class Poison:
+    """An exception one event raised in a stage; the event is skipped as bad, never retried."""
+
+    error: BaseException
+
+
 class Pipeline:
     def __init__(
         self, settings: Settings, store: Store, scorer: Scorer, on_flag: OnFlag | None = None
@@ -136,7 +144,8 @@ class Pipeline:
         )
 
     def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
-        """Added wikitext or a SkipEdit per change; retries the batch while the wiki is down."""
+        """Added wikitext, a SkipEdit or a Poison per change; retries the batch while the wiki
+        is down."""
         delay = 1.0
         while True:
             futures = [self._pool.submit(self._added_wikitext, c) for c in changes]
@@ -149,6 +158,8 @@ class Pipeline:
                     results.append(skip)
                 except FetchError as exc:
                     failure = exc
+                except Exception as exc:  # this event's own trouble: the others go on
+                    results.append(Poison(exc))
             if failure is None:
                 return results
             log.warning(
@@ -173,7 +184,7 @@ class Pipeline:
                 if reason:
                     summary.filtered[reason] += 1
                 else:
-                    candidates.append(item)
+                    candidates.append(self._rebased(item))
         fresh = self._drop_duplicates(candidates)
         outcomes: list[Outcome] = []
         to_score: list[tuple[RecentChange, str, str]] = []
@@ -182,16 +193,25 @@ class Pipeline:
                 summary.skipped[added.reason] += 1
                 outcomes.append(Outcome(change, added.reason))
                 continue
-            text = wikitext.readable_text(added)
+            try:
+                if isinstance(added, Poison):
+                    raise added.error
+                text = wikitext.readable_text(added)
+                edit_summary = wikitext.readable_text(change.comment)
+            except Exception as exc:
+                outcomes.append(self._poisoned(change, exc))
+                continue
             if not text:
                 summary.skipped["empty_text"] += 1
                 outcomes.append(Outcome(change, "empty_text"))
                 continue
-            to_score.append((change, text, wikitext.readable_text(change.comment)))
-        verdicts = self.scorer.verdicts(
-            [(t, s) for _, t, s in to_score], [c.namespace for c, _, _ in to_score]
-        )
-        for (change, text, _summary), verdict in zip(to_score, verdicts, strict=True):
+            to_score.append((change, text, edit_summary))
+        for (change, text, _summary), verdict in zip(
+            to_score, self._verdicts(to_score), strict=True
+        ):
+            if isinstance(verdict, Poison):
+                outcomes.append(self._poisoned(change, verdict.error))
+                continue
             summary.scored += 1
             if verdict.flagged:
                 for category in verdict.categories:
@@ -209,6 +229,43 @@ class Pipeline:
                 outcomes.append(Outcome(change, "scored", verdict))
         return outcomes
 
+    def _verdicts(self, to_score: list[tuple[RecentChange, str, str]]) -> list[Any]:
+        """Verdicts for the batch; if the batch fails, one by one, so one text cannot sink it."""
+        texts = [(t, s) for _, t, s in to_score]
+        namespaces: list[int | None] = [c.namespace for c, _, _ in to_score]
+        try:
+            return self.scorer.verdicts(texts, namespaces)
+        except Exception:
+            results: list[Any] = []
+            for pair, namespace in zip(texts, namespaces, strict=True):
+                try:
+                    results.extend(self.scorer.verdicts([pair], [namespace]))
+                except Exception as exc:
+                    results.append(Poison(exc))
+            return results
+
+    def _poisoned(self, change: RecentChange, error: BaseException) -> Outcome:
+        """An event that broke a stage: counted as bad, stored as processed, never retried."""
+        reason = f"poison:{type(error).__name__}"
+        self.summary.bad[reason] += 1
+        log.error(
+            "event %s rev %s could not be processed (%s); skipped",
+            change.wiki,
+            change.new_rev,
+            reason,
+        )
+        log.debug("poison event %s rev %s", change.wiki, change.new_rev, exc_info=error)
+        return Outcome(change, reason)
+
+    def _rebased(self, change: RecentChange) -> RecentChange:
+        """The change as of the configured wiki: its id, URL and script path, never the ones an
+        event carries (an event may carry anything; a newline in server_url became alert lines)."""
+        wiki = self.settings.wiki(change.wiki)
+        assert wiki is not None  # the filter let it through
+        return dataclasses.replace(
+            change, wiki=wiki.id, server_url=wiki.url, script_path=wiki.script_path
+        )
+
     def _drop_duplicates(self, changes: list[RecentChange]) -> list[RecentChange]:
         seen = self.store.processed_among([(c.wiki, c.new_rev or 0) for c in changes])
         fresh = []
@@ -223,7 +280,22 @@ class Pipeline:
 
     def commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
         position = next((p for _, p in reversed(items) if p is not None), None)
-        self.summary.new_flags += self.store.record_batch(key, outcomes, position, self.on_flag)
+        try:
+            self.summary.new_flags += self.store.record_batch(key, outcomes, position, self.on_flag)
+            return
+        except RowRejected:
+            log.warning("the store refused a batch; storing its events one by one")
+        for outcome in outcomes:  # one refused row must not keep the others (or the bot) back
+            try:
+                self.summary.new_flags += self.store.record_batch(
+                    key, [outcome], None, self.on_flag
+                )
+            except RowRejected as exc:
+                poisoned = self._poisoned(outcome.change, exc.error)
+                with contextlib.suppress(RowRejected):  # even its key may be what is refused
+                    self.store.record_batch(key, [poisoned], None)
+        if position is not None:
+            self.store.save_position(key, position)
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> Summary:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -34,11 +35,27 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
 
 from flagbot.errors import StoreError
 from flagbot.events import RecentChange
 from flagbot.scoring import Verdict
+
+
+class RowRejected(StoreError):
+    """The database refused a row for its content (not for a lost connection)."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+        super().__init__(f"the store refused a row: {type(error).__name__}")
+
 
 metadata = MetaData()
 
@@ -54,7 +71,7 @@ processed = Table(
     "processed",
     metadata,
     Column("wiki", String(64), primary_key=True),
-    Column("rev_id", Integer, primary_key=True, autoincrement=False),
+    Column("rev_id", BigInteger, primary_key=True, autoincrement=False),
     Column("outcome", String(64), nullable=False),  # scored, flagged, or a skip reason
     Column("processed_at", Float, nullable=False),
     Index("ix_processed_outcome", "outcome"),
@@ -64,12 +81,12 @@ flags = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("wiki", String(64), nullable=False),
-    Column("rev_id", Integer, nullable=False),
-    Column("old_rev_id", Integer),
+    Column("rev_id", BigInteger, nullable=False),  # Wikidata's ids are past 2**31 already
+    Column("old_rev_id", BigInteger),
     Column("title", Text, nullable=False),
     Column("namespace", Integer, nullable=False),
     Column("user", Text, nullable=False),
-    Column("edit_time", Integer, nullable=False),
+    Column("edit_time", BigInteger, nullable=False),  # 2**31 seconds is in 2038
     Column("diff_url", Text, nullable=False),
     Column("categories", Text, nullable=False),  # ;-separated
     Column("score", Float, nullable=False),
@@ -144,8 +161,20 @@ def _migration_2(conn: Connection) -> None:
     control.create(conn, checkfirst=True)
 
 
+BIG_COLUMNS = {"processed": ("rev_id",), "flags": ("rev_id", "old_rev_id", "edit_time")}
+
+
+def _migration_3(conn: Connection) -> None:
+    """Revision ids and edit times as 64-bit integers (SQLite's INTEGER already is)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table, columns in BIG_COLUMNS.items():
+        changes = ", ".join(f"ALTER COLUMN {c} TYPE BIGINT" for c in columns)
+        conn.exec_driver_sql(f"ALTER TABLE {table} {changes}")
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -255,6 +284,20 @@ class Store:
         A revision already processed (the overlap after a restart) is skipped silently.
         `on_flag` runs inside the same transaction for each new flag (the alerts outbox).
         """
+        try:
+            return self._record_batch(source, outcomes, position, on_flag)
+        except (OperationalError, InterfaceError):
+            raise  # the database is away: the batch waits for it
+        except (DataError, IntegrityError, StatementError) as exc:
+            raise RowRejected(exc) from exc
+
+    def _record_batch(
+        self,
+        source: str,
+        outcomes: Sequence[Outcome],
+        position: str | None,
+        on_flag: Callable[[Connection, int, Outcome], None] | None,
+    ) -> int:
         new_flags = 0
         now = time.time()
         with self.engine.begin() as conn:

@@ -23,6 +23,8 @@ from flagbot.pipeline import Scorer
 from flagbot.rules import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
+# 5,832 real recorded recent-change events, with their README and sources
+REAL_EVENTS = ROOT / "tests" / "data" / "real-events" / "events.jsonl.gz"
 
 # pywikibot reads its configuration once, on first import: give the whole test run a fresh,
 # empty directory (cookies, apicache, throttle files) and no user-config.py.

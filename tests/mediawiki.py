@@ -202,9 +202,14 @@ class Editor:
             raise RuntimeError(f"API error: {data['error']}")
         return data
 
-    def edit(self, title: str, text: str, summary: str = "", append: bool = False) -> dict:
-        """Save an edit; returns the API's edit result (newrevid, oldrevid, new…)."""
+    def edit(
+        self, title: str, text: str, summary: str = "", append: bool = False, bot: bool = False
+    ) -> dict:
+        """Save an edit (with `bot`, marked as a bot edit, as bot frameworks do); returns the
+        API's edit result (newrevid, oldrevid, new…)."""
         params: dict[str, Any] = {"action": "edit", "title": title, "summary": summary}
+        if bot:
+            params["bot"] = 1
         params["appendtext" if append else "text"] = text
         result: dict[str, Any] = self.post(**params, token=self.csrf)["edit"]
         if result.get("result") != "Success":

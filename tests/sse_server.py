@@ -48,7 +48,7 @@ class StreamServer:
         retention_seconds: float = 0.0,
         active: str = TOPICS[0],
     ):
-        self.log: dict[str, list[tuple[int, dict]]] = {t: [] for t in TOPICS}  # (kafka ms, event)
+        self.log: dict[str, list[tuple[int, dict | str]]] = {t: [] for t in TOPICS}  # (ms, event)
         self.order: list[tuple[str, int]] = []  # (topic, offset) in the order they arrived
         self.active = active
         self.live = live
@@ -122,7 +122,7 @@ class StreamServer:
                             return
                     shown[topic] = {"topic": topic, "partition": 0, "timestamp": stamp + 1}
                     message_id = json.dumps(list(shown.values()), separators=(",", ":"))
-                    payload = json.dumps(event)
+                    payload = event if isinstance(event, str) else json.dumps(event)
                     self._chunk(f"event: message\nid: {message_id}\ndata: {payload}\n\n".encode())
                     server.sent.append({"topic": topic, "offset": offset, "id": message_id})
                     sent += 1
@@ -147,18 +147,22 @@ class StreamServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     # --- the Kafka side ---------------------------------------------------------------------
-    def publish(self, event: dict, kafka_ms: int | None = None, topic: str | None = None) -> None:
-        """Append an event to the active datacenter's topic (or `topic`) at `kafka_ms`."""
+    def publish(
+        self, event: dict | str, kafka_ms: int | None = None, topic: str | None = None
+    ) -> None:
+        """Append an event (or a raw `data:` string) to the active datacenter's topic (or
+        `topic`) at `kafka_ms`."""
         topic = topic or self.active
         if kafka_ms is None:
-            kafka_ms = int(event.get("timestamp", time.time()) * 1000)
+            stamp = event.get("timestamp") if isinstance(event, dict) else None
+            kafka_ms = int((stamp if isinstance(stamp, int) else time.time()) * 1000)
         with self.changed:
             self.log[topic].append((kafka_ms, event))
             self.order.append((topic, len(self.log[topic]) - 1))
             self.changed.notify_all()
 
     @property
-    def events(self) -> list[dict]:
+    def events(self) -> list[dict | str]:
         return [self.log[t][o][1] for t, o in self.order]
 
     def _first_kept(self, topic: str) -> int:

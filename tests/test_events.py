@@ -1,4 +1,6 @@
+import gzip
 import json
+import time
 
 import pytest
 
@@ -60,6 +62,16 @@ def test_canary_events_are_dropped():
         (json.dumps({**rc_event(1), "namespace": -(10**30)}), "out_of_range:namespace"),
         (json.dumps({**rc_event(1), "timestamp": 10**20}), "out_of_range:timestamp"),
         (json.dumps({**rc_event(1), "timestamp": -1}), "out_of_range:timestamp"),
+        # a saved time of 1970 made the next start re-read the wiki's whole history
+        (json.dumps({**rc_event(1), "timestamp": 0}), "out_of_range:timestamp"),
+        (json.dumps({**rc_event(1), "timestamp": 946_684_800}), "out_of_range:timestamp"),
+        (
+            json.dumps({**rc_event(1), "timestamp": int(time.time()) + 3 * 86400}),
+            "out_of_range:timestamp",
+        ),
+        # parsing itself fails (RecursionError): the event is bad, not the end of the bot
+        ("[" * 100_000 + "]" * 100_000, "poison:RecursionError"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "poison:RecursionError"),
     ],
 )
 def test_malformed_events_raise_a_reason_without_content(raw, reason):
@@ -109,3 +121,63 @@ def test_lone_surrogates_become_replacement_characters_not_crashes():
     assert change.added_text == "you idiot \ufffd"
     assert change.title == "Talk:A\ufffdB" and change.comment == "reply \ufffd"
     change.added_text.encode("utf-8")  # would raise before
+
+
+@pytest.mark.parametrize("flow_type", [142, "142"])
+def test_flow_changes_are_not_edits_whatever_their_type_looks_like(flow_type):
+    """StructuredDiscussions sends its type as 142 or "142"; a number was a bad event, with a
+    WARNING for each."""
+    change = parse_event(
+        {**{k: v for k, v in rc_event(8).items() if k != "revision"}, "type": flow_type}
+    )
+    assert change is not None and change.type == "142" and change.new_rev is None
+
+
+def test_an_empty_script_path_gives_a_clean_diff_link():
+    change = parse_event({**rc_event(9), "server_script_path": "/"})
+    assert change.diff_url == "https://en.wikipedia.org/index.php?diff=1009&oldid=1008"
+
+
+@pytest.mark.parametrize(
+    ("value", "bot"), [("", True), (True, True), (False, False), (None, False)]
+)
+def test_api_bot_flag_reads_both_format_versions(value, bot):
+    """formatversion 1 marks a bot edit with "bot": "", which bool() reads as false."""
+    row = {
+        "type": "edit",
+        "ns": 1,
+        "title": "Talk:X",
+        "revid": 20,
+        "old_revid": 19,
+        "user": "ArchiveBot",
+        "timestamp": "2026-01-01T00:00:05Z",
+    }
+    if value is not None:
+        row["bot"] = value
+    assert parse_api_row(row, "w", "http://x", "").bot is bot
+
+
+def test_api_row_time_is_bounded_too():
+    row = {"type": "edit", "ns": 1, "title": "T", "revid": 2, "timestamp": "1970-01-01T00:00:00Z"}
+    with pytest.raises(BadEvent, match="out_of_range:timestamp"):
+        parse_api_row(row, "w", "http://x", "")
+
+
+def test_every_real_recorded_event_parses_or_is_a_named_bad_event():
+    """5,832 real recent-change events from Wikimedia's streams and MediaWiki's RC feed."""
+    from tests.conftest import REAL_EVENTS
+
+    kinds: dict[str, int] = {}
+    with gzip.open(REAL_EVENTS, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                change = parse_event(line)
+            except BadEvent as bad:  # pragma: no cover - shown in the assertion below
+                kinds[f"bad:{bad.reason}"] = kinds.get(f"bad:{bad.reason}", 0) + 1
+                continue
+            kinds[change.type if change else "canary"] = (
+                kinds.get(change.type if change else "canary", 0) + 1
+            )
+    assert sum(kinds.values()) == 5832
+    assert not [k for k in kinds if k.startswith("bad:")], kinds
+    assert kinds["edit"] == 5715 and kinds["new"] == 75

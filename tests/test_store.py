@@ -146,3 +146,46 @@ def test_a_version_1_store_is_upgraded_without_losing_rows(store_url):
         assert upgraded.get_control("k") == "v"
     finally:
         upgraded.close()
+
+
+def test_a_version_2_store_gets_64_bit_ids_and_times_without_losing_rows(store_url):
+    """Wikidata's revision ids are past 2**31 and edit times pass it in 2038: PostgreSQL's
+    INTEGER refused such a batch on every restart. A store made with 32-bit columns (schema 2)
+    is upgraded in place."""
+    old = Store(store_url).open()
+    old.record_batch("src", [outcome(1, flagged=True), outcome(2)], '{"n": 2}')
+    with old.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # as schema 2 made them
+            conn.exec_driver_sql("ALTER TABLE processed ALTER COLUMN rev_id TYPE INTEGER")
+            conn.exec_driver_sql(
+                "ALTER TABLE flags ALTER COLUMN rev_id TYPE INTEGER, "
+                "ALTER COLUMN old_rev_id TYPE INTEGER, ALTER COLUMN edit_time TYPE INTEGER"
+            )
+        conn.execute(schema_version.update().values(version=2))
+    old.close()
+    upgraded = Store(store_url).open()
+    try:
+        assert [f["rev_id"] for f in upgraded.iter_flags()] == [1001]
+        assert upgraded.outcome_counts() == {"flagged": 1, "scored": 1}
+        big = rc_event(3)
+        big["revision"] = {"old": 2_299_999_999, "new": 2_300_000_000}
+        big["timestamp"] = 2**31 + 1000  # 2038
+        change = parse_event(big)
+        verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
+        upgraded.record_batch("src", [Outcome(change, "flagged", verdict, "t")], '{"n": 3}')
+        assert upgraded.is_processed("enwiki", 2_300_000_000)
+        (flag,) = [f for f in upgraded.iter_flags() if f["rev_id"] > 2**31]
+        assert (flag["old_rev_id"], flag["edit_time"]) == (2_299_999_999, 2**31 + 1000)
+    finally:
+        upgraded.close()
+
+
+def test_a_nul_byte_is_stored_as_a_replacement_character(store):
+    """PostgreSQL's text cannot hold NUL: the batch (and every restart) used to fail."""
+    event = rc_event(4, "abuse \x00 here")
+    event["title"] = "Talk:A\x00B"
+    change = parse_event(event)
+    verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
+    store.record_batch("src", [Outcome(change, "flagged", verdict, change.added_text)], "{}")
+    (flag,) = store.iter_flags(with_text=True)
+    assert flag["title"] == "Talk:A\ufffdB" and flag["added_text"] == "abuse \ufffd here"

@@ -33,7 +33,13 @@ def rows_since(site: Any, wiki: WikiSettings, start: str | None) -> Iterator[dic
     """Every recentchanges row from `start` (inclusive) to now, oldest first, all pages."""
     from pywikibot.data.api import ListGenerator
 
-    params: dict[str, Any] = {"rcdir": "newer", "rcprop": RCPROP, "rctype": "edit|new"}
+    # formatversion 2: in version 1 a bot edit carries "bot": "", which reads as false
+    params: dict[str, Any] = {
+        "rcdir": "newer",
+        "rcprop": RCPROP,
+        "rctype": "edit|new",
+        "formatversion": 2,
+    }
     if start:
         params["rcstart"] = start
     if wiki.namespaces:

@@ -168,6 +168,28 @@ def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
     restarted.close()
 
 
+@pytest.mark.parametrize("source", ["recentchanges", "eventstreams"])
+def test_a_bot_edit_is_filtered_as_bot_by_both_sources(wiki, wiki_settings, scorer, relay, source):
+    """pywikibot asked list=recentchanges in formatversion 1, where a bot edit carries
+    "bot": "" (false to Python): an archiving bot was flagged as the author of what it moved."""
+    title = fresh_title()
+    text = "You are a pathetic idiot and a liar, get lost"
+    archived = wiki.session("FlagBot").edit(title, f"\n\n{text} ~~~~", "archiving", True, bot=True)
+    by_alice = post_comments(wiki, [("Alice", title, text)])
+    settings = wiki_settings
+    if source == "eventstreams":
+        settings = dataclasses.replace(
+            settings,
+            source=dataclasses.replace(settings.source, type="eventstreams", url=relay.url),
+        )
+    pipeline = make_pipeline(settings, scorer)
+    summary = run_until(pipeline, set(by_alice))
+    pipeline.close()
+    assert summary.filtered["bot"] >= 1
+    assert not pipeline.store.is_processed("testwiki", archived["newrevid"])
+    assert flagged_revs(pipeline.store) & {archived["newrevid"], *by_alice} == set(by_alice)
+
+
 def test_exempt_groups_are_looked_up_on_the_wiki(wiki, wiki_settings, scorer):
     settings = dataclasses.replace(
         wiki_settings,
