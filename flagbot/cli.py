@@ -7,8 +7,10 @@ import csv
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -55,9 +57,9 @@ def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     total = None
-    if settings.source.type == "replay":
+    if settings.source.type == "replay" and os.path.isfile(settings.source.path):
         with open(settings.source.path, encoding="utf-8", errors="replace") as f:
-            total = sum(1 for _ in f)
+            total = sum(1 for _ in f)  # not for a pipe (/dev/stdin): counting would use it up
     bar = _progress(total, show_progress and sys.stderr.isatty())
     started = time.monotonic()
     sender_stop = threading.Event()
@@ -110,14 +112,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from flagbot.alerts import dry_run
 
     settings = load_settings(args.config) if args.config else embedded_default()
-    settings = dataclasses.replace(
-        settings,
-        store=args.store or "sqlite://",
-        source=SourceSettings(type="replay", path=args.file),
-    )
-    settings = dry_run(settings)
-    _print_summary(_run_pipeline(settings, True), args.json)
-    return 0
+    with tempfile.TemporaryDirectory(prefix="flagbot-replay-") as scratch:
+        settings = dataclasses.replace(
+            settings,
+            # a file, not "sqlite://": an in-memory database is one per thread
+            store=args.store or f"sqlite:///{os.path.join(scratch, 'replay.sqlite3')}",
+            source=SourceSettings(type="replay", path=args.file),
+            offline=settings.offline or args.offline,
+        )
+        summary = _run_pipeline(dry_run(settings), True)
+    _print_summary(summary, args.json)
+    return 130 if summary["stopped_by_signal"] else 0  # Ctrl-C: the summary, then 130
 
 
 def _scorer(args: argparse.Namespace) -> Any:
@@ -378,8 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.set_defaults(func=cmd_run)
     p = with_config(sub.add_parser("replay", help="run the whole pipeline over a JSON-lines file"))
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="a .jsonl file, or /dev/stdin")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="ask no wiki: events without added_text are skipped as no_text_offline "
+        "(always so without --config)",
+    )
     p.set_defaults(func=cmd_replay)
     p = with_config(sub.add_parser("score", help="score one text or a CSV file"))
     p.add_argument("text", nargs="?", metavar="TEXT")

@@ -147,6 +147,7 @@ class Settings:
     purge_interval: float = 3600.0  # seconds between checks for revisions the wiki has hidden
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    offline: bool = False  # no wiki is asked: an edit without `added_text` cannot be scored
 
     def wiki(self, wiki_id: str) -> WikiSettings | None:
         """The configured wiki an event's `wiki` names: its `$wgDBname`, or on a wiki with a
@@ -163,6 +164,7 @@ def embedded_default(store: str = "sqlite:///flagbot.sqlite3") -> Settings:
     return Settings(
         origin="<embedded default>",
         user_agent_contact="flagbot embedded default (offline)",
+        offline=True,
         wikis=(WikiSettings(id="enwiki", url="https://en.wikipedia.org"),),
         source=SourceSettings(
             type="replay", path=str(project_path("training_data/sample_stream.jsonl"))

@@ -18,7 +18,7 @@ from flagbot.events import RecentChange, valid_unicode
 log = logging.getLogger(__name__)
 
 WORD_SPLIT_MIN_RATIO = 0.5  # below this a replaced line is treated as rewritten, i.e. all added
-RETRIES = 4
+RETRIES = 2  # after pywikibot's own; then the pipeline's batch retry takes over
 
 
 def _inserted_words(old_line: str, new_line: str) -> str:

@@ -9,13 +9,14 @@ SIGINT/SIGTERM set `stop`: the batch in hand is finished and saved, then run() r
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,10 @@ class Scorer:
 OnFlag = Callable[[Any, int, Outcome], None]
 
 
+class Interrupted(Exception):
+    """A stop request arrived while a batch waited for the wiki."""
+
+
 @dataclass(frozen=True)
 class Poison:
     """An exception one event raised in a stage; the event is skipped as bad, never retried."""
@@ -133,6 +138,8 @@ class Pipeline:
     def _added_wikitext(self, change: RecentChange) -> str:
         if change.added_text is not None:
             return change.added_text
+        if self.settings.offline:
+            raise SkipEdit("no_text_offline")
         wiki = self.settings.wiki(change.wiki)
         assert wiki is not None  # the filter let it through
         if wiki.exempt_groups and user_groups(wiki, self.settings, change.user).intersection(
@@ -149,6 +156,11 @@ class Pipeline:
         delay = 1.0
         while True:
             futures = [self._pool.submit(self._added_wikitext, c) for c in changes]
+            while concurrent.futures.wait(futures, timeout=0.5).not_done:
+                if stop.is_set():  # leave the requests in flight; nothing of this batch is saved
+                    for future in futures:
+                        future.cancel()
+                    raise Interrupted
             results: list[Any] = []
             failure = None
             for future in futures:
@@ -166,7 +178,7 @@ class Pipeline:
                 "cannot fetch diffs (%s); the batch waits, retrying in %.0f s", failure, delay
             )
             if stop.wait(delay):
-                raise failure
+                raise Interrupted from failure
             delay = min(delay * 2, self.settings.source.max_backoff)
 
     def process(self, items: list[SourceItem], stop: threading.Event) -> list[Outcome]:
@@ -302,17 +314,22 @@ class Pipeline:
         key = source_key(self.settings)
         source = registry()[self.settings.source.type]
         items = source(self.settings, self.store.load_position(key), stop)
-        for batch in _batches(items, self.settings.batch_size, stop):
-            outcomes = self.process(batch, stop)
-            self.commit(key, batch, outcomes)
-            if progress:
-                progress(len(batch))
+        batches = _batches(items, self.settings.batch_size, stop)
+        try:
+            for batch in batches:
+                outcomes = self.process(batch, stop)
+                self.commit(key, batch, outcomes)
+                if progress:
+                    progress(len(batch))
+        except Interrupted:  # stopped while the wiki was away: the batch is read again next time
+            log.warning("stopped while waiting for the wiki; the last batch was not saved")
+            batches.close()
         return self.summary
 
 
 def _batches(
     items: Iterator[SourceItem], size: int, stop: threading.Event
-) -> Iterator[list[SourceItem]]:
+) -> Generator[list[SourceItem], None, None]:
     """Group a source into batches: whatever is ready, up to `size`, without waiting for more."""
     buffer: queue.Queue[Any] = queue.Queue(maxsize=size * 4)
     errors: list[BaseException] = []

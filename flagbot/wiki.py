@@ -17,6 +17,7 @@ from flagbot.errors import ConfigError, FetchError
 _sites: dict[str, Any] = {}
 _lock = threading.Lock()
 READ_MAXLAG = 5  # seconds; Wikimedia's recommendation for bots
+PYWIKIBOT_RETRIES = 2
 GROUPS_TTL = 3600.0  # seconds a user's groups are trusted before asking the wiki again
 _groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
@@ -40,6 +41,12 @@ def connect_site(wiki: WikiSettings, settings: Settings) -> Any:
         # flagbot never edits; its only writes are alert emails, which alerts.limits paces per
         # recipient. pywikibot's edit pacing would delay every alert by ~10 s.
         pwb_config.put_throttle = 0
+        # a few quick retries only: the long waits for a wiki that is down are flagbot's own
+        # (the batch waits, backing off up to source.max_backoff), which a stop can cut short;
+        # pywikibot's default (15 retries, up to 120 s apart) kept Ctrl-C waiting for minutes
+        pwb_config.max_retries = PYWIKIBOT_RETRIES
+        pwb_config.retry_wait = 1
+        pwb_config.retry_max = 5
         api = f"{wiki.url}{wiki.script_path}/api.php"
         try:
             # a Wikimedia URL finds its family; any other wiki gets an automatic family named

@@ -3,6 +3,7 @@
 import csv
 import email
 import email.policy
+import gzip
 import json
 import os
 import re
@@ -13,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, rc_event
+import yaml
+
+from tests.conftest import REAL_EVENTS, ROOT, rc_event
 from tests.sse_server import StreamServer
 
 SAMPLE = str(ROOT / "training_data" / "sample_stream.jsonl")
@@ -204,3 +207,72 @@ def test_sigterm_finishes_the_batch_saves_and_exits_0(tmp_path):
         "timestamp": (now + 29) * 1000 + 1,
     }
     assert status["outcomes"] == {"scored": 30}
+
+
+def real_events_config(tmp_path, wiki_url="https://www.wikidata.org"):
+    """Watch the wikis of the real recorded events, every namespace."""
+    namespaces = list(range(0, 16)) + [120, 121, 146, 147, 640, 641]
+    (tmp_path / "real.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "user_agent_contact": "User:T <t@example.org>",
+                "wikis": [
+                    {"id": w, "url": wiki_url, "namespaces": namespaces}
+                    for w in ("wikidatawiki", "enwiki", "commonswiki", "eswiki")
+                ],
+                "source": {"type": "replay", "path": "unused.jsonl", "max_backoff": 1},
+                "model": "default",
+                "rules": str(ROOT / "rules.yaml"),
+                "store": f"sqlite:///{tmp_path}/unused.db",
+            }
+        )
+    )
+    return tmp_path / "real.yaml"
+
+
+def test_offline_replay_of_all_real_events_through_stdin_ends_with_its_summary(tmp_path):
+    """Real events carry no added_text: offline, replay waited for ever for a wiki, the
+    in-memory store gave the sender thread "no such table" tracebacks, and /dev/stdin was
+    counted (and used up) before it was read."""
+    config = real_events_config(tmp_path)
+    with gzip.open(REAL_EVENTS, "rb") as f:
+        events = f.read()
+    result = subprocess.run(
+        [sys.executable, "-m", "flagbot.cli", "replay", "--offline", "--json"]
+        + ["--config", str(config), "/dev/stdin"],
+        input=events,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    summary = json.loads(result.stdout)
+    assert summary["read"] == 5832 and summary["bad"] == 0
+    assert summary["filter_reasons"]["bot"] > 4000
+    assert list(summary["skipped"]) == ["no_text_offline"]  # every watched edit, none fetched
+    assert summary["skipped"]["no_text_offline"] > 1000
+    assert summary["scored"] == 0
+    assert b"Traceback" not in result.stderr and b"no such table" not in result.stderr
+
+
+def test_ctrl_c_during_replay_prints_the_summary_and_exits_130(tmp_path):
+    """The wiki cannot be reached (a closed port on loopback): the batch waits for it, and
+    Ctrl-C must still end the replay with its summary."""
+    config = real_events_config(tmp_path, wiki_url="http://127.0.0.1:9")
+    with gzip.open(REAL_EVENTS, "rt", encoding="utf-8") as f:
+        lines = [line for _, line in zip(range(200), f, strict=False)]
+    (tmp_path / "some.jsonl").write_text("".join(lines))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flagbot.cli", "replay", "--config", str(config), "some.jsonl"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYWIKIBOT_NO_USER_CONFIG": "2"},
+    )
+    time.sleep(6)  # the model is loaded and the first batch waits for the wiki
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert out.startswith("read "), err
