@@ -80,6 +80,7 @@ def make_settings(tmp_path: Path):
             ),
             wikis=(WikiSettings(id="enwiki", url="https://en.wikipedia.org"),),
             batch_size=20,
+            offline=False,  # tests that need no wiki give every event its added_text
         )
         source = changes.pop("source", None)
         if isinstance(source, dict):
