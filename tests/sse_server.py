@@ -11,8 +11,9 @@ warts included, as recorded in shared/data/real-events/sse-captures:
 - Last-Event-ID is such an array; a `timestamp` resumes at the earliest offset whose timestamp is
   >= it, an `offset` at that offset (-1: the end of the log). An unparseable or invalid id is
   400, an unknown topic 404. `since` (ISO 8601 or milliseconds) applies only without an id.
-- The server closes every connection after `close_after` messages (the real one after ~15
-  minutes), sends no keep-alive comments, can answer 503 `fail_first` times and go silent once
+- The server closes every connection after `close_after_seconds` (the real one after ~15
+  minutes) or, for tests that need the close at a known place, after `close_after` messages;
+  it sends no keep-alive comments, can answer 503 `fail_first` times and go silent once
 (before the `silent_after`-th message of the log, for `silent_seconds`).
 `live=True` keeps a connection open for events `publish`ed later; otherwise it ends at the end of
 the log.
@@ -41,6 +42,7 @@ class StreamServer:
         self,
         events: list[dict] | None = None,
         close_after: int = 0,
+        close_after_seconds: float = 0.0,
         fail_first: int = 0,
         silent_after: int = 0,
         silent_seconds: float = 0.0,
@@ -56,6 +58,7 @@ class StreamServer:
         self.changed = threading.Condition()
         self.closing = False
         self.close_after = close_after
+        self.close_after_seconds = close_after_seconds
         self.fail_first = fail_first
         self.silent_after = silent_after
         self.silent_seconds = silent_seconds
@@ -104,12 +107,20 @@ class StreamServer:
             def _serve(self, starts: dict[str, int], shown: dict[str, dict]) -> None:
                 position = 0  # index into server.order
                 sent = 0
+                opened = time.monotonic()
+
+                def expired() -> bool:
+                    lifetime = server.close_after_seconds
+                    return bool(lifetime) and time.monotonic() - opened >= lifetime
+
                 while True:
                     with server.changed:
                         while position >= len(server.order):
-                            if not server.live or server.closing:
+                            if not server.live or server.closing or expired():
                                 return
-                            server.changed.wait(timeout=0.5)  # real EventStreams: no keep-alive
+                            server.changed.wait(timeout=0.1)  # real EventStreams: no keep-alive
+                        if expired():
+                            return  # the real server ends every connection after ~15 minutes
                         topic, offset = server.order[position]
                         position += 1
                         if offset < starts[topic]:

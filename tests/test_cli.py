@@ -44,7 +44,7 @@ def test_replay_json_summary(tmp_path):
         == 305
     )
     assert summary["flagged"]["toxic"] >= 10 and summary["new_flags"] >= 10
-    # replay is repeatable: an in-memory store unless --store is given
+    # replay is repeatable: a throw-away store unless --store is given
     assert (
         json.loads(flagbot("replay", SAMPLE, "--json", cwd=tmp_path).stdout)["new_flags"]
         == summary["new_flags"]

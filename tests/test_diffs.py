@@ -38,6 +38,35 @@ def test_page_creation_adds_everything():
     assert added_wikitext("", "hello\nworld") == "hello\nworld"
 
 
+def big_page(lines, blank_every=0):
+    """A talk page of distinct comments (optionally with blank lines, as most pages have)."""
+    out = []
+    for i in range(lines):
+        out.append(f":Comment number {i} about source {i * 7} and wording {i % 13}. ~~sig{i % 50}")
+        if blank_every and i % blank_every == 0:
+            out.append("")
+    return out
+
+
+@pytest.mark.parametrize("blank_every", [0, 3])
+def test_a_threat_hidden_in_a_rewritten_20000_line_page_is_found(blank_every):
+    """Every line of a 20,000-line page reworded a little, one new line in the middle: the new
+    line counts whole, the rewordings count only for their new words. (difflib took minutes.)"""
+    old = big_page(20_000, blank_every)
+    new = [line.replace("wording", "phrasing") for line in old]
+    new.insert(len(new) // 2, "I will find where you live and hurt you.")
+    added = added_wikitext("\n".join(old), "\n".join(new)).splitlines()
+    assert "I will find where you live and hurt you." in added
+    assert len(added) == 20_001
+    assert {line for line in added if "hurt" not in line} == {"phrasing"}
+
+
+def test_a_huge_single_line_edit_gives_only_the_inserted_words():
+    words = [f"w{i}" for i in range(50_000)]
+    new = words[:25_000] + ["you", "idiot"] + words[25_000:]
+    assert added_wikitext(" ".join(words), " ".join(new)) == "you idiot"
+
+
 class RecordedSite:
     """Stand-in for pywikibot.APISite.simple_request(...).submit(): returns a recorded reply."""
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from flagbot.sources.eventstreams import resume_id, stream
-from tests.conftest import rc_event
+from tests.conftest import REAL_EVENTS, rc_event
 from tests.sse_server import TOPICS, StreamServer
 from tests.test_pipeline import (
     NOW,
@@ -144,3 +144,45 @@ def test_a_canary_keeps_the_last_real_event_time(make_settings):
     assert first[0].new_rev == 1001 and second[0] is None
     assert json.loads(second[1])["ts"] == NOW + 1  # not the canary's, nor the wall clock's
     assert json.loads(json.loads(second[1])["id"])[0]["timestamp"] == (NOW + 2) * 1000 + 1
+
+
+@pytest.mark.parametrize(
+    "capture", ["sse_hellocontroller_2025-08-29.sse", "sse_airlivin_capture.sse"]
+)
+def test_real_captured_streams_are_read_and_resumed_by_rewound_timestamps(make_settings, capture):
+    """Raw text/event-stream captures of Wikimedia's recentchange stream, served byte for byte."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    raw = (REAL_EVENTS.parent / "sse-captures" / capture).read_bytes()
+    frames = [f for f in raw.decode().split("\n\n") if "data: " in f]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v2/stream/recentchange"
+        settings = stream_settings(make_settings, url, retention_days=36500)  # old captures
+        stop = threading.Event()
+        items = stream(settings, json.dumps({"id": None, "ts": 1_700_000_000}), stop)
+        got = [next(items) for _ in frames]
+        stop.set()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert all(item is not None and item.wiki for item, _ in got)
+    saved = json.loads(got[-1][1])
+    ids = [line[4:] for f in frames for line in f.splitlines() if line.startswith("id: ")]
+    newest = max(e.get("timestamp", 0) for i in ids for e in json.loads(i))  # the high-water mark
+    assert max(e.get("timestamp", 0) for e in json.loads(saved["id"])) == newest
+    resumed = json.loads(resume_id(saved["id"], saved["ts"], 60))
+    assert [e["timestamp"] for e in resumed] == [newest - 60_000] * 2  # idle DC included

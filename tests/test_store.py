@@ -1,5 +1,7 @@
 """Store tests: each runs on SQLite and on a real PostgreSQL server started by conftest."""
 
+import dataclasses
+
 import pytest
 from sqlalchemy import select
 
@@ -169,8 +171,7 @@ def test_a_version_2_store_gets_64_bit_ids_and_times_without_losing_rows(store_u
         assert upgraded.outcome_counts() == {"flagged": 1, "scored": 1}
         big = rc_event(3)
         big["revision"] = {"old": 2_299_999_999, "new": 2_300_000_000}
-        big["timestamp"] = 2**31 + 1000  # 2038
-        change = parse_event(big)
+        change = dataclasses.replace(parse_event(big), timestamp=2**31 + 1000)  # in 2038
         verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
         upgraded.record_batch("src", [Outcome(change, "flagged", verdict, "t")], '{"n": 3}')
         assert upgraded.is_processed("enwiki", 2_300_000_000)

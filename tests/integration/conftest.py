@@ -40,7 +40,7 @@ def fresh_relay(relay: RCFeedRelay) -> Iterator[RCFeedRelay]:
     yield relay
     stream = relay.stream
     stream.close_after = stream.silent_after = 0
-    stream.silent_seconds = stream.retention_seconds = 0.0
+    stream.silent_seconds = stream.retention_seconds = stream.close_after_seconds = 0.0
 
 
 @pytest.fixture(scope="session")

@@ -208,9 +208,9 @@ def test_e2e_stream_drops_and_a_silent_connection_lose_nothing(
     config = write_config(bot_dir, wiki, fresh_relay, mailbox)
     poster = Poster(wiki)
     title = fresh_title()
-    # every connection ends after 30 events (the real server: after ~15 minutes); the overlap
-    # (1 s, about 15 edits here) must be shorter than that, as 60 s is against 15 minutes
-    fresh_relay.stream.close_after = 30
+    # every connection ends after 1.5 s (the real server: after ~15 minutes), in the middle of
+    # the edits; the overlap (1 s) is shorter, as 60 s is against 15 minutes
+    fresh_relay.stream.close_after_seconds = 1.5
     before = len(fresh_relay.stream.connections)
     with Bot(config) as bot:
         assert wait_for(connected(fresh_relay, before), 60, bot)
