@@ -42,6 +42,7 @@ RULE_KEYS = {
     "severity",
     "patterns",
     "unless",
+    "unless_window",
     "namespaces",
     "flags",
     "min_score",
@@ -84,6 +85,10 @@ class RuleHit:
     severity: str
 
 
+DEFAULT_UNLESS_WINDOW = 60
+VETO_SLACK = 200  # an `unless` match may start this far outside the window and still reach it
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -92,6 +97,7 @@ class Rule:
     severity: str
     patterns: tuple[Any, ...]
     unless: tuple[Any, ...]
+    unless_window: int  # an `unless` match vetoes a hit it overlaps or is this near (chars)
     namespaces: frozenset[int]
     min_score: float | None
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
@@ -99,6 +105,19 @@ class Rule:
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     line: int
+
+    def _vetoed(self, text: str, start: int, end: int) -> bool:
+        """Does an `unless` pattern match overlapping this match or within the window of it?
+
+        Scoped, so that "ISBN" or "according to" elsewhere in a comment cannot switch a rule off.
+        """
+        low, high = start - self.unless_window, end + self.unless_window
+        around = max(low - VETO_SLACK, 0), min(high + VETO_SLACK, len(text))
+        return any(
+            veto.start() < high and veto.end() > low
+            for unless in self.unless
+            for veto in unless.finditer(text, *around, timeout=MATCH_TIMEOUT)
+        )
 
     def all_literals(self) -> frozenset[str]:
         """Every literal the prefilter looks for on this rule's behalf."""
@@ -129,9 +148,13 @@ class Rule:
             if needs is None or not any(present.isdisjoint(s) for s in needs)
         ]
         try:
-            if not any(p.search(text, timeout=MATCH_TIMEOUT) for p in patterns):
-                return False
-            return not any(p.search(text, timeout=MATCH_TIMEOUT) for p in self.unless)
+            if not self.unless:
+                return any(p.search(text, timeout=MATCH_TIMEOUT) for p in patterns)
+            for pattern in patterns:
+                for found in pattern.finditer(text, timeout=MATCH_TIMEOUT):
+                    if not self._vetoed(text, found.start(), found.end()):
+                        return True
+            return False
         except TimeoutError:
             log.warning("rule %s timed out on a text of %d characters; no hit", self.id, len(text))
             return False
@@ -283,6 +306,9 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         problems.append(f"{where}: needs at least one pattern")
     patterns = [_compile(p, flags, where, problems) for p in _strings(raw.get("patterns", []))]
     unless = [_compile(p, flags, where, problems) for p in _strings(raw.get("unless", []))]
+    window = raw.get("unless_window", DEFAULT_UNLESS_WINDOW)
+    if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 10_000:
+        problems.append(f"{where}: unless_window must be a whole number of characters, 0-10000")
     namespaces = _strings(raw.get("namespaces", []))
     if any(not isinstance(n, int) or isinstance(n, bool) for n in namespaces):
         problems.append(f"{where}: namespaces must be a list of integers")
@@ -316,6 +342,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         severity=raw["severity"],
         patterns=tuple(patterns),
         unless=tuple(unless),
+        unless_window=window,
         namespaces=frozenset(namespaces),
         min_score=min_score,
         literals=frozenset(literals) if literals is not None else None,

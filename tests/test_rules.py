@@ -209,3 +209,67 @@ def test_prefilter_never_changes_a_verdict(ruleset, dev_texts):
         assert fast == plain.match(text, namespace=1, score=1.0), text[:80]
         hit += bool(fast)
     assert hit > 100  # the comparison covered texts the rules do match
+
+
+FILLER = " I have been editing this article for years and the sourcing is a long story. "
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        # the veto word anywhere in the comment switched the rule off for the whole comment
+        (
+            f"ISBN 978-0-306-40615-7 is the edition.{FILLER}Call him at (415) 555-0132.",
+            "pii-phone-north-america",
+        ),
+        (
+            f"Call him at (415) 555-0132.{FILLER}According to the source it was 1998.",
+            "pii-phone-north-america",
+        ),
+        (
+            f"My own view is different.{FILLER}His email is john.smith1987@gmail.com",
+            "pii-email-personal-provider",
+        ),
+        (
+            f"The historic part is fine.{FILLER}He lives at 42 Oak Tree Lane, go visit",
+            "pii-street-address",
+        ),
+        (
+            f"I will kill you if you revert again.{FILLER}Treat everyone with kindness, they say.",
+            "threat-kill",
+        ),
+    ],
+)
+def test_an_unless_pattern_vetoes_only_the_match_it_is_near(ruleset, text, rule_id):
+    assert rule_id in {h.rule_id for h in ruleset.match(text, 1, 0.0)}
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ("ISBN 978-0-306-40615-7 is the edition we should cite", "pii-phone-north-america"),
+        ("I'll kill them with kindness", "threat-kill"),
+        (
+            "You can email me at editor.jane@gmail.com, my own address",
+            "pii-email-personal-provider",
+        ),
+    ],
+)
+def test_an_unless_pattern_next_to_the_match_still_vetoes_it(ruleset, text, rule_id):
+    assert rule_id not in {h.rule_id for h in ruleset.match(text, 1, 0.0)}
+
+
+def test_the_veto_window_is_configurable_and_checked():
+    rules = parse_rules(
+        "version: 1\nrules:\n- id: r\n  description: d\n  category: pii\n  severity: high\n"
+        "  patterns: ['secret']\n  unless: ['veto']\n  unless_window: 5\n",
+        "r.yaml",
+    )
+    assert rules.match("secret .. veto", 1, 0.0) == []  # 4 characters apart
+    assert [h.rule_id for h in rules.match("secret and then, later, veto", 1, 0.0)] == ["r"]
+    with pytest.raises(RulesError, match="unless_window"):
+        parse_rules(
+            "version: 1\nrules:\n- id: r\n  description: d\n  category: pii\n  severity: high\n"
+            "  patterns: ['secret']\n  unless_window: -1\n",
+            "r.yaml",
+        )
