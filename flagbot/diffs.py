@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 WORD_SPLIT_MIN_RATIO = 0.5  # below this a replaced line is treated as rewritten, i.e. all added
 CANDIDATE_WINDOW = 20  # a replaced line is compared with the old lines this near its place
+MAX_ADDED_WIKITEXT = 4_000_000  # twice the largest page MediaWiki allows ($wgMaxArticleSize)
 RETRIES = 2  # after pywikibot's own; then the pipeline's batch retry takes over
 
 
@@ -101,8 +102,13 @@ def _revision_texts(response: dict[str, Any], wanted: list[int]) -> dict[int, st
     return texts
 
 
-def fetch_added(site: Any, change: RecentChange, max_chars: int) -> str:
-    """The wikitext this edit added, fetched through `site` (a pywikibot APISite)."""
+def fetch_added(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT) -> str:
+    """The wikitext this edit added, fetched through `site` (a pywikibot APISite).
+
+    No size cap applies here: markup and comments are not what readers see, so a threat padded
+    with a hidden 20,000-character comment must still be scored (the pipeline caps what it
+    stores, not what it scores). `limit` only guards against a wiki sending absurd amounts.
+    """
     from pywikibot.exceptions import APIError, Error
 
     if change.new_rev is None:
@@ -142,6 +148,6 @@ def fetch_added(site: Any, change: RecentChange, max_chars: int) -> str:
     texts = _revision_texts(response, wanted)
     old = texts.get(change.old_rev, "") if change.old_rev else ""
     added = valid_unicode(added_wikitext(old, texts[change.new_rev]))
-    if len(added) > max_chars:
+    if len(added) > limit:
         raise SkipEdit("too_large")
     return added

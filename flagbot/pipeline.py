@@ -26,7 +26,7 @@ from flagbot.classifier import Model
 from flagbot.config import DEFAULT_ROUTES, Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
-from flagbot.rules import RuleSet
+from flagbot.rules import RuleHit, RuleSet
 from flagbot.scoring import decide
 from flagbot.sources import SourceItem, registry, source_key
 from flagbot.store import Outcome, RowRejected, Store
@@ -34,6 +34,8 @@ from flagbot.wiki import connect_site, user_groups
 
 log = logging.getLogger(__name__)
 READER_JOIN_SECONDS = 15
+WINDOW_CHARS = 300  # about a comment: longer windows dilute an insult below the threshold
+WINDOW_OVERLAP = 150
 _END = object()
 
 
@@ -74,34 +76,60 @@ class Scorer:
     thresholds: dict[str, float]
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
 
+    max_chars: int = 20000  # longer texts are scored window by window
+
     @classmethod
     def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
         thresholds = {model.category: model.threshold, **settings.thresholds}
-        return cls(model, rules, thresholds, settings.alerts.routes)
+        return cls(model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars)
+
+    def windows(self, text: str) -> list[str]:
+        """The text itself, or for a text over max_chars, comment-sized windows that cover it.
+
+        The model scores a text as a whole, and 30,000 characters of filler dilute a real insult
+        to 0.02: over the cap each line (a talk-page comment) is scored on its own, and a line
+        longer than a comment in overlapping windows, so a rule match of up to WINDOW_OVERLAP
+        characters is whole in one of them.
+        """
+        if len(text) <= self.max_chars:
+            return [text]
+        windows: list[str] = []
+        step = WINDOW_CHARS - WINDOW_OVERLAP
+        for line in filter(str.strip, text.splitlines()):
+            if len(line) <= 2 * WINDOW_CHARS:
+                windows.append(line)
+            else:
+                starts = range(0, len(line) - WINDOW_OVERLAP, step)
+                windows.extend(line[start : start + WINDOW_CHARS] for start in starts)
+        return windows or [text[: self.max_chars]]
 
     def verdicts(self, texts: list[tuple[str, str]], namespaces: list[int | None]) -> list[Any]:
-        """Verdicts for (added text, edit summary) pairs; both are scored, the worse counts."""
-        flat = [t for pair in texts for t in pair]
-        scores = self.model.score(flat)
+        """Verdicts for (added text, edit summary) pairs; both are scored, the worst part counts."""
+        parts = [[*self.windows(added), summary] for added, summary in texts]
+        scores = iter(self.model.score([t for part in parts for t in part]))
         out = []
-        for i, ((added, summary), namespace) in enumerate(zip(texts, namespaces, strict=True)):
-            added_score, summary_score = scores[2 * i], scores[2 * i + 1] if summary else 0.0
-            hits = self.rules.match(added, namespace, added_score)
-            seen = {h.rule_id for h in hits}
-            hits += [
-                h
-                for h in self.rules.match(summary, namespace, summary_score)
-                if h.rule_id not in seen
-            ]
-            out.append(
-                decide(
-                    max(added_score, summary_score),
-                    hits,
-                    self.thresholds,
-                    self.routes,
-                )
-            )
+        for part, namespace in zip(parts, namespaces, strict=True):
+            hits: dict[str, RuleHit] = {}
+            best = 0.0
+            for i, text in enumerate(part):
+                score = next(scores)
+                if i == len(part) - 1 and not text:
+                    continue  # no edit summary
+                best = max(best, score)
+                for hit in self.rules.match(text, namespace, score):
+                    hits.setdefault(hit.rule_id, hit)
+            out.append(decide(best, list(hits.values()), self.thresholds, self.routes))
         return out
+
+    def excerpt(self, text: str, namespace: int | None) -> str:
+        """What to store of a flagged text: all of it, or within max_chars the windows that
+        flagged it (the reviewer needs the part that matters, not the first 20,000 characters)."""
+        windows = self.windows(text)
+        if len(windows) == 1:
+            return text
+        verdicts = self.verdicts([(w, "") for w in windows], [namespace] * len(windows))
+        flagged = [w for w, v in zip(windows, verdicts, strict=True) if v.flagged] or windows[:1]
+        return "\n".join(flagged)[: self.max_chars]
 
 
 OnFlag = Callable[[Any, int, Outcome], None]
@@ -146,9 +174,7 @@ class Pipeline:
             wiki.exempt_groups
         ):
             raise SkipEdit("exempt_group")
-        return diffs.fetch_added(
-            connect_site(wiki, self.settings), change, self.settings.max_diff_chars
-        )
+        return diffs.fetch_added(connect_site(wiki, self.settings), change)
 
     def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
         """Added wikitext, a SkipEdit or a Poison per change; retries the batch while the wiki
@@ -236,7 +262,8 @@ class Pipeline:
                     verdict.score,
                 )
                 log.debug("flagged text of %s rev %s: %r", change.wiki, change.new_rev, text)
-                outcomes.append(Outcome(change, "flagged", verdict, text))
+                stored = self.scorer.excerpt(text, change.namespace)
+                outcomes.append(Outcome(change, "flagged", verdict, stored))
             else:
                 outcomes.append(Outcome(change, "scored", verdict))
         return outcomes

@@ -53,6 +53,14 @@ def ruleset() -> RuleSet:
 
 
 @pytest.fixture(scope="session")
+def dev_rows() -> list[tuple[str, str]]:
+    """(comment, toxic label "0"/"1") of training_data/dev.csv, in file order."""
+    csv.field_size_limit(sys.maxsize)
+    with (ROOT / "training_data" / "dev.csv").open(newline="", encoding="utf-8") as f:
+        return [(row["comment_text"], row["toxic"]) for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="session")
 def dev_texts() -> list[str]:
     """The real talk comments of training_data/dev.csv, in file order."""
     csv.field_size_limit(sys.maxsize)

@@ -10,6 +10,7 @@ import pytest
 from flagbot.diffs import added_wikitext, fetch_added
 from flagbot.errors import SkipEdit
 from flagbot.events import RecentChange
+from flagbot.wikitext import readable_text
 
 OLD = "== Topic ==\nFirst comment. ~~sig1\n\n== Other ==\nA long standing paragraph of text here.\n"
 
@@ -118,13 +119,22 @@ def test_fetch_added_diffs_the_two_revisions():
         ({"query": {"pages": [{"title": "Talk:X", "missing": True}]}}, "page_missing"),
         (pages(rev(1, "{}", model="json"), rev(2, "{}", model="json")), "not_wikitext"),
         (pages(rev(1, "a")), "revision_missing"),
-        (pages(rev(1, ""), rev(2, "x" * 30000)), "too_large"),
+        (pages(rev(1, ""), rev(2, "x" * 30000)), "too_large"),  # over the guard given
     ],
 )
 def test_fetch_added_gives_clear_skip_reasons(reply, reason):
     with pytest.raises(SkipEdit) as caught:
-        fetch_added(RecordedSite(reply), change(), 20000)
+        fetch_added(RecordedSite(reply), change(), limit=20000)
     assert caught.value.reason == reason
+
+
+def test_a_threat_padded_with_a_hidden_comment_is_not_skipped_for_size():
+    """A threat plus a 20,000-character HTML comment was `too_large`: never scored. Readers see
+    only the threat; the size of markup and comments must not decide what is scored."""
+    padded = "I will kill you if you revert again <!--" + "pad " * 6000 + "-->"
+    site = RecordedSite(pages(rev(1, "== Talk =="), rev(2, "== Talk ==\n" + padded)))
+    added = fetch_added(site, change())
+    assert readable_text(added) == "I will kill you if you revert again"
 
 
 def test_page_creation_fetches_only_the_new_revision():

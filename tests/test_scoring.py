@@ -39,3 +39,24 @@ def test_configured_routes_replace_the_defaults():
 def test_per_category_thresholds_from_config():
     verdict = decide(0.75, [], {"toxic": 0.8, "personal_attack": 0.7})
     assert verdict.categories == ("personal_attack",)
+
+
+def test_an_insult_hidden_in_visible_filler_is_scored_on_its_own(scorer, dev_rows):
+    """Over max_chars a text is scored in windows: 30,000 characters of real benign comments
+    diluted a real insult below the threshold (one score for the whole text)."""
+    insult = next(
+        t
+        for t, label in dev_rows
+        if label == "1"
+        and 60 < len(t) < 300
+        and scorer.verdicts([(t, "")], [1])[0].score > 0.97
+        and not scorer.verdicts([(t, "")], [1])[0].rule_hits
+    )
+    benign = [t for t, label in dev_rows if label == "0" and "\n" not in t]
+    filler = " ".join(benign)[:30_000]  # one long line: scored in overlapping windows
+    text = filler[:15_000] + " " + insult + " " + filler[15_000:]
+    verdict = scorer.verdicts([(text, "")], [1])[0]
+    assert verdict.flagged and verdict.score > 0.9
+    stored = scorer.excerpt(text, 1)
+    assert insult in stored and len(stored) <= scorer.max_chars
+    assert scorer.excerpt(insult, 1) == insult  # a text under the cap is stored whole
