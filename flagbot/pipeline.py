@@ -26,6 +26,7 @@ from flagbot.classifier import Model
 from flagbot.config import DEFAULT_ROUTES, Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
+from flagbot.normalize import matching_text, rule_variant
 from flagbot.rules import RuleHit, RuleSet
 from flagbot.scoring import decide
 from flagbot.sources import SourceItem, registry, source_key
@@ -105,7 +106,9 @@ class Scorer:
 
     def verdicts(self, texts: list[tuple[str, str]], namespaces: list[int | None]) -> list[Any]:
         """Verdicts for (added text, edit summary) pairs; both are scored, the worst part counts."""
-        parts = [[*self.windows(added), summary] for added, summary in texts]
+        parts = [
+            [matching_text(t) for t in (*self.windows(added), summary)] for added, summary in texts
+        ]
         scores = iter(self.model.score([t for part in parts for t in part]))
         out = []
         for part, namespace in zip(parts, namespaces, strict=True):
@@ -116,7 +119,10 @@ class Scorer:
                 if i == len(part) - 1 and not text:
                     continue  # no edit summary
                 best = max(best, score)
-                for hit in self.rules.match(text, namespace, score):
+                variant = rule_variant(text)
+                for hit in self.rules.match(text, namespace, score) + (
+                    self.rules.match(variant, namespace, score) if variant != text else []
+                ):
                     hits.setdefault(hit.rule_id, hit)
             out.append(decide(best, list(hits.values()), self.thresholds, self.routes))
         return out

@@ -1,3 +1,5 @@
+import pytest
+
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
 
@@ -60,3 +62,30 @@ def test_an_insult_hidden_in_visible_filler_is_scored_on_its_own(scorer, dev_row
     stored = scorer.excerpt(text, 1)
     assert insult in stored and len(stored) <= scorer.max_chars
     assert scorer.excerpt(insult, 1) == insult  # a text under the cap is stored whole
+
+
+@pytest.mark.parametrize(
+    "threat",
+    [
+        "I will kill you",
+        "I w1ll k1ll y0u",
+        "I will k i l l   y o u",
+        "I will ki\u200bll you",
+        "I will k\u0456ll you",  # Cyrillic і
+        "\uff29 \uff57\uff49\uff4c\uff4c \uff4b\uff49\uff4c\uff4c \uff59\uff4f\uff55",  # fullwidth
+        "I wi\u00adll kill y\u043eu",  # soft hyphen, Cyrillic о
+    ],
+)
+def test_an_obfuscated_threat_reaches_the_emergency_contact(scorer, threat):
+    """l33t, spacing, zero-width, Cyrillic and fullwidth letters beat the rules: at best the
+    model sent such a threat to the admins' queue, never to the emergency route."""
+    verdict = scorer.verdicts([(f"{threat} if you revert again", "")], [1])[0]
+    assert "threat-kill" in verdict.rule_ids
+    assert verdict.severity == "emergency" and "emergency" in verdict.routes
+
+
+def test_obfuscated_personal_information_reaches_oversight(scorer):
+    verdict = scorer.verdicts([("his email is j\u043ehn.sm\u0456th1987@gm\u0430il.com", "")], [1])[
+        0
+    ]
+    assert "oversight" in verdict.routes
