@@ -175,6 +175,87 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why an edit is (not) flagged; prints the edit's text, for the operator's terminal only."""
+    from flagbot import diffs
+    from flagbot.pipeline import explain
+
+    scorer = _scorer(args)
+    if args.rev is not None:
+        result = _explain_revision(args, scorer)
+    elif args.new is not None:
+        old = _read_text(args.old) if args.old else ""
+        added = diffs.added_wikitext(old, _read_text(args.new))
+        result = explain(scorer, added, args.summary or "", args.namespace)
+    else:
+        raise FlagbotError(
+            "explain: give --new NEW.wikitext [--old OLD.wikitext], or --wiki ID --rev N"
+        )
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    for key, value in result.items():
+        if isinstance(value, str) and "\n" in value:
+            print(f"{key}:")
+            print("  " + value.replace("\n", "\n  "))
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as exc:
+        raise FlagbotError(f"{path}: {exc.strerror}") from None
+
+
+def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
+    from flagbot import diffs, filters
+    from flagbot.errors import SkipEdit
+    from flagbot.events import RecentChange
+    from flagbot.pipeline import explain
+    from flagbot.wiki import connect_site, revision_info
+
+    settings = _settings(args)
+    wiki = settings.wiki(args.wiki or "")
+    if wiki is None:
+        known = ", ".join(w.id for w in settings.wikis)
+        raise FlagbotError(f"explain: --wiki {args.wiki!r} is not configured (configured: {known})")
+    info = revision_info(wiki, settings, args.rev)
+    change = RecentChange(
+        wiki=wiki.id,
+        server_url=wiki.url,
+        script_path=wiki.script_path,
+        namespace=info["namespace"],
+        title=info["title"],
+        user=info.get("user", ""),
+        bot=False,
+        type="edit" if info.get("parentid") else "new",
+        old_rev=info.get("parentid") or None,
+        new_rev=args.rev,
+        timestamp=0,
+        comment=info.get("comment", ""),
+    )
+    where = {"wiki": wiki.id, "rev": args.rev, "title": change.title, "user": change.user}
+    where["filter_reason"] = filters.skip_reason(change, settings)  # None: it would be scored
+    try:
+        added = diffs.fetch_added(connect_site(wiki, settings), change)
+    except SkipEdit as skip:
+        return {
+            **where,
+            "added_text": "",
+            "skip_reason": skip.reason,
+            "flagged": False,
+            "score": None,
+            "categories": [],
+            "rules": [],
+            "routes": [],
+        }
+    return {**where, **explain(scorer, added, change.comment, change.namespace)}
+
+
 def _score_columns(verdict: Any) -> dict[str, Any]:
     return {
         "score": round(verdict.score, 6),
@@ -392,6 +473,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(always so without --config)",
     )
     p.set_defaults(func=cmd_replay)
+    p = with_config(
+        sub.add_parser(
+            "explain", help="why an edit is (not) flagged: its text, score, rules and routes"
+        )
+    )
+    p.add_argument("--old", metavar="OLD.wikitext", help="the page before the edit")
+    p.add_argument("--new", metavar="NEW.wikitext", help="the page after the edit")
+    p.add_argument("--summary", metavar="TEXT", help="the edit summary")
+    p.add_argument("--namespace", type=int, metavar="N", help="the page's namespace number")
+    p.add_argument("--wiki", metavar="ID", help="a configured wiki (with --rev)")
+    p.add_argument("--rev", type=int, metavar="N", help="a revision id on --wiki")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_explain)
     p = with_config(sub.add_parser("score", help="score one text or a CSV file"))
     p.add_argument("text", nargs="?", metavar="TEXT")
     p.add_argument("--input", metavar="F.csv")

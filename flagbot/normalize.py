@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 import sys
 import unicodedata
 
 LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
-# a word that mixes letters with l33t characters (a phone number or a year has no letters)
-LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[\w@$]+", re.I)
+LEET_CHARS = "013457@$"
+# a word that mixes letters with l33t characters (a phone number or a year has no letters);
+# explicit [A-Za-z] rather than IGNORECASE: Python's re scans it twice as fast
+LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*[013457@$])[\w@$]+")
 # three or more single letters with one separator between them: "k i l l", "k.i.l.l", "k-i-l-l"
-SPACED = re.compile(r"\b[a-z](?:[ .\-_*][a-z]){2,}\b", re.I)
+SPACED = re.compile(r"\b[A-Za-z](?:[ .\-_*][A-Za-z]){2,}\b")
 SEPARATORS = re.compile(r"[ .\-_*]")
-# where either could apply: a letter next to a l33t character, or three spaced single letters
-OBFUSCATED = re.compile(
-    r"[a-z][013457@$]|[013457@$][a-z]|\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b", re.I
-)
+NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 @functools.cache
@@ -49,22 +49,48 @@ def _confusables() -> dict[int, str]:
 
 
 @functools.cache
-def _format_characters() -> dict[int, None]:
-    """Every format character (category Cf): invisible, so a filter must not see them either."""
-    return {c: None for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
+def _fold_table() -> dict[int, str | None]:
+    """Format characters (category Cf) to nothing, confusable letters to their ASCII twins."""
+    table: dict[int, str | None] = dict(_confusables())
+    table.update(
+        (c, None) for c in range(0x80, sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"
+    )
+    return table
+
+
+def _fold(run: re.Match[str]) -> str:
+    return run.group().translate(_fold_table())
 
 
 def matching_text(text: str) -> str:
     """The text as a filter should read it (see the module docstring); ASCII text is unchanged."""
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKC", text).translate(_format_characters())
-    return text.translate(_confusables())
+    # only the non-ASCII runs are looked up: str.translate costs ~130 ns a character
+    return NON_ASCII.sub(_fold, unicodedata.normalize("NFKC", text))
+
+
+def _shape_table() -> bytes:
+    table = bytearray(b"#" * 256)
+    for char in string.ascii_letters:
+        table[ord(char)] = ord("a")
+    for char in " .-_*":
+        table[ord(char)] = ord(" ")
+    for char in LEET_CHARS:
+        table[ord(char)] = ord("1")
+    return bytes(table)
+
+
+SHAPE = _shape_table()  # letter → "a", separator → " ", l33t character → "1", else "#"
 
 
 def rule_variant(text: str) -> str:
     """`text` with l33t words spelled out and spaced-out letters joined (for the rules only)."""
-    if not OBFUSCATED.search(text):  # most texts: one scan, no copy
-        return text
-    text = LEET_WORD.sub(lambda m: m.group().translate(LEET), text)
-    return SPACED.sub(lambda m: SEPARATORS.sub("", m.group()), text)
+    # a byte-level sketch of the text rules out both in a few µs for most comments, where the
+    # regular expressions below would each scan the whole text
+    shape = b" " + text.encode("ascii", "replace").translate(SHAPE)
+    if b"a1" in shape or b"1a" in shape:
+        text = LEET_WORD.sub(lambda m: m.group().translate(LEET), text)
+    if b" a a a" in shape:
+        text = SPACED.sub(lambda m: SEPARATORS.sub("", m.group()), text)
+    return text

@@ -138,6 +138,48 @@ class Scorer:
         return "\n".join(flagged)[: self.max_chars]
 
 
+def readable_texts(added_wikitext: str, comment: str) -> tuple[str, str]:
+    """What is scored of an edit: the readable added text and the readable edit summary."""
+    return wikitext.readable_text(added_wikitext), wikitext.readable_text(comment)
+
+
+def explain(
+    scorer: Scorer, added_wikitext: str, comment: str = "", namespace: int | None = None
+) -> dict[str, Any]:
+    """Why an edit is (not) flagged, by the pipeline's own functions: for `flagbot explain`.
+
+    The result holds the edit's text: it is for an operator's terminal, never for a log.
+    """
+    text, summary = readable_texts(added_wikitext, comment)
+    result: dict[str, Any] = {"added_text": text, "edit_summary": summary}
+    if not text:
+        return {
+            **result,
+            "skip_reason": "empty_text",
+            "flagged": False,
+            "score": None,
+            "categories": [],
+            "rules": [],
+            "routes": [],
+        }
+    normalised = matching_text(text)
+    verdict = scorer.verdicts([(text, summary)], [namespace])[0]
+    return {
+        **result,
+        "normalised_text": normalised,
+        "rule_variant": rule_variant(normalised),
+        "windows": len(scorer.windows(text)),
+        "skip_reason": None,
+        "score": round(verdict.score, 6),
+        "flagged": verdict.flagged,
+        "categories": list(verdict.categories),
+        "severity": verdict.severity,
+        "rules": list(verdict.rule_ids),
+        "routes": list(verdict.routes),
+        "reasons": list(verdict.reasons),
+    }
+
+
 OnFlag = Callable[[Any, int, Outcome], None]
 
 
@@ -240,8 +282,7 @@ class Pipeline:
             try:
                 if isinstance(added, Poison):
                     raise added.error
-                text = wikitext.readable_text(added)
-                edit_summary = wikitext.readable_text(change.comment)
+                text, edit_summary = readable_texts(added, change.comment)
             except Exception as exc:
                 outcomes.append(self._poisoned(change, exc))
                 continue

@@ -118,3 +118,22 @@ def page_text(wiki: WikiSettings, settings: Settings, title: str) -> str | None:
         return page.get(force=True) if page.exists() else None
     except Exception as exc:  # pywikibot has retried already
         raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None
+
+
+def revision_info(wiki: WikiSettings, settings: Settings, rev_id: int) -> dict[str, Any]:
+    """A revision's parent, page, namespace, user and summary (for `flagbot explain`)."""
+    site = connect_site(wiki, settings)
+    try:
+        data = site.simple_request(
+            action="query",
+            prop="revisions",
+            revids=[rev_id],
+            rvprop=["ids", "user", "comment", "timestamp"],
+            formatversion=2,
+        ).submit()
+    except Exception as exc:  # pywikibot has retried already
+        raise FetchError(f"cannot read revision {rev_id} on {wiki.id}: {exc}") from None
+    for page in data.get("query", {}).get("pages", []):
+        for rev in page.get("revisions", []):
+            return {"title": page["title"], "namespace": page["ns"], **rev}
+    raise FetchError(f"{wiki.id} has no revision {rev_id} (or it is hidden)")

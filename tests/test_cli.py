@@ -276,3 +276,25 @@ def test_ctrl_c_during_replay_prints_the_summary_and_exits_130(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert out.startswith("read "), err
+
+
+def test_explain_shows_what_was_scored_and_why(tmp_path):
+    """`flagbot explain` runs the pipeline's own functions on two page versions: the hidden
+    padding comment and the signature are gone, the obfuscation is undone, the route shown."""
+    old = "== Talk ==\nFirst comment. [[User:A|A]] 01:02, 3 May 2020 (UTC)\n"
+    padding = "<!-- " + "pad " * 6000 + "-->"
+    new = old + f":I w1ll k\u0456ll y0u {padding} [[User:B|B]] 01:05, 3 May 2020 (UTC)\n"
+    (tmp_path / "old.wikitext").write_text(old, encoding="utf-8")
+    (tmp_path / "new.wikitext").write_text(new, encoding="utf-8")
+    args = ["explain", "--old", "old.wikitext", "--new", "new.wikitext", "--namespace", "1"]
+    result = json.loads(flagbot(*args, "--json", cwd=tmp_path).stdout)
+    assert result["added_text"] == "I w1ll k\u0456ll y0u"
+    assert result["normalised_text"] == "I w1ll kill y0u"
+    assert result["flagged"] and "threat-kill" in result["rules"]
+    assert result["routes"][0] == "emergency" and result["skip_reason"] is None
+    unchanged = flagbot(
+        "explain", "--old", "old.wikitext", "--new", "old.wikitext", "--json", cwd=tmp_path
+    )
+    assert json.loads(unchanged.stdout)["skip_reason"] == "empty_text"
+    missing = flagbot("explain", cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and "--new" in missing.stderr

@@ -250,3 +250,34 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
     assert purge_hidden(store, wiki_settings) == 0  # nothing left to purge
     actions = [e["action"] for e in store.audit_entries() if e["action"] == "purge_text"]
     assert actions
+
+
+def test_explain_a_real_revision_by_id(wiki, wiki_settings, tmp_path, capsys):
+    """`flagbot explain --wiki ID --rev N` fetches the revision and its parent like the pipeline."""
+    import json
+
+    import yaml
+
+    from flagbot.cli import main as flagbot_main
+
+    title = fresh_title()
+    (rev,) = post_comments(wiki, [("Alice", title, "His phone number is 415-555-0132")])
+    config = tmp_path / "flagbot.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "user_agent_contact": "User:Tester <t@example.org>",
+                "wikis": [{"id": "testwiki", "url": wiki.url, "script_path": ""}],
+                "source": {"type": "recentchanges"},
+                "model": "default",
+                "rules": str(ROOT / "rules.yaml"),
+                "store": f"sqlite:///{tmp_path / 's.db'}",
+            }
+        )
+    )
+    args = ["explain", "--config", str(config), "--wiki", "testwiki", "--rev", str(rev), "--json"]
+    assert flagbot_main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["added_text"] == "His phone number is 415-555-0132"
+    assert result["title"] == title and result["user"] == "Alice"
+    assert result["filter_reason"] is None and "oversight" in result["routes"]
