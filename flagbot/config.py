@@ -29,6 +29,7 @@ CATEGORIES = (
     "sexual_harassment",
     "hate",
     "legal_threat",
+    "self_harm",  # someone saying they will harm themselves: the emergency contact, at once
 )
 SEVERITIES = ("low", "medium", "high", "emergency")
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange"
@@ -71,6 +72,7 @@ DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "pii": ("oversight",),
         "outing": ("oversight",),
         "threat": ("oversight",),
+        "self_harm": ("emergency",),  # a person at risk: not a matter for oversight
         "emergency": ("emergency", "oversight"),  # any category with severity emergency
     }
 )  # categories not named here go to the review queue only (route "admins", no mail)

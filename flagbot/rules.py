@@ -20,21 +20,12 @@ import ahocorasick
 import regex
 import yaml
 
-from flagbot.config import SEVERITIES
+from flagbot.config import CATEGORIES, SEVERITIES
 from flagbot.errors import RulesError
 
 log = logging.getLogger(__name__)
 
-RULE_CATEGORIES = (
-    "personal_attack",
-    "harassment",
-    "threat",
-    "pii",
-    "outing",
-    "sexual_harassment",
-    "hate",
-    "legal_threat",
-)
+RULE_CATEGORIES = CATEGORIES[1:]  # every category but the model's own ("toxic")
 RULE_KEYS = {
     "id",
     "description",

@@ -89,3 +89,34 @@ def test_obfuscated_personal_information_reaches_oversight(scorer):
         0
     ]
     assert "oversight" in verdict.routes
+
+
+@pytest.mark.parametrize(
+    ("text", "route", "category"),
+    [
+        ("call her on (415)555-0132 tonight", "oversight", "pii"),
+        ("his cell is 4155550132, text him", "oversight", "pii"),
+        ("his email is john.smith1987 at gmail dot com", "oversight", "pii"),
+        ("I'm going to break your legs", "emergency", "threat"),
+        ("you are going to die for this", "emergency", "threat"),
+        ("I will find you, and you will regret it", "emergency", "threat"),
+        ("I am going to kill myself tonight, nobody here cares", "emergency", "self_harm"),
+    ],
+)
+def test_what_people_actually_post_reaches_the_right_people(scorer, text, route, category):
+    """Formats the rules missed, and threats of bodily harm that reached the admins' queue only."""
+    verdict = scorer.verdicts([(text, "")], [3])[0]
+    assert category in verdict.categories and route in verdict.routes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See revision 4155550132 for the change",
+        "I will find you a better source tomorrow",
+        "Look at example dot points in the lead",
+        "If I have to read this article one more time I'll kill myself lol",
+    ],
+)
+def test_look_alikes_of_the_new_rules_stay_unflagged_by_rules(scorer, text):
+    assert scorer.verdicts([(text, "")], [3])[0].rule_ids == ()
