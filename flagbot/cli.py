@@ -185,7 +185,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = _explain_revision(args, scorer)
     elif args.new is not None:
         old = _read_text(args.old) if args.old else ""
-        added = diffs.added_wikitext(old, _read_text(args.new))
+        added = diffs.edit_added(old, _read_text(args.new))
         result = explain(scorer, added, args.summary or "", args.namespace)
     else:
         raise FlagbotError(

@@ -17,10 +17,12 @@ from rapidfuzz.distance import Indel
 
 from flagbot.errors import FetchError, SkipEdit
 from flagbot.events import RecentChange, valid_unicode
+from flagbot.wikitext import readable_text
 
 log = logging.getLogger(__name__)
 
 WORD_SPLIT_MIN_RATIO = 0.5  # below this a replaced line is treated as rewritten, i.e. all added
+HIDING_MARKUP = ("<!--", "-->", "display", "visibility", "font-size", "{{void", "{{^")
 CANDIDATE_WINDOW = 20  # a replaced line is compared with the old lines this near its place
 MAX_ADDED_WIKITEXT = 4_000_000  # twice the largest page MediaWiki allows ($wgMaxArticleSize)
 RETRIES = 2  # after pywikibot's own; then the pipeline's batch retry takes over
@@ -78,6 +80,28 @@ def added_wikitext(old: str, new: str) -> str:
             else:
                 added.append(line)
     return "\n".join(line for line in added if line.strip())
+
+
+def unhidden_text(old: str, new: str) -> str:
+    """Text readers see in `new` that they did not see in `old`, when the edit removed markup
+    that hides text (comment markers, display:none, {{void}}).
+
+    The two-step trick: first add abuse inside an HTML comment, then delete the markers; in
+    wikitext the second edit adds nothing. The readable texts of both versions are compared only
+    when such markup was removed, since parsing whole pages is the expensive part.
+    """
+    new_lines = set(new.splitlines())
+    removed = [line for line in old.splitlines() if line not in new_lines]
+    if not any(marker in line.lower() for line in removed for marker in HIDING_MARKUP):
+        return ""
+    return added_wikitext(readable_text(old), readable_text(new))
+
+
+def edit_added(old: str, new: str) -> str:
+    """What an edit added, for scoring: new wikitext, and text that markup no longer hides."""
+    unhidden = unhidden_text(old, new)
+    added = added_wikitext(old, new)
+    return f"{added}\n{unhidden}" if unhidden else added
 
 
 def _revision_texts(response: dict[str, Any], wanted: list[int]) -> dict[int, str]:
@@ -147,7 +171,7 @@ def fetch_added(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT
         delay = min(delay * 2, 30)
     texts = _revision_texts(response, wanted)
     old = texts.get(change.old_rev, "") if change.old_rev else ""
-    added = valid_unicode(added_wikitext(old, texts[change.new_rev]))
+    added = valid_unicode(edit_added(old, texts[change.new_rev]))
     if len(added) > limit:
         raise SkipEdit("too_large")
     return added

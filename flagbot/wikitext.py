@@ -51,20 +51,21 @@ SIGNATURE_TEMPLATES = frozenset(
         "hi",
     }
 )
-QUOTE_TAGS = frozenset(
-    {
-        "blockquote",
-        "q",
-        "ref",
-        "syntaxhighlight",
-        "source",
-        "pre",
-        "nowiki",
-        "math",
-        "gallery",
-        "references",
-    }
+QUOTE_TAGS = frozenset({"blockquote", "q"})
+# Tags whose content readers see as it is written, markup and all (not parsed as wikitext).
+LITERAL_TAGS = frozenset({"nowiki", "pre", "syntaxhighlight", "source", "code", "math", "chem"})
+# Templates that render nothing (or hide their argument): their arguments are not seen.
+INVISIBLE_TEMPLATES = frozenset({"void", "^", "null", "hidden comment", "nodisplay", "comment"})
+# Options of a file link; the remaining part is the caption readers see.
+FILE_OPTION = re.compile(
+    r"^\s*(?:thumb|thumbnail|frame|frameless|framed|border|left|right|center|centre|none|upright"
+    r"(?:\s*=?\s*[\d.]+)?|baseline|middle|sub|super|text-top|text-bottom|top|bottom|\d*x?\d+px"
+    r"|(?:alt|link|page|lang|class|upright)\s*=.*)\s*$",
+    re.IGNORECASE,
 )
+# Short link labels that are a signature's furniture, not words
+SIGNATURE_LABELS = frozenset({"talk", "contribs", "t", "c", "talk page", "contributions", "✉", "☎"})
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0", re.I)
 USER_NAMESPACES = (
     "user:",
     "user talk:",
@@ -90,6 +91,24 @@ def _template_name(node: Template) -> str:
     return str(node.name).strip().lower().replace("_", " ")
 
 
+def _user_link_words(target: str, label: str) -> str:
+    """A user link's label if it says something: a signature's label names the user or is
+    furniture ("talk"); "[[User:X|you are a liar]]" is words readers see."""
+    user = target.split(":", 1)[1].split("/", 1)[0].strip().lower().replace("_", " ")
+    plain = " ".join(label.split()).lower()
+    if not plain or plain in SIGNATURE_LABELS or user in plain or plain in user:
+        return ""
+    return label if len(plain.split()) > 1 else ""  # a one-word label is a signature's nickname
+
+
+def _file_caption(node: Wikilink) -> str:
+    """The caption of a file link: its last part that is not an option."""
+    if node.text is None:
+        return ""
+    caption = str(node.text).split("|")[-1]
+    return "" if FILE_OPTION.match(caption) else _readable(mwparserfromhell.parse(caption))
+
+
 def _readable(code: Wikicode) -> str:
     parts: list[str] = []
     for node in code.nodes:
@@ -98,24 +117,46 @@ def _readable(code: Wikicode) -> str:
         elif isinstance(node, Wikilink):
             target = str(node.title).strip().lower().lstrip(":")
             if target.startswith(USER_NAMESPACES):
-                continue  # part of a signature
-            if target.startswith(("file:", "image:", "category:")):
+                if node.text is not None:  # otherwise part of a signature
+                    parts.append(_user_link_words(target, _readable(node.text)))
                 continue
+            if target.startswith(("file:", "image:")):
+                parts.append(_file_caption(node))
+                continue
+            if target.startswith("category:"):
+                continue  # not shown where it is written
             parts.append(_readable(node.text) if node.text is not None else str(node.title))
         elif isinstance(node, Template):
             name = _template_name(node)
-            if name in QUOTE_TEMPLATES or name in SIGNATURE_TEMPLATES:
+            if (
+                name in QUOTE_TEMPLATES
+                or name in SIGNATURE_TEMPLATES
+                or name in INVISIBLE_TEMPLATES
+            ):
                 continue
-            # e.g. {{small|…}}, {{strong|…}}: keep the visible positional arguments
-            parts.extend(_readable(p.value) for p in node.params if not p.showkey)
-            parts.append(" ")
+            # {{small|…}}, {{collapse top|title=…}}: what the template shows comes from its
+            # arguments, named ones included
+            parts.extend(_readable(p.value) + " " for p in node.params)
         elif isinstance(node, Tag):
             tag = str(node.tag).strip().lower()
+            if any(HIDDEN_STYLE.search(str(a.value)) for a in node.attributes if a.value):
+                continue  # invisible to readers
             if tag in QUOTE_TAGS or node.contents is None:
                 if tag == "br":
                     parts.append("\n")
                 continue
-            parts.append(_readable(node.contents))
+            if tag in LITERAL_TAGS:
+                parts.append(str(node.contents))
+            elif tag == "gallery":  # "File:X.jpg|caption" lines
+                parts.extend(
+                    line.split("|", 1)[1] + "\n"
+                    for line in str(node.contents).splitlines()
+                    if "|" in line
+                )
+            elif tag == "ref":  # shown as a footnote: words of its own
+                parts.append(f" {_readable(node.contents)} ")
+            else:
+                parts.append(_readable(node.contents))
         elif isinstance(node, Heading):
             parts.append(_readable(node.title) + "\n")
         elif isinstance(node, Comment):

@@ -7,7 +7,7 @@ by tests/integration.
 
 import pytest
 
-from flagbot.diffs import added_wikitext, fetch_added
+from flagbot.diffs import added_wikitext, edit_added, fetch_added
 from flagbot.errors import SkipEdit
 from flagbot.events import RecentChange
 from flagbot.wikitext import readable_text
@@ -141,3 +141,30 @@ def test_page_creation_fetches_only_the_new_revision():
     site = RecordedSite(pages(rev(2, "brand new page")))
     assert fetch_added(site, change(old=None), 20000) == "brand new page"
     assert site.requests[0]["revids"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # the markers of a one-line comment deleted
+        ("== T ==\n:<!-- I will kill you -->\n", "== T ==\n:I will kill you\n"),
+        # a comment over several lines: only the marker lines change
+        ("== T ==\n<!--\nI will kill you\n-->\n", "== T ==\nI will kill you\n"),
+        # display:none taken away
+        (
+            '== T ==\n<span style="display:none">I will kill you</span>\n',
+            "== T ==\n<span>I will kill you</span>\n",
+        ),
+    ],
+)
+def test_text_a_second_edit_unhides_counts_as_added(old, new):
+    """Two-step edits: abuse first posted hidden, then revealed by deleting the hiding markup;
+    in wikitext the second edit added nothing, so it was never scored."""
+    assert "I will kill you" in readable_text(edit_added(old, new))
+
+
+def test_an_ordinary_edit_does_not_parse_whole_pages(monkeypatch):
+    from flagbot import diffs
+
+    monkeypatch.setattr(diffs, "readable_text", lambda text: pytest.fail("parsed the page"))
+    assert edit_added(OLD, OLD + ":a reply <!-- note -->\n") == ":a reply <!-- note -->"

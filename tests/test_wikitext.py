@@ -1,3 +1,5 @@
+import pytest
+
 from flagbot.wikitext import readable_text
 
 
@@ -25,7 +27,7 @@ def test_markup_templates_refs_and_comments_reduce_to_readable_text():
         "[https://example.org an external link]<ref>a citation</ref> {{ping|Bob}}"
     )
     out = readable_text(text)
-    assert out == "Strong whisper linked Plain an external link"
+    assert out == "Strong whisper linked Plain an external link a citation"  # refs are read
 
 
 def test_headings_and_indentation():
@@ -48,3 +50,47 @@ def test_plain_prose_skips_the_parser_with_the_same_result(dev_texts, monkeypatc
     fast = [wikitext.readable_text(t) for t in texts]
     monkeypatch.setattr(wikitext, "MARKUP", re.compile(""))  # matches everything: always parse
     assert [wikitext.readable_text(t) for t in texts] == fast
+
+
+INSULT = "you are a pathetic lying idiot"
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        f"<nowiki>{INSULT}</nowiki>",
+        f"<pre>{INSULT}</pre>",
+        f"<ref>{INSULT}</ref>",
+        f"<ref name=x>{INSULT}</ref>",
+        f"<syntaxhighlight lang=text>{INSULT}</syntaxhighlight>",
+        f"<code>{INSULT}</code>",
+        f"[[User:Bob|{INSULT}]]",
+        f"[[User talk:Bob|{INSULT}]]",
+        f"[[File:Example.jpg|thumb|left|{INSULT}]]",
+        f"<gallery>\nFile:Example.jpg|{INSULT}\n</gallery>",
+        f"{{{{collapse top|title={INSULT}}}}}",
+        f"{{{{hat|reason={INSULT}}}}}",
+        f"{{{{small|{INSULT}}}}}",
+        f"<span title='x'>{INSULT}</span>",
+        f"[[Talk:Foo|{INSULT}]]",
+        f"<poem>{INSULT}</poem>",
+    ],
+)
+def test_text_readers_see_inside_wrappers_is_kept(wrapped):
+    """Wrappers left nothing to score, although readers see the text."""
+    assert INSULT in readable_text(f"Look: {wrapped} [[User:Eve|Eve]] 01:02, 3 May 2020 (UTC)")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("you id<!-- split -->iot", "you idiot"),
+        ("you id{{void|x}}iot", "you idiot"),
+        ('you are fine<span style="display:none"> hidden insult</span>', "you are fine"),
+        ("[[User:Bob|Bob]] ([[User talk:Bob|talk]])", ""),  # a signature stays out
+        ("[[User:Bob|Bobby the Great]] 01:02, 3 May 2020 (UTC)", ""),  # names the user
+        ("[[User:Bob|the worst admin ever]] 01:02, 3 May 2020 (UTC)", "the worst admin ever"),
+    ],
+)
+def test_invisible_text_is_dropped_and_split_words_are_joined(text, expected):
+    assert readable_text(text) == expected
