@@ -186,3 +186,24 @@ def test_real_captured_streams_are_read_and_resumed_by_rewound_timestamps(make_s
     assert max(e.get("timestamp", 0) for e in json.loads(saved["id"])) == newest
     resumed = json.loads(resume_id(saved["id"], saved["ts"], 60))
     assert [e["timestamp"] for e in resumed] == [newest - 60_000] * 2  # idle DC included
+
+
+def test_a_first_start_saves_its_own_time_at_once(make_settings):
+    """A first start killed before its first batch used to resume from "now" on the next start,
+    losing every edit in between (seen end to end: 118 of 300 edits under kill -9)."""
+    import time
+
+    from flagbot.sources.recentchanges import poll
+
+    with StreamServer(live=True) as server:
+        settings = stream_settings(make_settings, server.url)
+        stop = threading.Event()
+        item, position = next(stream(settings, None, stop))
+        assert item is None and abs(json.loads(position)["ts"] - time.time()) < 5
+        # a restart from that checkpoint asks for everything since then, minus the overlap
+        again = stream(settings, position, stop)
+        server.publish(rc_event(1, "hello", ts=int(time.time())))
+        assert next(again)[0].new_rev == 1001
+        stop.set()
+    item, position = next(poll(settings, None, threading.Event()))  # the polling source too
+    assert item is None and "enwiki" in json.loads(position)

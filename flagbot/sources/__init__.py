@@ -1,7 +1,8 @@
 """Sources of recent changes, in a registry keyed by the config name.
 
 A source is a function `(settings, saved_position, stop) -> iterator of (item, position)`:
-`item` is a RecentChange, a BadEvent (counted, skipped) or None (dropped, e.g. canary), and
+`item` is a RecentChange, a BadEvent (counted, skipped) or None (dropped: a canary, or a first
+start's checkpoint), and
 `position` is the opaque string to save once the item is fully processed (None: nothing to save).
 """
 

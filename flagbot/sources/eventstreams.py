@@ -14,7 +14,8 @@ minutes, a silent connection ends by read timeout, and both reconnect here with 
 id. Refusals (429, 5xx) and network errors back off exponentially up to max_backoff. An id the
 server rejects (400, 404: e.g. a renamed stream) is dropped with a warning and the stream
 resumes by `since=` the last event's time minus the overlap. A saved position older than the
-stream's retention is first caught up through the API polling source.
+stream's retention is first caught up through the API polling source. A first start saves its
+own time at once, so a crash before the first batch resumes from there, not from "now".
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
     if event_time is not None and time.time() - event_time > source.retention_days * 86400:
         yield from _catch_up(settings, event_time, stop)
         last_id, event_time = None, time.time()
+    if not saved:  # a first start: remember it, so a crash before the first batch loses nothing
+        event_time = time.time()
+        yield None, _position(None, event_time)
     session = requests.Session()
     session.headers["User-Agent"] = user_agent(settings.user_agent_contact)
     holder: list[EventSource] = []

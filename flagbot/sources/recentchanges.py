@@ -77,6 +77,8 @@ def poll(
     states: dict[str, dict[str, Any]] = json.loads(position) if position else {}
     for wiki in settings.wikis:
         states.setdefault(wiki.id, {"ts": iso(time.time() - settings.source.overlap_seconds)})
+    if position is None and until is None:  # a first start: saved at once (see eventstreams)
+        yield None, json.dumps(states, sort_keys=True)
     delay = settings.source.poll_interval
     while not stop.is_set():
         try:

@@ -8,6 +8,7 @@ from real edits on it, found by the real pipeline. `pytest tests/integration -k 
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -87,20 +88,31 @@ def log_in(browser, url, provider, user):
     return page
 
 
-def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(browser, review):
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: a temporary folder, so a test run rewrites no tracked file;
+    FLAGBOT_SCREENSHOTS=docs refreshes the ones shown in docs/."""
+    wanted = os.environ.get("FLAGBOT_SCREENSHOTS")
+    folder = ROOT / wanted if wanted else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(
+    browser, review, tmp_path
+):
     url, provider, revs = review
     page = log_in(browser, url, provider, "Oversighter")
     assert page.url == url + "/"
     queue = page.inner_text("#queue")
     assert "User talk:Integration" in queue and "Talk:Integration" in queue
-    Path(ROOT / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "docs" / "review-queue.png"), full_page=True)
+    shots = screenshot_dir(tmp_path)
+    page.screenshot(path=str(shots / "review-queue.png"), full_page=True)
 
     with page.expect_navigation():
         page.click("#queue tbody tr:has-text('pii') a")
     assert PII in page.inner_text("#text")  # oversighters see the text of pii flags
     assert "/index.php?" in page.get_attribute("#diff", "href")
-    page.screenshot(path=str(ROOT / "docs" / "review-flag.png"), full_page=True)
+    page.screenshot(path=str(shots / "review-flag.png"), full_page=True)
     with page.expect_navigation():
         page.keyboard.press("c")  # the keyboard shortcut for "Confirm"
     assert page.inner_text("#status") == "confirm"
