@@ -1,7 +1,7 @@
 """A test double of Wikimedia's EventStreams (a real HTTP server on loopback).
 
 It follows the real service (wikimedia/mediawiki-services-eventstreams on wikimedia/KafkaSSE),
-warts included, as recorded in shared/data/real-events/sse-captures:
+warts included, as recorded in tests/data/real-events/sse-captures:
 - Events live in Kafka topics, one per datacenter (`eqiad.…`, `codfw.…`, partition 0); only the
   `active` one receives new events. Each message has a Kafka timestamp in milliseconds, which
   need not rise: real producers are not monotonic, and old captures have second resolution.
