@@ -76,7 +76,6 @@ class Scorer:
     rules: RuleSet
     thresholds: dict[str, float]
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
-
     max_chars: int = 20000  # longer texts are scored window by window
 
     @classmethod
