@@ -17,7 +17,7 @@ from rapidfuzz.distance import Indel
 
 from flagbot.errors import FetchError, SkipEdit
 from flagbot.events import RecentChange, valid_unicode
-from flagbot.wikitext import readable_text
+from flagbot.wikitext import readable_text, unquote_new_text
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def unhidden_text(old: str, new: str) -> str:
 def edit_added(old: str, new: str) -> str:
     """What an edit added, for scoring: new wikitext, and text that markup no longer hides."""
     unhidden = unhidden_text(old, new)
-    added = added_wikitext(old, new)
+    added = unquote_new_text(added_wikitext(old, new), old)
     return f"{added}\n{unhidden}" if unhidden else added
 
 

@@ -52,6 +52,8 @@ SIGNATURE_TEMPLATES = frozenset(
     }
 )
 QUOTE_TAGS = frozenset({"blockquote", "q"})
+QUOTE_PARAMS = frozenset({"1", "text", "quote", "quotetext"})  # where a quote template's text is
+QUOTE_HINT = re.compile(r"\{\{|<(?:blockquote|q)\b", re.IGNORECASE)
 # Tags whose content readers see as it is written, markup and all (not parsed as wikitext).
 LITERAL_TAGS = frozenset({"nowiki", "pre", "syntaxhighlight", "source", "code", "math", "chem"})
 # Templates that render nothing (or hide their argument): their arguments are not seen.
@@ -166,6 +168,39 @@ def _readable(code: Wikicode) -> str:
                 str(node.__strip__(normalize=True, collapse=True, keep_template_params=False) or "")
             )
     return "".join(parts)
+
+
+def _quoted(node: Template | Tag) -> str | None:
+    """The wikitext a quote template or tag quotes, or None if the node is no quote."""
+    if isinstance(node, Template) and _template_name(node) in QUOTE_TEMPLATES:
+        return " ".join(str(p.value) for p in node.params if str(p.name).strip() in QUOTE_PARAMS)
+    if isinstance(node, Tag) and str(node.tag).strip().lower() in QUOTE_TAGS and node.contents:
+        return str(node.contents)
+    return None
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def unquote_new_text(added: str, page_before: str) -> str:
+    """`added` with every quote of text that was not on the page before unwrapped.
+
+    Quoting is how a reply cites what others wrote, so a genuine quote is not the writer's
+    words; text "quoted" that nobody wrote there before is, and wrapping abuse in {{tq}} must
+    not hide it.
+    """
+    if not QUOTE_HINT.search(added):
+        return added
+    code = mwparserfromhell.parse(added)
+    before = _folded(page_before)
+    for node in list(code.nodes):  # top level: a quote inside a quote goes with its quote
+        if not isinstance(node, Template | Tag):
+            continue
+        quoted = _quoted(node)
+        if quoted is not None and _folded(quoted) not in before:
+            code.replace(node, quoted)
+    return str(code)
 
 
 # Any of these may start wikitext markup; a text without them is plain prose to the parser.

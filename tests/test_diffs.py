@@ -168,3 +168,24 @@ def test_an_ordinary_edit_does_not_parse_whole_pages(monkeypatch):
 
     monkeypatch.setattr(diffs, "readable_text", lambda text: pytest.fail("parsed the page"))
     assert edit_added(OLD, OLD + ":a reply <!-- note -->\n") == ":a reply <!-- note -->"
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "{{tq|you are a pathetic idiot}}",
+        "{{talkquote|text=you are a pathetic idiot}}",
+        "<blockquote>you are a pathetic idiot</blockquote>",
+        "{{quote|you are a pathetic idiot}}",
+    ],
+)
+def test_a_quote_of_text_nobody_wrote_before_is_the_writers_own(quote):
+    """Wrapping abuse in a quote template hid it: quotes were always dropped."""
+    added = edit_added(OLD, OLD + f":Well, {quote} [[User:Eve|Eve]]\n")
+    assert "you are a pathetic idiot" in readable_text(added)
+
+
+def test_a_genuine_quote_of_what_is_on_the_page_is_not_scored_as_the_replys_words():
+    old = OLD + ":You are a pathetic idiot. [[User:Mallory|Mallory]]\n"
+    added = edit_added(old, old + "::You wrote {{tq|you are a   pathetic idiot}}; please stop.\n")
+    assert readable_text(added) == "You wrote ; please stop."
