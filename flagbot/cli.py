@@ -215,7 +215,7 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
     from flagbot import diffs, filters
     from flagbot.errors import SkipEdit
     from flagbot.events import RecentChange
-    from flagbot.pipeline import explain
+    from flagbot.pipeline import explain, not_scored
     from flagbot.wiki import connect_site, revision_info
 
     settings = _settings(args)
@@ -243,16 +243,7 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
     try:
         added = diffs.fetch_added(connect_site(wiki, settings), change)
     except SkipEdit as skip:
-        return {
-            **where,
-            "added_text": "",
-            "skip_reason": skip.reason,
-            "flagged": False,
-            "score": None,
-            "categories": [],
-            "rules": [],
-            "routes": [],
-        }
+        return {**where, "added_text": "", **not_scored(skip.reason)}
     return {**where, **explain(scorer, added, change.comment, change.namespace)}
 
 

@@ -18,16 +18,16 @@ import string
 import sys
 import unicodedata
 
-LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
-)
-LEET_CHARS = "013457@$"
+LEET_CHARS, LEET_LETTERS = "013457@$", "oieastas"  # "k1ll" → "kill", "$ick" → "sick"
+LEET = str.maketrans(LEET_CHARS, LEET_LETTERS)
+SPACERS = " .-_*"  # what people put between spaced-out letters
+_LEET_CLASS, _SPACER_CLASS = f"[{re.escape(LEET_CHARS)}]", f"[{re.escape(SPACERS)}]"
 # a word that mixes letters with l33t characters (a phone number or a year has no letters);
 # explicit [A-Za-z] rather than IGNORECASE: Python's re scans it twice as fast
-LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*[013457@$])[\w@$]+")
-# three or more single letters with one separator between them: "k i l l", "k.i.l.l", "k-i-l-l"
-SPACED = re.compile(r"\b[A-Za-z](?:[ .\-_*][A-Za-z]){2,}\b")
-SEPARATORS = re.compile(r"[ .\-_*]")
+LEET_WORD = re.compile(rf"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*{_LEET_CLASS})[\w@$]+")
+# three or more single letters with one spacer between them: "k i l l", "k.i.l.l", "k-i-l-l"
+SPACED = re.compile(rf"\b[A-Za-z](?:{_SPACER_CLASS}[A-Za-z]){{2,}}\b")
+SEPARATORS = re.compile(_SPACER_CLASS)
 NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
@@ -74,7 +74,7 @@ def _shape_table() -> bytes:
     table = bytearray(b"#" * 256)
     for char in string.ascii_letters:
         table[ord(char)] = ord("a")
-    for char in " .-_*":
+    for char in SPACERS:
         table[ord(char)] = ord(" ")
     for char in LEET_CHARS:
         table[ord(char)] = ord("1")

@@ -142,6 +142,18 @@ def readable_texts(added_wikitext: str, comment: str) -> tuple[str, str]:
     return wikitext.readable_text(added_wikitext), wikitext.readable_text(comment)
 
 
+def not_scored(skip_reason: str) -> dict[str, Any]:
+    """`explain`'s answer for an edit that is skipped before scoring."""
+    return {
+        "skip_reason": skip_reason,
+        "flagged": False,
+        "score": None,
+        "categories": [],
+        "rules": [],
+        "routes": [],
+    }
+
+
 def explain(
     scorer: Scorer, added_wikitext: str, comment: str = "", namespace: int | None = None
 ) -> dict[str, Any]:
@@ -152,15 +164,7 @@ def explain(
     text, summary = readable_texts(added_wikitext, comment)
     result: dict[str, Any] = {"added_text": text, "edit_summary": summary}
     if not text:
-        return {
-            **result,
-            "skip_reason": "empty_text",
-            "flagged": False,
-            "score": None,
-            "categories": [],
-            "rules": [],
-            "routes": [],
-        }
+        return {**result, **not_scored("empty_text")}
     normalised = matching_text(text)
     verdict = scorer.verdicts([(text, summary)], [namespace])[0]
     return {

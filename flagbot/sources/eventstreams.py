@@ -52,53 +52,49 @@ class _Ended(Exception):
     """Raised from requests-sse's error callback when a stream ends: flagbot reconnects."""
 
 
+def _assignments(event_id: str | None) -> list[dict[str, Any]] | None:
+    """The Kafka assignments an EventStreams id holds; None for another server's id."""
+    try:
+        entries = json.loads(event_id or "")
+    except ValueError:
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return entries
+
+
+def newest_time(event_id: str | None) -> int:
+    """The latest Kafka timestamp (ms) an id carries; 0 for none or another server's id."""
+    stamps = [e["timestamp"] for e in _assignments(event_id) or () if _stamped(e)]
+    return max(stamps, default=0)
+
+
+def _stamped(entry: dict[str, Any]) -> bool:
+    return isinstance(entry.get("timestamp"), int)
+
+
 def resume_id(last_id: str, event_time: float | None, overlap_seconds: float) -> str:
     """The Last-Event-ID to send for a saved id: timestamps rewound, "latest" entries replaced.
 
     An id that is not a list of Kafka assignments (another server's) is sent as it is.
     """
-    try:
-        entries = json.loads(last_id)
-    except ValueError:
+    entries = _assignments(last_id)
+    if entries is None:
         return last_id
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        return last_id
-    overlap_ms = int(overlap_seconds * 1000)
-    stamps = [e["timestamp"] for e in entries if isinstance(e.get("timestamp"), int)]
-    if stamps:
-        reference = max(stamps)
-    elif event_time is not None:
-        reference = int(event_time * 1000)
-    else:
+    reference = newest_time(last_id) or (int(event_time * 1000) if event_time is not None else 0)
+    if not reference:
         return last_id  # offsets only: exact positions, nothing to rewind
+    overlap_ms = int(overlap_seconds * 1000)
     rewound: list[dict[str, Any]] = []
     for entry in entries:
         kept = {k: v for k, v in entry.items() if k not in ("timestamp", "offset")}
-        if isinstance(entry.get("timestamp"), int):
+        if _stamped(entry):
             rewound.append({**kept, "timestamp": max(entry["timestamp"] - overlap_ms, 0)})
         elif isinstance(entry.get("offset"), int) and entry["offset"] >= 0:
             rewound.append(entry)  # an exact offset: resumes exactly
         else:  # "latest" (or anything unreadable): from a little before the other topics
             rewound.append({**kept, "timestamp": max(reference - overlap_ms, 0)})
     return json.dumps(rewound, separators=(",", ":"))
-
-
-def newest_time(event_id: str | None) -> int:
-    """The latest Kafka timestamp (ms) an id carries; 0 for none or another server's id."""
-    try:
-        entries = json.loads(event_id or "")
-    except ValueError:
-        return 0
-    if not isinstance(entries, list):
-        return 0
-    return max(
-        (
-            e["timestamp"]
-            for e in entries
-            if isinstance(e, dict) and isinstance(e.get("timestamp"), int)
-        ),
-        default=0,
-    )
 
 
 def _since_url(base: str, since: float) -> str:
@@ -177,14 +173,15 @@ def stream(settings: Settings, position: str | None, stop: threading.Event) -> I
                     message_id = message.last_event_id or last_id
                     # a repeat from the overlap must not move the saved position back
                     stamp = newest_time(message_id)
-                    if stamp >= newest or not stamp:
+                    fresh = stamp >= newest or not stamp
+                    if fresh:
                         newest, last_id = stamp, message_id
                     try:
                         change = parse_event(message.data)
                     except BadEvent as bad:
                         yield bad, _position(last_id, event_time)
                         continue
-                    if change is not None and (stamp >= newest or not stamp):
+                    if change is not None and fresh:
                         event_time = change.timestamp
                     yield change, _position(last_id, event_time)
                     if stop.is_set():
