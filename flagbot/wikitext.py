@@ -193,13 +193,21 @@ def unquote_new_text(added: str, page_before: str) -> str:
     if not QUOTE_HINT.search(added):
         return added
     code = mwparserfromhell.parse(added)
-    before = _folded(page_before)
+    raw_before = _folded(page_before)
+    seen_before: str | None = None  # what readers saw, parsed only if a quote needs it
     for node in list(code.nodes):  # top level: a quote inside a quote goes with its quote
         if not isinstance(node, Template | Tag):
             continue
         quoted = _quoted(node)
-        if quoted is not None and _folded(quoted) not in before:
-            code.replace(node, quoted)
+        if quoted is None:
+            continue
+        folded = _folded(readable_text(quoted))
+        if folded in raw_before:  # cheap test first; then what readers saw, not a hidden copy
+            if seen_before is None:
+                seen_before = _folded(readable_text(page_before))
+            if folded in seen_before:
+                continue
+        code.replace(node, quoted)
     return str(code)
 
 

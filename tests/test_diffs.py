@@ -189,3 +189,11 @@ def test_a_genuine_quote_of_what_is_on_the_page_is_not_scored_as_the_replys_word
     old = OLD + ":You are a pathetic idiot. [[User:Mallory|Mallory]]\n"
     added = edit_added(old, old + "::You wrote {{tq|you are a   pathetic idiot}}; please stop.\n")
     assert readable_text(added) == "You wrote ; please stop."
+
+
+def test_quoting_text_first_hidden_in_a_comment_is_not_a_genuine_quote():
+    """Two steps: hide the insult in a comment (nothing visible, nothing scored), then "quote"
+    it. The raw wikitext held it, but readers never saw it there."""
+    old = OLD + "<!-- you are a pathetic idiot -->\n"
+    added = edit_added(old, old + ":You said {{tq|you are a pathetic idiot}}\n")
+    assert "you are a pathetic idiot" in readable_text(added)
