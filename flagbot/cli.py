@@ -181,15 +181,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from flagbot.pipeline import explain
 
     scorer = _scorer(args)
+    names = tuple(n for n in (args.title, args.user) if n)
     if args.rev is not None:
         result = _explain_revision(args, scorer)
     elif args.new is not None:
         old = _read_text(args.old) if args.old else ""
         added = diffs.edit_added(old, _read_text(args.new))
-        result = explain(scorer, added, args.summary or "", args.namespace)
+        result = explain(scorer, added, args.summary or "", args.namespace, names)
+    elif names:  # a name alone: would this page title or user name be flagged?
+        result = explain(scorer, "", "", args.namespace, names)
     else:
         raise FlagbotError(
-            "explain: give --new NEW.wikitext [--old OLD.wikitext], or --wiki ID --rev N"
+            "explain: give --new NEW.wikitext [--old OLD.wikitext] [--title T] [--user U], "
+            "--title T / --user U alone, or --wiki ID --rev N"
         )
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -244,7 +248,10 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
         added = diffs.fetch_added(connect_site(wiki, settings), change)
     except SkipEdit as skip:
         return {**where, "added_text": "", **not_scored(skip.reason)}
-    return {**where, **explain(scorer, added, change.comment, change.namespace)}
+    names = filters.new_names(change, settings)
+    if filters.is_account(change.user) and change.user not in names:
+        names = (*names, change.user)
+    return {**where, **explain(scorer, added, change.comment, change.namespace, names)}
 
 
 def _score_columns(verdict: Any) -> dict[str, Any]:
@@ -473,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new", metavar="NEW.wikitext", help="the page after the edit")
     p.add_argument("--summary", metavar="TEXT", help="the edit summary")
     p.add_argument("--namespace", type=int, metavar="N", help="the page's namespace number")
+    p.add_argument("--title", metavar="T", help="the page title (checked by the rules)")
+    p.add_argument("--user", metavar="U", help="the editor's user name (checked by the rules)")
     p.add_argument("--wiki", metavar="ID", help="a configured wiki (with --rev)")
     p.add_argument("--rev", type=int, metavar="N", help="a revision id on --wiki")
     p.add_argument("--json", action="store_true", help="one JSON object")

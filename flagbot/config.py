@@ -116,6 +116,8 @@ class AlertSettings:
 
 
 OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")  # only oversighters see these flags
+# Checked in quotes, titles and user names too: repeating personal information is posting it.
+EVERYWHERE_CATEGORIES = ("pii", "outing")
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,23 @@ class RecentChange:
     rcid: int | None = None
     position: str | None = None
     added_text: str | None = None  # replay files only: the text the edit added, no diff fetch
+    log_id: int | None = None  # log entries (type "log") only
+    log_type: str | None = None  # "move", "newusers", …
+    target_title: str | None = None  # a page move's new title
+
+    @property
+    def key(self) -> int:
+        """What identifies the change on its wiki in the store: the revision id, or for a log
+        entry (a move, an account creation: no revision) its log id, negated."""
+        return self.new_rev or -(self.log_id or 0)
 
     @property
     def diff_url(self) -> str:
         # an empty $wgScriptPath arrives as "/" (the pipeline rebases changes onto the
         # configured wiki's URL before anything is stored or sent)
         base = f"{self.server_url.rstrip('/')}{self.script_path.rstrip('/')}/index.php"
+        if self.new_rev is None and self.log_id:
+            return f"{base}?title=Special:Log&logid={self.log_id}"
         if self.old_rev:
             return f"{base}?diff={self.new_rev}&oldid={self.old_rev}"
         return f"{base}?oldid={self.new_rev}"
@@ -88,6 +99,27 @@ def _revisions(obj: dict[str, Any], change_type: str) -> tuple[int | None, int |
     if new <= 0 or (old is not None and old < 0):
         raise BadEvent("out_of_range:revision")
     return (old or None), new
+
+
+def _log_entry(
+    obj: dict[str, Any], change_type: str, id_field: str, type_field: str, params_field: str
+) -> dict[str, Any]:
+    """log_id, log_type and a move's target_title, for a log entry (EventStreams sends
+    `log_params.target`, the Action API `logparams.target_title`)."""
+    if change_type != "log":
+        return {}
+    log_id = _field(obj, id_field, int, None)
+    log_type = _field(obj, type_field, str, None)
+    params = obj.get(params_field)
+    target = None
+    if log_type == "move" and isinstance(params, dict):
+        target = params.get("target", params.get("target_title"))
+        if target is not None and not isinstance(target, str):
+            raise BadEvent("wrong_type:log_params")
+        target = valid_unicode(target) if target else None
+    if log_id is not None and log_id <= 0:
+        log_id = None  # MediaWiki's tests send 0: no entry to link to
+    return {"log_id": log_id, "log_type": log_type, "target_title": target}
 
 
 def _timestamp(seconds: int) -> int:
@@ -154,6 +186,7 @@ def _parse_event(raw: str | bytes | dict[str, Any], position: str | None) -> Rec
         rcid=_field(obj, "id", int, None),
         position=position,
         added_text=_field(obj, "added_text", str, None),
+        **_log_entry(obj, change_type, "log_id", "log_type", "log_params"),
     )
 
 
@@ -193,4 +226,5 @@ def parse_api_row(
         comment=_field(row, "comment", str, ""),
         rcid=_field(row, "rcid", int, None),
         position=position,
+        **_log_entry(row, change_type, "logid", "logtype", "logparams"),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flagbot.config import Settings
 from flagbot.events import EDIT_TYPES, RecentChange
 
@@ -23,3 +25,31 @@ def skip_reason(change: RecentChange, settings: Settings) -> str | None:
     if change.user in wiki.exempt_users:
         return "exempt_user"
     return None
+
+
+def new_names(change: RecentChange, settings: Settings) -> tuple[str, ...]:
+    """Titles and user names this change makes public: a new page's title, a move's target, a
+    new account's name. Checked by the rules in any namespace: an address in a title is as
+    public as one on a talk page. Bots and exempt users are trusted here as everywhere."""
+    wiki = settings.wiki(change.wiki)
+    if wiki is None or (change.bot and wiki.skip_bots) or change.user in wiki.exempt_users:
+        return ()
+    names = []
+    if change.type == "new":
+        names.append(change.title)
+    if change.target_title:
+        names.append(change.target_title)
+    if change.log_type == "newusers" and is_account(change.user):
+        names.append(change.user)
+    return tuple(names)
+
+
+def is_account(user: str) -> bool:
+    """A named account, not an IP address or a temporary account (`~2025-12345-67`)."""
+    if not user or user.startswith("~"):
+        return False
+    try:
+        ipaddress.ip_address(user)
+    except ValueError:
+        return True
+    return False

@@ -28,6 +28,11 @@ LEET_WORD = re.compile(rf"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*{_LEET_CLASS})
 # three or more single letters with one spacer between them: "k i l l", "k.i.l.l", "k-i-l-l"
 SPACED = re.compile(rf"\b[A-Za-z](?:{_SPACER_CLASS}[A-Za-z]){{2,}}\b")
 SEPARATORS = re.compile(_SPACER_CLASS)
+# "1 w1ll k1ll y0u": a lone "1" before a verb is the pronoun (a number stays a number)
+LONE_I = re.compile(
+    r"(?<![\w.,])1(?=\s+(?:w[i1]ll|[a4]m|sh[a4]ll|kn[o0]w|c[a4]n|h[a4]te|w[i1]sh|w[a4]nt|g[o0]nn[a4])\b)",
+    re.IGNORECASE,
+)
 NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
@@ -89,8 +94,21 @@ def rule_variant(text: str) -> str:
     # a byte-level sketch of the text rules out both in a few µs for most comments, where the
     # regular expressions below would each scan the whole text
     shape = b" " + text.encode("ascii", "replace").translate(SHAPE)
+    if b" 1 " in shape:
+        text = LONE_I.sub("I", text)
     if b"a1" in shape or b"1a" in shape:
         text = LEET_WORD.sub(lambda m: m.group().translate(LEET), text)
     if b" a a a" in shape:
         text = SPACED.sub(lambda m: SEPARATORS.sub("", m.group()), text)
     return text
+
+
+CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def name_words(name: str) -> str:
+    """A page title or user name as words: "JaneDoe_IsARapist" is "Jane Doe Is A Rapist".
+
+    Names have no spaces to spare (underscores, CamelCase), and rules match words.
+    """
+    return CAMEL_BOUNDARY.sub(" ", name.replace("_", " "))

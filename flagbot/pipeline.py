@@ -16,17 +16,17 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flagbot import diffs, filters, wikitext
 from flagbot.classifier import Model
-from flagbot.config import DEFAULT_ROUTES, Settings
+from flagbot.config import DEFAULT_ROUTES, EVERYWHERE_CATEGORIES, Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
-from flagbot.normalize import matching_text, rule_variant
+from flagbot.normalize import matching_text, name_words, rule_variant
 from flagbot.rules import RuleHit, RuleSet
 from flagbot.scoring import decide
 from flagbot.sources import SourceItem, registry, source_key
@@ -103,14 +103,20 @@ class Scorer:
                 windows.extend(line[start : start + WINDOW_CHARS] for start in starts)
         return windows or [text[: self.max_chars]]
 
-    def verdicts(self, texts: list[tuple[str, str]], namespaces: list[int | None]) -> list[Any]:
-        """Verdicts for (added text, edit summary) pairs; both are scored, the worst part counts."""
-        parts = [
-            [matching_text(t) for t in (*self.windows(added), summary)] for added, summary in texts
+    def verdicts(
+        self, items: Sequence[Texts | tuple[str, str]], namespaces: list[int | None]
+    ) -> list[Any]:
+        """Verdicts for edits' Texts (or (added text, edit summary) pairs). The added text and
+        the summary are scored by model and rules, the worst part counts; quotes are checked by
+        the rules for personal information, titles and user names by all rules."""
+        edits = [item if isinstance(item, Texts) else Texts(*item) for item in items]
+        parts = [  # names alone (no added text) are for the rules only
+            [matching_text(t) for t in (*(self.windows(e.added) if e.added else ()), e.summary)]
+            for e in edits
         ]
         scores = iter(self.model.score([t for part in parts for t in part]))
         out = []
-        for part, namespace in zip(parts, namespaces, strict=True):
+        for part, edit, namespace in zip(parts, edits, namespaces, strict=True):
             hits: dict[str, RuleHit] = {}
             best = 0.0
             for i, text in enumerate(part):
@@ -118,13 +124,32 @@ class Scorer:
                 if i == len(part) - 1 and not text:
                     continue  # no edit summary
                 best = max(best, score)
-                variant = rule_variant(text)
-                for hit in self.rules.match(text, namespace, score) + (
-                    self.rules.match(variant, namespace, score) if variant != text else []
-                ):
-                    hits.setdefault(hit.rule_id, hit)
-            out.append(decide(best, list(hits.values()), self.thresholds, self.routes))
+                self._rule_hits(text, namespace, score, hits)
+            if edit.quoted:
+                quoted = matching_text(edit.quoted)
+                self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES)
+            from_text = set(hits)
+            for name in edit.names:
+                for form in dict.fromkeys((name, name_words(name))):
+                    self._rule_hits(matching_text(form), None, None, hits)
+            verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
+            out.append(dataclasses.replace(verdict, on_names=len(hits) > len(from_text)))
         return out
+
+    def _rule_hits(
+        self,
+        text: str,
+        namespace: int | None,
+        score: float | None,
+        hits: dict[str, RuleHit],
+        categories: Collection[str] | None = None,
+    ) -> None:
+        """Add the rules' hits on normalised `text` (and on its l33t/spaced variant) to `hits`."""
+        variant = rule_variant(text)
+        for found in (text, variant) if variant != text else (text,):
+            for hit in self.rules.match(found, namespace, score):
+                if categories is None or hit.category in categories:
+                    hits.setdefault(hit.rule_id, hit)
 
     def excerpt(self, text: str, namespace: int | None) -> str:
         """What to store of a flagged text: all of it, or within max_chars the windows that
@@ -137,9 +162,23 @@ class Scorer:
         return "\n".join(flagged)[: self.max_chars]
 
 
-def readable_texts(added_wikitext: str, comment: str) -> tuple[str, str]:
-    """What is scored of an edit: the readable added text and the readable edit summary."""
-    return wikitext.readable_text(added_wikitext), wikitext.readable_text(comment)
+class Texts(NamedTuple):
+    """What is scored of one edit."""
+
+    added: str  # the readable added text: model and rules
+    summary: str = ""  # the readable edit summary: model and rules
+    quoted: str = ""  # genuine quotes of the page: rules for personal information only
+    names: tuple[str, ...] = ()  # a new page's title, a move's target, a user name: rules only
+
+
+def readable_texts(added_wikitext: str, comment: str, names: tuple[str, ...] = ()) -> Texts:
+    """What is scored of an edit, from the wikitext it added and its edit summary."""
+    return Texts(
+        wikitext.readable_text(added_wikitext),
+        wikitext.readable_text(comment),
+        wikitext.quoted_text(added_wikitext),
+        names,
+    )
 
 
 def not_scored(skip_reason: str) -> dict[str, Any]:
@@ -155,34 +194,45 @@ def not_scored(skip_reason: str) -> dict[str, Any]:
 
 
 def explain(
-    scorer: Scorer, added_wikitext: str, comment: str = "", namespace: int | None = None
+    scorer: Scorer,
+    added_wikitext: str,
+    comment: str = "",
+    namespace: int | None = None,
+    names: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Why an edit is (not) flagged, by the pipeline's own functions: for `flagbot explain`.
 
     The result holds the edit's text: it is for an operator's terminal, never for a log.
     """
-    text, summary = readable_texts(added_wikitext, comment)
-    result: dict[str, Any] = {"added_text": text, "edit_summary": summary}
-    if not text:
+    texts = readable_texts(added_wikitext, comment, names)
+    result: dict[str, Any] = {
+        "added_text": texts.added,
+        "edit_summary": texts.summary,
+        "quoted_text": texts.quoted,
+        "names": list(names),
+    }
+    if not (texts.added or texts.quoted or names):
         return {**result, **not_scored("empty_text")}
-    normalised = matching_text(text)
-    verdict = scorer.verdicts([(text, summary)], [namespace])[0]
+    normalised = matching_text(texts.added)
+    verdict = scorer.verdicts([texts], [namespace])[0]
     return {
         **result,
         "normalised_text": normalised,
         "rule_variant": rule_variant(normalised),
-        "windows": len(scorer.windows(text)),
+        "windows": len(scorer.windows(texts.added)) if texts.added else 0,
         "skip_reason": None,
         "score": round(verdict.score, 6),
         "flagged": verdict.flagged,
         "categories": list(verdict.categories),
         "severity": verdict.severity,
         "rules": list(verdict.rule_ids),
+        "names_flagged": verdict.on_names,
         "routes": list(verdict.routes),
         "reasons": list(verdict.reasons),
     }
 
 
+USERS_REMEMBERED = 100_000  # user names checked once per process, the oldest forgotten first
 OnFlag = Callable[[Any, int, Outcome], None]
 
 
@@ -206,6 +256,7 @@ class Pipeline:
         self.scorer = scorer
         self.on_flag = on_flag
         self.summary = Summary()
+        self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
             max_workers=settings.diff_workers, thread_name_prefix="diff"
         )
@@ -261,6 +312,7 @@ class Pipeline:
     def process(self, items: list[SourceItem], stop: threading.Event) -> list[Outcome]:
         summary = self.summary
         candidates: list[RecentChange] = []
+        names_only: list[RecentChange] = []  # not talk-page edits, but they make a name public
         for item, _position in items:
             summary.read += 1
             if isinstance(item, BadEvent):
@@ -272,11 +324,14 @@ class Pipeline:
                 reason = filters.skip_reason(item, self.settings)
                 if reason:
                     summary.filtered[reason] += 1
+                    public = reason in ("namespace", "not_an_edit") and item.key
+                    if public and filters.new_names(item, self.settings):
+                        names_only.append(self._rebased(item))
                 else:
                     candidates.append(self._rebased(item))
         fresh = self._drop_duplicates(candidates)
         outcomes: list[Outcome] = []
-        to_score: list[tuple[RecentChange, str, str]] = []
+        to_score: list[tuple[RecentChange, Texts]] = []
         for change, added in zip(fresh, self._fetch_all(fresh, stop), strict=True):
             if isinstance(added, SkipEdit):
                 summary.skipped[added.reason] += 1
@@ -285,50 +340,72 @@ class Pipeline:
             try:
                 if isinstance(added, Poison):
                     raise added.error
-                text, edit_summary = readable_texts(added, change.comment)
+                texts = readable_texts(added, change.comment, self._names(change))
             except Exception as exc:
                 outcomes.append(self._poisoned(change, exc))
                 continue
-            if not text:
+            if texts.added or texts.quoted or texts.names:
+                to_score.append((change, texts))
+            else:
                 summary.skipped["empty_text"] += 1
                 outcomes.append(Outcome(change, "empty_text"))
-                continue
-            to_score.append((change, text, edit_summary))
-        for (change, text, _summary), verdict in zip(
-            to_score, self._verdicts(to_score), strict=True
-        ):
+        names_only = self._drop_duplicates(names_only)
+        to_score.extend((c, Texts("", names=self._names(c))) for c in names_only)
+        for (change, texts), verdict in zip(to_score, self._verdicts(to_score), strict=True):
             if isinstance(verdict, Poison):
                 outcomes.append(self._poisoned(change, verdict.error))
                 continue
-            summary.scored += 1
+            has_text = bool(texts.added or texts.quoted)
+            if not verdict.flagged and not has_text:  # only names, and they are clean
+                if change not in names_only:  # a talk-page edit that added no words
+                    summary.skipped["empty_text"] += 1
+                    outcomes.append(Outcome(change, "empty_text"))
+                continue
+            if has_text:
+                summary.scored += 1
             if verdict.flagged:
                 for category in verdict.categories:
                     summary.flagged[category] += 1
                 log.info(
-                    "flagged %s rev %s (%s, score %.3f)",
+                    "flagged %s %s %s (%s, score %.3f)",
                     change.wiki,
-                    change.new_rev,
+                    "rev" if change.new_rev else "log entry",
+                    change.new_rev or change.log_id,
                     ",".join(verdict.categories),
                     verdict.score,
                 )
-                log.debug("flagged text of %s rev %s: %r", change.wiki, change.new_rev, text)
-                stored = self.scorer.excerpt(text, change.namespace)
-                outcomes.append(Outcome(change, "flagged", verdict, stored))
+                log.debug("flagged text of %s %s: %r", change.wiki, change.key, texts)
+                stored = "\n".join(
+                    filter(None, (self.scorer.excerpt(texts.added, change.namespace), texts.quoted))
+                )
+                outcomes.append(Outcome(change, "flagged", verdict, stored or None))
             else:
                 outcomes.append(Outcome(change, "scored", verdict))
         return outcomes
 
-    def _verdicts(self, to_score: list[tuple[RecentChange, str, str]]) -> list[Any]:
+    def _names(self, change: RecentChange) -> tuple[str, ...]:
+        """The names a change makes public, and its editor's user name the first time this
+        process sees it (an account made before flagbot watched was never checked)."""
+        names = filters.new_names(change, self.settings)
+        user = (change.wiki, change.user)
+        if user in self._users_checked or not filters.is_account(change.user):
+            return names
+        self._users_checked[user] = None
+        if len(self._users_checked) > USERS_REMEMBERED:
+            self._users_checked.pop(next(iter(self._users_checked)))
+        return names if change.user in names else (*names, change.user)
+
+    def _verdicts(self, to_score: list[tuple[RecentChange, Texts]]) -> list[Any]:
         """Verdicts for the batch; if the batch fails, one by one, so one text cannot sink it."""
-        texts = [(t, s) for _, t, s in to_score]
-        namespaces: list[int | None] = [c.namespace for c, _, _ in to_score]
+        texts = [t for _, t in to_score]
+        namespaces: list[int | None] = [c.namespace for c, _ in to_score]
         try:
             return self.scorer.verdicts(texts, namespaces)
         except Exception:
             results: list[Any] = []
-            for pair, namespace in zip(texts, namespaces, strict=True):
+            for one, namespace in zip(texts, namespaces, strict=True):
                 try:
-                    results.extend(self.scorer.verdicts([pair], [namespace]))
+                    results.extend(self.scorer.verdicts([one], [namespace]))
                 except Exception as exc:
                     results.append(Poison(exc))
             return results
@@ -356,10 +433,10 @@ class Pipeline:
         )
 
     def _drop_duplicates(self, changes: list[RecentChange]) -> list[RecentChange]:
-        seen = self.store.processed_among([(c.wiki, c.new_rev or 0) for c in changes])
+        seen = self.store.processed_among([(c.wiki, c.key) for c in changes])
         fresh = []
         for change in changes:
-            key = (change.wiki, change.new_rev or 0)
+            key = (change.wiki, change.key)
             if key in seen:
                 self.summary.duplicates += 1
                 continue

@@ -24,6 +24,7 @@ class Verdict:
     severity: str | None
     routes: tuple[str, ...]  # every route that hears about it, e.g. ("emergency", "oversight")
     reasons: tuple[str, ...]
+    on_names: bool = False  # a page title or user name is flagged text: alerts leave them out
 
     @property
     def flagged(self) -> bool:

@@ -81,7 +81,8 @@ flags = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("wiki", String(64), nullable=False),
-    Column("rev_id", BigInteger, nullable=False),  # Wikidata's ids are past 2**31 already
+    # Wikidata's ids are past 2**31 already; a log entry (a move, a new account) is -log_id
+    Column("rev_id", BigInteger, nullable=False),
     Column("old_rev_id", BigInteger),
     Column("title", Text, nullable=False),
     Column("namespace", Integer, nullable=False),
@@ -98,6 +99,8 @@ flags = Table(
     Column("summary", Text),
     Column("purged_at", Float),
     Column("created", Float, nullable=False),
+    # "edit": its text is flagged; "name": its page title or user name is (alerts omit them)
+    Column("kind", String(16), nullable=False, server_default="edit"),
     UniqueConstraint("wiki", "rev_id", name="uq_flags_wiki_rev"),
 )
 outbox = Table(
@@ -161,6 +164,7 @@ def _migration_2(conn: Connection) -> None:
     control.create(conn, checkfirst=True)
 
 
+EDIT_KIND, NAME_KIND = "edit", "name"
 BIG_COLUMNS = {"processed": ("rev_id",), "flags": ("rev_id", "old_rev_id", "edit_time")}
 
 
@@ -173,8 +177,21 @@ def _migration_3(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table} {changes}")
 
 
+def _migration_4(conn: Connection) -> None:
+    """flags.kind: whether a flag's page title or user name is itself the flagged text."""
+    if "kind" not in {c["name"] for c in inspect(conn).get_columns("flags")}:
+        conn.exec_driver_sql(
+            "ALTER TABLE flags ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'edit'"
+        )
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -303,9 +320,9 @@ class Store:
         with self.engine.begin() as conn:
             inserted: set[tuple[str, int]] = set()
             rows = [
-                {"wiki": o.change.wiki, "rev_id": o.change.new_rev, "outcome": o.outcome}
+                {"wiki": o.change.wiki, "rev_id": o.change.key, "outcome": o.outcome}
                 for o in outcomes
-                if o.change.new_rev is not None
+                if o.change.key
             ]
             for start in range(0, len(rows), 500):  # one statement per 500 rows
                 returned = conn.execute(
@@ -317,16 +334,17 @@ class Store:
                 inserted.update((wiki, rev_id) for wiki, rev_id in returned)
             for item in outcomes:
                 change = item.change
-                if (change.wiki, change.new_rev) not in inserted:
+                if (change.wiki, change.key) not in inserted:
                     continue  # processed before: the overlap after a restart
-                inserted.discard((change.wiki, change.new_rev))  # once, even if listed twice
+                inserted.discard((change.wiki, change.key))  # once, even if listed twice
                 if item.verdict is None or not item.verdict.flagged:
                     continue
                 verdict = item.verdict
                 result = conn.execute(
                     flags.insert().values(
                         wiki=change.wiki,
-                        rev_id=change.new_rev,
+                        rev_id=change.key,
+                        kind=NAME_KIND if verdict.on_names else EDIT_KIND,
                         old_rev_id=change.old_rev,
                         title=change.title,
                         namespace=change.namespace,

@@ -30,6 +30,7 @@ from flagbot import __version__
 from flagbot.classifier import sha256_file
 from flagbot.errors import FlagbotError
 from flagbot.features import TalkVectorizer
+from flagbot.store import NAME_KIND
 
 TEXT_COLUMNS = ("text", "comment_text")
 LABEL_COLUMNS = ("label", "toxic")
@@ -191,13 +192,16 @@ def export_labels(store: Any, out: str | Path) -> dict[str, int]:
 
 def write_labels(store: Any, handle: Any) -> dict[str, int]:
     """The label rows of `export_labels`, written to an open text file (also the web export)."""
-    counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0}
+    counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0, "names": 0}
     writer = csv.writer(handle)
     writer.writerow(["text", "label", "category", "source"])
     for row in store.iter_decisions():
         label = DECISION_LABELS.get(row["decision"])
         if label is None:
             counts["undecided"] += 1
+            continue
+        if row.get("kind") == NAME_KIND:  # a title or user name was flagged, not this text
+            counts["names"] += 1
             continue
         if not row["added_text"]:
             counts["purged"] += 1

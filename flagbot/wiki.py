@@ -76,9 +76,16 @@ def user_groups(wiki: WikiSettings, settings: Settings, user: str) -> frozenset[
 
 
 def revision_states(wiki: WikiSettings, settings: Settings, rev_ids: list[int]) -> dict[int, str]:
-    """Each revision's state now: visible, hidden (deleted/suppressed), reverted, or missing."""
+    """Each revision's state now: visible, hidden (deleted/suppressed), reverted, or missing.
+
+    A log entry's key (-log_id: a move, a new account) counts as visible: the API cannot look
+    a log entry up by its id.
+    """
+    states: dict[int, str] = {key: "visible" for key in rev_ids if key <= 0}
+    rev_ids = [r for r in rev_ids if r > 0]
+    if not rev_ids:
+        return states
     site = connect_site(wiki, settings)
-    states: dict[int, str] = {}
     try:
         for start in range(0, len(rev_ids), 50):
             chunk = rev_ids[start : start + 50]

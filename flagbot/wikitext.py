@@ -211,6 +211,17 @@ def unquote_new_text(added: str, page_before: str) -> str:
     return str(code)
 
 
+def quoted_text(wikitext: str) -> str:
+    """The readable text of every quote in `wikitext` (what `readable_text` leaves out as
+    others' words): still checked for personal information, since reposting someone's address
+    in a quote is doxxing too."""
+    if not QUOTE_HINT.search(wikitext):
+        return ""
+    nodes = mwparserfromhell.parse(wikitext).ifilter(recursive=True)
+    quotes = (_quoted(n) for n in nodes if isinstance(n, Template | Tag))
+    return "\n".join(filter(None, (readable_text(q) for q in quotes if q)))
+
+
 # Any of these may start wikitext markup; a text without them is plain prose to the parser.
 MARKUP = re.compile(r"[\[\]{}<>&=~_|]|''|://|^[*#;:]", re.MULTILINE)
 

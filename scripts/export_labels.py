@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrote {counts['rows']} labels to {args.out} ({counts['positive']} abusive, "
         f"{counts['negative']} not); skipped {counts['purged']} purged, "
-        f"{counts['undecided']} without a usable decision"
+        f"{counts['undecided']} without a usable decision, {counts['names']} flagged for a page "
+        "title or user name"
     )
     return 0
 

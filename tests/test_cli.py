@@ -298,3 +298,20 @@ def test_explain_shows_what_was_scored_and_why(tmp_path):
     assert json.loads(unchanged.stdout)["skip_reason"] == "empty_text"
     missing = flagbot("explain", cwd=tmp_path, check=False)
     assert missing.returncode == 2 and "--new" in missing.stderr
+
+
+def test_explain_checks_a_title_and_a_user_name(tmp_path):
+    """Names are checked by the rules alone: with an edit, or on their own."""
+    (tmp_path / "new.wikitext").write_text("Thanks for the source.\n", encoding="utf-8")
+    args = ["explain", "--new", "new.wikitext", "--title", "Jane Doe lives at 42 Elm Street"]
+    result = json.loads(flagbot(*args, "--json", cwd=tmp_path).stdout)
+    assert result["flagged"] and result["names_flagged"]
+    assert result["rules"] == ["pii-street-address"] and result["routes"] == ["oversight"]
+    alone = json.loads(
+        flagbot("explain", "--user", "JaneDoeIsAPedophile", "--json", cwd=tmp_path).stdout
+    )
+    assert alone["rules"] == ["attack-accusation"] and alone["score"] == 0
+    clean = json.loads(
+        flagbot("explain", "--user", "Elm Street fan", "--json", cwd=tmp_path).stdout
+    )
+    assert not clean["flagged"] and not clean["names_flagged"]

@@ -10,7 +10,7 @@ import pytest
 from flagbot.diffs import added_wikitext, edit_added, fetch_added
 from flagbot.errors import SkipEdit
 from flagbot.events import RecentChange
-from flagbot.wikitext import readable_text
+from flagbot.wikitext import quoted_text, readable_text
 
 OLD = "== Topic ==\nFirst comment. ~~sig1\n\n== Other ==\nA long standing paragraph of text here.\n"
 
@@ -189,6 +189,13 @@ def test_a_genuine_quote_of_what_is_on_the_page_is_not_scored_as_the_replys_word
     old = OLD + ":You are a pathetic idiot. [[User:Mallory|Mallory]]\n"
     added = edit_added(old, old + "::You wrote {{tq|you are a   pathetic idiot}}; please stop.\n")
     assert readable_text(added) == "You wrote ; please stop."
+
+
+def test_a_genuine_quote_is_still_there_for_the_personal_information_rules():
+    old = OLD + ":She lives at 42 Elm Street, Springfield. [[User:Mallory|Mallory]]\n"
+    added = edit_added(old, old + "::Outing: {{tq|She lives at 42 Elm Street, Springfield.}}\n")
+    assert readable_text(added) == "Outing:"
+    assert quoted_text(added) == "She lives at 42 Elm Street, Springfield."
 
 
 def test_quoting_text_first_hidden_in_a_comment_is_not_a_genuine_quote():

@@ -86,6 +86,30 @@ def test_log_events_need_no_revision():
     assert change is not None and change.new_rev is None and change.type == "log"
 
 
+def test_a_move_names_its_target_in_both_feeds():
+    """EventStreams strips "4::target" to `log_params.target` (MachineReadableRCFeedFormatter);
+    the Action API gives `logparams.target_title`. Log entries are keyed by their negated id."""
+    event = {**rc_event(7, kind="log"), "log_id": 99, "log_type": "move", "log_action": "move"}
+    streamed = parse_event({**event, "log_params": {"target": "New title", "noredir": "0"}})
+    assert streamed is not None and streamed.target_title == "New title"
+    assert streamed.key == -99 and streamed.diff_url.endswith("title=Special:Log&logid=99")
+    row = {
+        "type": "log",
+        "ns": 0,
+        "title": "Old",
+        "logid": 5,
+        "logtype": "move",
+        "logparams": {"target_ns": 0, "target_title": "New", "suppressredirect": False},
+        "user": "Y",
+        "timestamp": "2026-01-01T00:00:05Z",
+    }
+    assert parse_api_row(row, "w", "http://x", "").target_title == "New"
+    with pytest.raises(BadEvent, match="wrong_type:log_params"):
+        parse_event({**event, "log_params": {"target": ["not", "a", "title"]}})
+    unit_test_move = {**event, "log_id": 0, "log_params": {"color": "green"}}  # MediaWiki's own
+    assert parse_event(unit_test_move).target_title is None
+
+
 def test_api_row_parses_into_the_same_shape():
     row = {
         "type": "edit",

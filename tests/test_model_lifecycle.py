@@ -4,6 +4,7 @@ compare → export reviewers' labels → retrain → promote. The scripts run as
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -124,6 +125,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
         2: "thanks, I fixed the citation to the 1998 paper",
         3: "her home address is 12 Hidden Lane",
         4: "I will report this to the noticeboard",
+        5: "thanks for the source",  # flagged for its editor's user name: not a label
     }
     outcomes = []
     for rev, text in texts.items():
@@ -142,6 +144,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
             comment="",
         )
         verdict = decide(0.9, [RuleHit("x", "personal_attack", "medium")], {"toxic": 0.8})
+        verdict = dataclasses.replace(verdict, on_names=rev == 5)
         outcomes.append(Outcome(change, "flagged", verdict, text))
     store.record_batch("test", outcomes, None)
     ids = {f["rev_id"]: f["id"] for f in store.iter_flags()}
@@ -150,6 +153,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
     store.record_decision(ids[2], "Admin", "false_positive")
     store.record_decision(ids[3], "Oversighter", "oversight")
     store.purge_text("enwiki", 3, "flagbot", "suppressed on the wiki")  # never exported
+    store.record_decision(ids[5], "Admin", "confirm")
     store.close()  # flag 4: no decision, not exported
 
     labels = tmp_path / "review.csv"

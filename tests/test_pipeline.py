@@ -273,3 +273,68 @@ def test_links_come_from_the_configured_wiki_not_from_the_event(tmp_path, make_s
     assert deliver(pipeline.store, settings).delivered == 2
     for mail in (tmp_path / "outbox").glob("*.eml"):
         assert "evil" not in mail.read_text()
+
+
+def log_event(i, log_type, user="Mover", **fields):
+    event = {**rc_event(i, None, kind="log", namespace=0, title="Old title"), "user": user}
+    return {**event, "log_id": 7000 + i, "log_type": log_type, "log_action": log_type, **fields}
+
+
+def test_titles_and_user_names_made_public_are_checked_by_the_rules(
+    tmp_path, make_settings, scorer
+):
+    """A page title or a user name is as public as a comment: an address in a new page's title,
+    a phone number as a move target, an attack as an account name are flagged (rules only, in
+    any namespace), and the alert never repeats the name."""
+    address = "John Smith lives at 42 Elm Street Springfield"
+    phone = "Call Jane on 415-555-0132"
+    attack = "JaneDoeIsAPedophile"
+    creation = {**rc_event(1, "stub", kind="new", namespace=0, title=address), "user": "Writer"}
+    bot_creation = {**rc_event(2, "stub", kind="new", namespace=0, title=address), "bot": True}
+    move = log_event(3, "move", log_params={"target": phone, "noredir": "0"})
+    account = log_event(4, "newusers", user=attack, log_params={"userid": 4})
+    ip_account = log_event(5, "newusers", user="198.51.100.7")
+    first = {**rc_event(6, "Thanks for the source."), "user": phone}
+    second = {**rc_event(7, "One more thanks."), "user": phone}
+    harmless = {**rc_event(8, "stub", kind="new", namespace=0, title="Elm Street"), "user": "W"}
+    lines = [creation, bot_creation, move, account, ip_account, first, second, harmless]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    summary = pipeline.run(threading.Event())
+    flags = {f["rev_id"]: f for f in pipeline.store.iter_flags()}
+    assert sorted(flags) == [-7004, -7003, 1001, 1006]  # log entries are keyed by -log_id
+    assert flags[1001]["categories"] == "pii" and flags[1001]["route"] == "oversight"
+    assert flags[-7003]["diff_url"].endswith("index.php?title=Special:Log&logid=7003")
+    assert flags[-7004]["categories"] == "personal_attack"
+    assert flags[1006]["categories"] == "pii"  # the editor's name, the first time it is seen
+    assert summary.scored == 2  # the two talk-page edits; names alone are not counted as scored
+    assert deliver(pipeline.store, settings).delivered == 4
+    mails = [m.read_bytes() for m in (tmp_path / "outbox").glob("*.eml")]
+    for raw in mails:
+        whole = raw.decode() + mail_text(raw)
+        for name in (address, phone, attack, "Elm Street", "415", "Pedophile"):
+            assert name not in whole
+    assert sum("not shown: a page title or user name" in mail_text(m) for m in mails) == 4
+
+
+def test_personal_information_in_a_genuine_quote_is_still_flagged_for_oversight(
+    tmp_path, make_settings, scorer
+):
+    """Quoting what is on the page is not the writer's own words, but reposting an address in
+    a quote is doxxing too: only the rules for personal information look inside quotes."""
+    lines = [
+        rc_event(1, "This is outing: {{tq|she lives at 42 Elm Street, Springfield}}. Remove it."),
+        rc_event(2, "Please strike {{tq|you are a stupid worthless idiot}}, it is an attack."),
+    ]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    flags = list(pipeline.store.iter_flags(with_text=True))
+    assert [(f["rev_id"], f["categories"], f["route"]) for f in flags] == [
+        (1001, "pii", "oversight")
+    ]
+    assert "42 Elm Street" in flags[0]["added_text"]  # the reviewer sees what was quoted

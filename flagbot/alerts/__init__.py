@@ -44,6 +44,7 @@ class FlagRef:
     score: float
     rule_ids: tuple[str, ...]
     review_url: str
+    names_flagged: bool = False  # the title or user name is the flagged text: never shown
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,15 @@ def one_line(value: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
 
 
+WITHHELD = "(not shown: a page title or user name is what was flagged)"
+
+
 def render(alert: Alert) -> tuple[str, str]:
     """Subject and plain-text body: links and metadata only, neutral wording."""
     first = alert.items[0]
     if len(alert.items) == 1:
-        subject = (
-            f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {one_line(first.title)}"
-        )
+        where = "a page title or user name" if first.names_flagged else one_line(first.title)
+        subject = f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {where}"
         intro = "flagbot flagged an edit for your review."
     else:
         kind = "digest" if alert.digest else "one user or page"
@@ -92,8 +95,8 @@ def render(alert: Alert) -> tuple[str, str]:
         when = datetime.fromtimestamp(item.edit_time, UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
             f"Wiki:       {item.wiki}",
-            f"Page:       {one_line(item.title)}",
-            f"User:       {one_line(item.user)}",
+            f"Page:       {WITHHELD if item.names_flagged else one_line(item.title)}",
+            f"User:       {WITHHELD if item.names_flagged else one_line(item.user)}",
             f"Time:       {when}",
             f"Categories: {', '.join(item.categories)}",
             f"Score:      {item.score:.2f}",

@@ -27,7 +27,7 @@ from sqlalchemy import distinct, func, select, update
 from flagbot.alerts import Alert, DeliveryError, FlagRef, notifiers, render
 from flagbot.config import Settings
 from flagbot.errors import FetchError
-from flagbot.store import Store, flags, outbox
+from flagbot.store import NAME_KIND, Store, flags, outbox
 from flagbot.wiki import page_text, revision_states
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ def _due_rows(store: Store, now: float) -> list[Any]:
                     flags.c.categories,
                     flags.c.score,
                     flags.c.rules,
+                    flags.c.kind,
                 )
                 .join(flags, flags.c.id == outbox.c.flag_id)
                 .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
@@ -399,6 +400,7 @@ def _send_group(
                 score=row.score,
                 rule_ids=tuple(filter(None, row.rules.split(";"))),
                 review_url=f"{review}/flag/{row.flag_id}" if review else "",
+                names_flagged=row.kind == NAME_KIND,
             ),
         )
     routes = ",".join(sorted({r.route for r in rows}))
