@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# this checkout's code even when another one is pip-installed in editable mode (before/after runs)
+sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from flagbot.alerts import make_enqueue  # noqa: E402

@@ -110,19 +110,16 @@ class Scorer:
         the summary are scored by model and rules, the worst part counts; quotes are checked by
         the rules for personal information, titles and user names by all rules."""
         edits = [item if isinstance(item, Texts) else Texts(*item) for item in items]
-        parts = [  # names alone (no added text) are for the rules only
-            [matching_text(t) for t in (*(self.windows(e.added) if e.added else ()), e.summary)]
-            for e in edits
+        parts = [  # names alone (no added text) are for the rules only; no summary, no score
+            [matching_text(t) for t in (*self.windows(e.added), e.summary) if t] for e in edits
         ]
         scores = iter(self.model.score([t for part in parts for t in part]))
         out = []
         for part, edit, namespace in zip(parts, edits, namespaces, strict=True):
             hits: dict[str, RuleHit] = {}
             best = 0.0
-            for i, text in enumerate(part):
+            for text in part:
                 score = next(scores)
-                if i == len(part) - 1 and not text:
-                    continue  # no edit summary
                 best = max(best, score)
                 self._rule_hits(text, namespace, score, hits)
             if edit.quoted:
@@ -133,7 +130,9 @@ class Scorer:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
             verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
-            out.append(dataclasses.replace(verdict, on_names=len(hits) > len(from_text)))
+            if len(hits) > len(from_text):
+                verdict = dataclasses.replace(verdict, on_names=True)
+            out.append(verdict)
         return out
 
     def _rule_hits(

@@ -8,7 +8,9 @@ load. A RuleHit never carries the matched text.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import re
 import re._parser as re_parser
 import warnings
@@ -76,6 +78,7 @@ class RuleHit:
     severity: str
 
 
+SECOND = operator.itemgetter(1)  # the literal of an (end, literal) Aho-Corasick hit
 DEFAULT_UNLESS_WINDOW = 60
 VETO_SLACK = 200  # an `unless` match may start this far outside the window and still reach it
 
@@ -110,6 +113,11 @@ class Rule:
             for veto in unless.finditer(text, *around, timeout=MATCH_TIMEOUT)
         )
 
+    @functools.cached_property
+    def checks(self) -> tuple[tuple[Any, LiteralSets | None], ...]:
+        """Each pattern with the literal sets a match of it needs."""
+        return tuple(zip(self.patterns, self.needs, strict=True))
+
     def all_literals(self) -> frozenset[str]:
         """Every literal the prefilter looks for on this rule's behalf."""
         sets = [s for needs in self.needs if needs for s in needs]
@@ -132,16 +140,16 @@ class Rule:
             present = {x for x in self.all_literals() if x in folded}
         if self.literals is not None and present.isdisjoint(self.literals):
             return False
-        # run only the patterns whose every literal set is represented in the text
-        patterns = [
-            p
-            for p, needs in zip(self.patterns, self.needs, strict=True)
-            if needs is None or not any(present.isdisjoint(s) for s in needs)
-        ]
         try:
-            if not self.unless:
-                return any(p.search(text, timeout=MATCH_TIMEOUT) for p in patterns)
-            for pattern in patterns:
+            # run only the patterns whose every literal set is represented in the text; most
+            # texts match none, and a plain search is the cheapest way to learn that
+            for pattern, needs in self.checks:
+                if needs is not None and any(present.isdisjoint(s) for s in needs):
+                    continue
+                if pattern.search(text, timeout=MATCH_TIMEOUT) is None:
+                    continue
+                if not self.unless:
+                    return True
                 for found in pattern.finditer(text, timeout=MATCH_TIMEOUT):
                     if not self._vetoed(text, found.start(), found.end()):
                         return True
@@ -183,7 +191,7 @@ class RuleSet:
         the literals found."""
         if self.literal_index is None:
             return set(self.unfiltered), set()
-        present = {literal for _, literal in self.literal_index.iter(text.casefold())}
+        present = set(map(SECOND, self.literal_index.iter(text.casefold())))
         found = set(self.unfiltered)
         owners = self.owners
         for literal in present:
@@ -362,8 +370,57 @@ def _better(a: set[str] | None, b: set[str] | None) -> set[str] | None:
     if not _useful(a):
         return b
     assert a is not None and b is not None
-    # four characters are already rare in talk text; past that, fewer literals test faster
-    return b if (min(4, *map(len, b)), -len(b)) > (min(4, *map(len, a)), -len(a)) else a
+    # a set without everyday words first ("die" beats "you"); four characters are already
+    # rare in talk text; past that, fewer literals test faster
+    return b if _rarity(b) > _rarity(a) else a
+
+
+# Words in a large share of talk-page comments: a prefilter on them lets nearly every text in.
+EVERYDAY = frozenset(
+    [
+        "you",
+        "your",
+        "i",
+        "we",
+        "he",
+        "she",
+        "it",
+        "they",
+        "them",
+        "his",
+        "her",
+        "my",
+        "me",
+        "are",
+        "is",
+        "was",
+        "be",
+        "the",
+        "a",
+        "an",
+        "all",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "this",
+        "that",
+        "not",
+        "have",
+        "has",
+        "what",
+        "who",
+        "will",
+        "should",
+    ]
+) | {"you are", "you're", "i will", "i'll", "going to", "gonna", "we will", "we'll", "i'm"}
+
+
+def _rarity(found: set[str]) -> tuple[bool, int, int]:
+    return (found.isdisjoint(EVERYDAY), min(4, *map(len, found)), -len(found))
 
 
 def _product(a: set[str], b: set[str]) -> set[str] | None:
