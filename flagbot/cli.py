@@ -269,24 +269,25 @@ def cmd_flags(args: argparse.Namespace) -> int:
     store = Store(_settings(args).store).open()
     try:
         for flag in store.iter_flags():
+            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flag.created))
             record = {
-                "wiki": flag["wiki"],
-                "rev_id": flag["rev_id"],
-                "title": flag["title"],
-                "user": flag["user"],
-                "categories": [c for c in flag["categories"].split(";") if c],
-                "score": round(flag["score"], 6),
-                "rules": [r for r in flag["rules"].split(";") if r],
-                "status": flag["status"],
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flag["created"])),
+                "wiki": flag.wiki,
+                "rev_id": flag.rev_id,
+                "kind": flag.kind,
+                "title": flag.title,
+                "user": flag.user,
+                "categories": list(flag.categories),
+                "score": round(flag.score, 6),
+                "rules": list(flag.rule_ids),
+                "status": flag.status,
+                "created": created,
             }
             if args.json:
                 print(json.dumps(record, ensure_ascii=False))
             else:
                 print(
-                    f"{record['created']}  {flag['wiki']}  rev {flag['rev_id']}  "
-                    f"{','.join(record['categories'])}  {flag['score']:.2f}  {flag['status']}  "
-                    f"{flag['title']}  {flag['diff_url']}"
+                    f"{created}  {flag.wiki}  rev {flag.rev_id}  {','.join(flag.categories)}  "
+                    f"{flag.score:.2f}  {flag.status}  {flag.title}  {flag.diff_url}"
                 )
     finally:
         store.close()

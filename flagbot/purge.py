@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from sqlalchemy import select
-
 from flagbot.config import Settings
 from flagbot.errors import FetchError
-from flagbot.store import Store, flags
+from flagbot.store import Store
 from flagbot.wiki import revision_states
 
 log = logging.getLogger(__name__)
@@ -22,14 +20,8 @@ log = logging.getLogger(__name__)
 
 def purge_hidden(store: Store, settings: Settings) -> int:
     """Check every flag that still has text; purge those the wiki hides. Returns how many."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(flags.c.wiki, flags.c.rev_id).where(
-                flags.c.added_text.is_not(None), flags.c.purged_at.is_(None)
-            )
-        ).all()
     by_wiki: dict[str, list[int]] = defaultdict(list)
-    for wiki_id, rev_id in rows:
+    for wiki_id, rev_id in store.unpurged_flags():
         by_wiki[wiki_id].append(rev_id)
     purged = 0
     for wiki_id, rev_ids in by_wiki.items():

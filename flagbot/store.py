@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    distinct,
     event,
     func,
     inspect,
@@ -117,8 +118,9 @@ outbox = Table(
     Column("error", Text),
     Column("created", Float, nullable=False),
     Column("sent_at", Float),
-    Column("message", String(64)),  # sending: the sender (host:pid); sent: the message id
+    Column("message", String(64)),  # the message that carried it (sent)
     Column("claimed_at", Float),  # when a sender took it (status "sending"); for two senders
+    Column("claimed_by", String(200)),  # which sender took it: host:pid
     UniqueConstraint("flag_id", "route", "recipient", name="uq_outbox_delivery"),
 )
 control = Table(  # small operator state: the auto-throttle hold, kill switch cache
@@ -165,6 +167,7 @@ def _migration_2(conn: Connection) -> None:
 
 
 EDIT_KIND, NAME_KIND = "edit", "name"
+TEXT_COLUMNS = ("added_text", "summary")  # a flag's text: loaded only when asked for
 BIG_COLUMNS = {"processed": ("rev_id",), "flags": ("rev_id", "old_rev_id", "edit_time")}
 
 
@@ -185,14 +188,108 @@ def _migration_4(conn: Connection) -> None:
         )
 
 
+def _migration_5(conn: Connection) -> None:
+    """outbox.claimed_by: the claiming sender, which outbox.message used to hold while sending."""
+    if "claimed_by" not in {c["name"] for c in inspect(conn).get_columns("outbox")}:
+        conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(200)")
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.status == "sending")
+        .values(claimed_by=outbox.c.message, message=None)
+    )
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _split(joined: str | None) -> tuple[str, ...]:
+    return tuple(filter(None, (joined or "").split(";")))
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A flag as the store keeps it: what was flagged, why, and where it stands. Only the store
+    makes them; `text` and `summary` are loaded only when asked for (review page, labels)."""
+
+    id: int
+    kind: str  # EDIT_KIND: the edit's text is flagged; NAME_KIND: its title or user name is
+    wiki: str
+    rev_id: int  # a log entry (a move, a new account): -log_id
+    old_rev_id: int | None
+    title: str
+    namespace: int
+    user: str
+    edit_time: int
+    diff_url: str
+    categories: tuple[str, ...]
+    score: float
+    rule_ids: tuple[str, ...]
+    severity: str | None
+    routes: tuple[str, ...]
+    status: str
+    created: float
+    purged_at: float | None = None
+    text: str | None = None
+    summary: str | None = None
+
+    @property
+    def names_flagged(self) -> bool:
+        return self.kind == NAME_KIND
+
+    @classmethod
+    def from_row(cls, row: Any) -> Flag:
+        row = row._mapping if hasattr(row, "_mapping") else row
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            wiki=row["wiki"],
+            rev_id=row["rev_id"],
+            old_rev_id=row["old_rev_id"],
+            title=row["title"],
+            namespace=row["namespace"],
+            user=row["user"],
+            edit_time=row["edit_time"],
+            diff_url=row["diff_url"],
+            categories=_split(row["categories"]),
+            score=row["score"],
+            rule_ids=_split(row["rules"]),
+            severity=row["severity"],
+            routes=_split(row["route"]),
+            status=row["status"],
+            created=row["created"],
+            purged_at=row["purged_at"],
+            text=row.get("added_text"),
+            summary=row.get("summary"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """An outbox row that is due: one delivery of one flag on one route to one recipient."""
+
+    id: int
+    route: str
+    recipient: str  # channel:address
+    channel: str
+    attempts: int
+    flag: Flag  # without its text: an alert never carries it
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A flag with its latest review decision (for the labels export)."""
+
+    decision: str
+    reviewer: str
+    flag: Flag
 
 
 @dataclass(frozen=True)
@@ -418,15 +515,27 @@ class Store:
         counts: dict[str, int] = {}
         with self.engine.connect() as conn:
             for (cats,) in conn.execute(select(flags.c.categories)):
-                for category in filter(None, cats.split(";")):
+                for category in _split(cats):
                     counts[category] = counts.get(category, 0) + 1
         return counts
 
-    def iter_flags(self, with_text: bool = False) -> Iterator[dict[str, Any]]:
-        columns = [c for c in flags.c if with_text or c.name != "added_text"]
+    def iter_flags(self, with_text: bool = False) -> Iterator[Flag]:
+        columns = [c for c in flags.c if with_text or c.name not in TEXT_COLUMNS]
         with self.engine.connect() as conn:
             for row in conn.execute(select(*columns).order_by(flags.c.id)):
-                yield dict(row._mapping)
+                yield Flag.from_row(row)
+
+    def unpurged_flags(self) -> list[tuple[str, int]]:
+        """(wiki, rev_id) of every flag that still holds text (for the purge check)."""
+        with self.engine.connect() as conn:
+            return [
+                (wiki, rev_id)
+                for wiki, rev_id in conn.execute(
+                    select(flags.c.wiki, flags.c.rev_id).where(
+                        flags.c.added_text.is_not(None), flags.c.purged_at.is_(None)
+                    )
+                )
+            ]
 
     def purge_text(self, wiki: str, rev_id: int, actor: str, reason: str) -> bool:
         """Forget the stored text of a revision the wiki has hidden or deleted."""
@@ -482,10 +591,10 @@ class Store:
             self.write_audit(conn, reviewer, f"decide:{decision}", flag_id, note)
 
     # --- the review queue -------------------------------------------------------------------
-    def flag(self, flag_id: int) -> dict[str, Any] | None:
+    def flag(self, flag_id: int) -> Flag | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(flags).where(flags.c.id == flag_id)).first()
-            return dict(row._mapping) if row else None
+            return Flag.from_row(row) if row else None
 
     def find_flags(
         self,
@@ -495,10 +604,10 @@ class Store:
         max_score: float = 1.0,
         since: float = 0.0,
         order: str = "newest",
-    ) -> list[dict[str, Any]]:
+    ) -> list[Flag]:
         """Flags by the queue's filters, without their text; category and access filtering
         happen in the caller, which knows who is asking."""
-        columns = [c for c in flags.c if c.name not in ("added_text", "summary")]
+        columns = [c for c in flags.c if c.name not in TEXT_COLUMNS]
         query = select(*columns).where(
             flags.c.score >= min_score, flags.c.score <= max_score, flags.c.created >= since
         )
@@ -508,7 +617,7 @@ class Store:
             query = query.where(flags.c.status == status)
         ordering = flags.c.score.desc() if order == "score" else flags.c.created.desc()
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query.order_by(ordering, flags.c.id))]
+            return [Flag.from_row(r) for r in conn.execute(query.order_by(ordering, flags.c.id))]
 
     def decisions_for(self, flag_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -526,15 +635,8 @@ class Store:
         with self.engine.begin() as conn:
             self.write_audit(conn, actor, action, flag_id, detail)
 
-    def set_flag_status(self, flag_id: int, status: str, route: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status}
-        if route is not None:
-            values["route"] = route
-        with self.engine.begin() as conn:
-            conn.execute(update(flags).where(flags.c.id == flag_id).values(**values))
-
-    def iter_decisions(self) -> Iterable[dict[str, Any]]:
-        """Latest decision per flag, with the flag's stored text (for label export)."""
+    def iter_decisions(self) -> list[Decided]:
+        """Latest decision per flag, with the flag and its stored text (for label export)."""
         with self.engine.connect() as conn:
             latest = (
                 select(decisions.c.flag_id, func.max(decisions.c.id).label("id"))
@@ -547,4 +649,145 @@ class Store:
                 .join(flags, flags.c.id == decisions.c.flag_id)
                 .order_by(decisions.c.id)
             )
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [Decided(r.decision, r.reviewer, Flag.from_row(r)) for r in conn.execute(query)]
+
+    # --- the alerts outbox: every query on it is here; the sender decides, this stores ------
+    @staticmethod
+    def queue_alerts(conn: Connection, flag_id: int, deliveries: Iterable[tuple[str, str]]) -> None:
+        """One pending outbox row per (route, recipient) of a flag, in the caller's
+        transaction (the pipeline's: a flag and its alerts are stored together)."""
+        now = time.time()
+        for route, recipient in deliveries:
+            conn.execute(
+                outbox.insert().values(
+                    flag_id=flag_id,
+                    route=route,
+                    recipient=recipient,
+                    channel=recipient.partition(":")[0],
+                    status="pending",
+                    attempts=0,
+                    next_attempt=0,
+                    created=now,
+                )
+            )
+
+    def queue_route_once(self, flag_id: int, route: str, recipients: Iterable[str]) -> bool:
+        """Queue `route` for a flag unless it already was; returns whether it was queued now."""
+        with self.engine.begin() as conn:
+            already = conn.execute(
+                select(outbox.c.id).where(outbox.c.flag_id == flag_id, outbox.c.route == route)
+            ).first()
+            if already is not None:
+                return False
+            self.queue_alerts(conn, flag_id, [(route, r) for r in recipients])
+            return True
+
+    def due_alerts(self, now: float) -> list[Due]:
+        """Pending rows whose time has come, oldest first, with their flags (without text)."""
+        columns = [c for c in flags.c if c.name not in TEXT_COLUMNS]
+        query = (
+            select(
+                outbox.c.id.label("outbox_id"),
+                outbox.c.route.label("outbox_route"),
+                outbox.c.recipient,
+                outbox.c.channel,
+                outbox.c.attempts,
+                *columns,
+            )
+            .join(flags, flags.c.id == outbox.c.flag_id)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
+            .order_by(outbox.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                Due(
+                    id=r.outbox_id,
+                    route=r.outbox_route,
+                    recipient=r.recipient,
+                    channel=r.channel,
+                    attempts=r.attempts,
+                    flag=Flag.from_row(r),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def claims(self) -> list[tuple[int, str | None, float | None]]:
+        """(outbox id, claimed_by, claimed_at) of every row a sender has taken."""
+        with self.engine.connect() as conn:
+            return [
+                (row_id, owner, at)
+                for row_id, owner, at in conn.execute(
+                    select(outbox.c.id, outbox.c.claimed_by, outbox.c.claimed_at).where(
+                        outbox.c.status == "sending"
+                    )
+                )
+            ]
+
+    def claim_alerts(self, ids: Iterable[int], now: float, owner: str) -> set[int]:
+        """Take pending rows for `owner`; a sender sharing the store gets none of them."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.status == "pending")
+                .values(status="sending", claimed_at=now, claimed_by=owner)
+                .returning(outbox.c.id)
+            )
+            return {row_id for (row_id,) in taken}
+
+    def unclaim_alerts(self, ids: Iterable[int]) -> None:
+        """Rows a dead sender had taken go back to pending."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.status == "sending")
+                .values(status="pending", claimed_at=None, claimed_by=None)
+            )
+
+    def defer_alerts(self, until: dict[int, float]) -> None:
+        """Pending rows that wait (a burst window) until the given times."""
+        with self.engine.begin() as conn:
+            for row_id, when in until.items():
+                conn.execute(update(outbox).where(outbox.c.id == row_id).values(next_attempt=when))
+
+    def mark_alerts(self, ids: Iterable[int], status: str, **values: Any) -> None:
+        """Record what became of rows: sent (with message, sent_at), pending a retry (with
+        error, attempts, next_attempt), failed, or handled_before_alert."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)))
+                .values(status=status, claimed_by=None, **values)
+            )
+
+    def flags_alerted(self, since: float, until: float | None = None) -> tuple[int, float | None]:
+        """How many flags were queued for alerts in [since, until), and the first one's time."""
+        query = select(func.count(distinct(outbox.c.flag_id)), func.min(outbox.c.created)).where(
+            outbox.c.created >= since
+        )
+        if until is not None:
+            query = query.where(outbox.c.created < until)
+        with self.engine.connect() as conn:
+            count, first = conn.execute(query).one()
+            return int(count or 0), first
+
+    def sent_about(self, recipient: str, since: float) -> list[tuple[str, str, str, float]]:
+        """(wiki, user, title, sent_at) of what a recipient was sent since a time."""
+        with self.engine.connect() as conn:
+            return [
+                (wiki, user, title, sent_at)
+                for wiki, user, title, sent_at in conn.execute(
+                    select(flags.c.wiki, flags.c.user, flags.c.title, outbox.c.sent_at)
+                    .join(flags, flags.c.id == outbox.c.flag_id)
+                    .where(outbox.c.recipient == recipient, outbox.c.sent_at >= since)
+                )
+            ]
+
+    def messages_sent(self, recipient: str, since: float) -> int:
+        """Messages (not rows: a digest is one) a recipient was sent since a time."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count(distinct(outbox.c.message))).where(
+                    outbox.c.recipient == recipient, outbox.c.sent_at >= since
+                )
+            ).scalar()
+            return int(count or 0)

@@ -30,7 +30,6 @@ from flagbot import __version__
 from flagbot.classifier import sha256_file
 from flagbot.errors import FlagbotError
 from flagbot.features import TalkVectorizer
-from flagbot.store import NAME_KIND
 
 TEXT_COLUMNS = ("text", "comment_text")
 LABEL_COLUMNS = ("label", "toxic")
@@ -195,21 +194,20 @@ def write_labels(store: Any, handle: Any) -> dict[str, int]:
     counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0, "names": 0}
     writer = csv.writer(handle)
     writer.writerow(["text", "label", "category", "source"])
-    for row in store.iter_decisions():
-        label = DECISION_LABELS.get(row["decision"])
+    for decided in store.iter_decisions():
+        flag = decided.flag
+        label = DECISION_LABELS.get(decided.decision)
         if label is None:
             counts["undecided"] += 1
             continue
-        if row.get("kind") == NAME_KIND:  # a title or user name was flagged, not this text
+        if flag.names_flagged:  # a title or user name was flagged, not this text
             counts["names"] += 1
             continue
-        if not row["added_text"]:
+        if not flag.text:
             counts["purged"] += 1
             continue
-        category = row["categories"] if label else ""
-        writer.writerow(
-            [row["added_text"], label, category, f"review:{row['wiki']}:{row['rev_id']}"]
-        )
+        category = ";".join(flag.categories) if label else ""
+        writer.writerow([flag.text, label, category, f"review:{flag.wiki}:{flag.rev_id}"])
         counts["rows"] += 1
         counts["positive" if label else "negative"] += 1
     return counts

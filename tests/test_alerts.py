@@ -32,3 +32,106 @@ def test_a_title_or_user_with_line_breaks_adds_no_header_and_no_line():
     ]
     message = message_from_bytes(bytes(email_message(alert, subject, body, AlertSettings())))
     assert message["Bcc"] is None and message["To"] == "os@example.org"
+
+
+def test_the_auto_throttle_tells_an_operator_on_any_channel(make_settings, tmp_path, caplog):
+    """The operator notice carries no flagged edit; the dryrun and wikimail channels used to
+    read `alert.items[0]` and raise IndexError (logged), so only an smtp: operator was told."""
+    from flagbot.alerts import make_enqueue
+    from flagbot.alerts.sender import deliver
+    from flagbot.store import Store
+    from tests.integration.test_alerts import record_flags
+
+    settings = make_settings(
+        alerts=AlertSettings(
+            recipients={"oversight": ("dryrun:oversight-l",)},
+            outbox=str(tmp_path / "outbox"),
+            stale_check=False,
+            throttle_factor=3,
+            throttle_min_per_hour=2,
+            operator="dryrun:operator",
+        )
+    )
+    store = Store(settings.store).open()
+    assert make_enqueue  # flags are queued through the pipeline's own seam
+    record_flags(store, settings, 12)
+    report = deliver(store, settings)
+    assert "auto-throttle" in report.held and report.messages == 0
+    (notice,) = (tmp_path / "outbox").glob("*operator*.eml")
+    mail = message_from_bytes(notice.read_bytes())
+    assert "held" in mail["Subject"] and "flagbot alerts release" in mail.get_payload()
+    assert "could not tell the operator" not in caplog.text
+    store.close()
+
+
+# --- the sender's policy, without a channel ----------------------------------------------------
+def due(row_id, user="U", title="Talk:P", route="admins", wiki="enwiki"):
+    from flagbot.store import Due, Flag
+
+    flag = Flag(
+        id=row_id,
+        kind="edit",
+        wiki=wiki,
+        rev_id=1000 + row_id,
+        old_rev_id=None,
+        title=title,
+        namespace=1,
+        user=user,
+        edit_time=1_767_225_600,
+        diff_url=f"https://en.wikipedia.org/w/index.php?oldid={1000 + row_id}",
+        categories=("personal_attack",),
+        score=0.9,
+        rule_ids=(),
+        severity="medium",
+        routes=(route,),
+        status="new",
+        created=0.0,
+    )
+    return Due(id=row_id, route=route, recipient="smtp:x@y", channel="smtp", attempts=0, flag=flag)
+
+
+def test_follow_ups_on_one_user_or_page_make_one_message():
+    from flagbot.alerts.sender import plan
+
+    rows = [due(1, "A", "Talk:1"), due(2, "A", "Talk:2"), due(3, "B", "Talk:2"), due(4, "C")]
+    decided = plan(rows, {}, used=0, limit=0, burst_seconds=600, always_send=())
+    assert sorted(sorted(r.id for r in m) for m in decided.messages) == [[1, 2, 3], [4]]
+    assert not decided.digest and not decided.wait
+
+
+def test_a_burst_waits_for_its_window_but_the_emergency_route_does_not():
+    from flagbot.alerts.sender import plan
+
+    rows = [due(1, "A"), due(2, "A", route="emergency"), due(3, "B", "Talk:Q")]
+    last = {("enwiki", "user:A"): 1000.0}
+    decided = plan(rows, last, used=0, limit=0, burst_seconds=600, always_send=("emergency",))
+    assert decided.wait == {1: 1600.0}
+    assert sorted(r.id for m in decided.messages for r in m) == [2, 3]
+
+
+def test_the_daily_limit_folds_into_a_digest_then_holds_all_but_emergencies():
+    from flagbot.alerts.sender import plan
+
+    rows = [due(i, f"U{i}", f"Talk:{i}") for i in range(5)]
+    folded = plan(rows, {}, used=8, limit=10, burst_seconds=0, always_send=("emergency",))
+    assert folded.digest and [len(m) for m in folded.messages] == [5]
+    full = plan(
+        [*rows, due(9, "E", "Talk:E", route="emergency")],
+        {},
+        used=10,
+        limit=10,
+        burst_seconds=0,
+        always_send=("emergency",),
+    )
+    assert [[r.id for r in m] for m in full.messages] == [[9]] and full.over_limit == 5
+
+
+def test_the_auto_throttle_trips_only_far_above_the_usual_rate():
+    from flagbot.alerts.sender import surge
+
+    now = 10 * 86400.0
+    # 7 days of 2 flags an hour; factor 10 with a floor of 30/hour: 300 is the ceiling
+    usual = dict(earlier=2 * 24 * 7, first=now - 7 * 86400, now=now, factor=10, floor=30)
+    assert surge(300, **usual) is None
+    assert "301 flagged edits" in (surge(301, **usual) or "")
+    assert surge(0, **usual) is None

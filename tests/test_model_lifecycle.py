@@ -147,7 +147,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
         verdict = dataclasses.replace(verdict, on_names=rev == 5)
         outcomes.append(Outcome(change, "flagged", verdict, text))
     store.record_batch("test", outcomes, None)
-    ids = {f["rev_id"]: f["id"] for f in store.iter_flags()}
+    ids = {f.rev_id: f.id for f in store.iter_flags()}
     store.record_decision(ids[1], "Admin", "false_positive")
     store.record_decision(ids[1], "Admin", "confirm")  # the latest decision counts
     store.record_decision(ids[2], "Admin", "false_positive")

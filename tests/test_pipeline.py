@@ -101,7 +101,7 @@ def test_replay_filters_scores_flags_and_counts(tmp_path, make_settings, scorer)
     }
     assert summary.skipped == {"empty_text": 1}
     assert summary.scored == 10 and summary.new_flags == 2
-    assert [f["rev_id"] for f in pipeline.store.iter_flags()] == [1000, 1005]
+    assert [f.rev_id for f in pipeline.store.iter_flags()] == [1000, 1005]
     assert deliver(pipeline.store, settings).delivered == 2
     bodies = [mail_text(mail.read_bytes()) for mail in (tmp_path / "outbox").glob("*.eml")]
     assert bodies and all("\nadmins\n" in body for body in bodies)
@@ -119,7 +119,7 @@ def test_an_event_with_a_lone_surrogate_is_stored_and_flagged(tmp_path, make_set
     pipeline = make_pipeline(settings, scorer)
     summary = pipeline.run(threading.Event())
     assert summary.scored == 2 and summary.new_flags == 2
-    assert [f["title"] for f in pipeline.store.iter_flags()] == ["Talk:\ufffd", "Talk:Example"]
+    assert [f.title for f in pipeline.store.iter_flags()] == ["Talk:\ufffd", "Talk:Example"]
 
 
 def test_restart_resumes_without_missing_or_repeating(tmp_path, make_settings, scorer):
@@ -266,7 +266,7 @@ def test_links_come_from_the_configured_wiki_not_from_the_event(tmp_path, make_s
     pipeline = make_pipeline(settings, scorer)
     assert pipeline.run(threading.Event()).new_flags == 2
     flags = list(pipeline.store.iter_flags())
-    assert [(f["wiki"], f["diff_url"]) for f in flags] == [
+    assert [(f.wiki, f.diff_url) for f in flags] == [
         ("enwiki", "https://en.wikipedia.org/index.php?diff=1001&oldid=1000"),
         ("enwiki", "https://en.wikipedia.org/index.php?diff=1002&oldid=1001"),
     ]
@@ -303,12 +303,12 @@ def test_titles_and_user_names_made_public_are_checked_by_the_rules(
     )
     pipeline = make_pipeline(settings, scorer)
     summary = pipeline.run(threading.Event())
-    flags = {f["rev_id"]: f for f in pipeline.store.iter_flags()}
+    flags = {f.rev_id: f for f in pipeline.store.iter_flags()}
     assert sorted(flags) == [-7004, -7003, 1001, 1006]  # log entries are keyed by -log_id
-    assert flags[1001]["categories"] == "pii" and flags[1001]["route"] == "oversight"
-    assert flags[-7003]["diff_url"].endswith("index.php?title=Special:Log&logid=7003")
-    assert flags[-7004]["categories"] == "personal_attack"
-    assert flags[1006]["categories"] == "pii"  # the editor's name, the first time it is seen
+    assert flags[1001].categories == ("pii",) and flags[1001].routes == ("oversight",)
+    assert flags[-7003].diff_url.endswith("index.php?title=Special:Log&logid=7003")
+    assert flags[-7004].categories == ("personal_attack",)
+    assert flags[1006].categories == ("pii",)  # the editor's name, the first time it is seen
     assert summary.scored == 2  # the two talk-page edits; names alone are not counted as scored
     assert deliver(pipeline.store, settings).delivered == 4
     mails = [m.read_bytes() for m in (tmp_path / "outbox").glob("*.eml")]
@@ -334,7 +334,5 @@ def test_personal_information_in_a_genuine_quote_is_still_flagged_for_oversight(
     pipeline = make_pipeline(settings, scorer)
     pipeline.run(threading.Event())
     flags = list(pipeline.store.iter_flags(with_text=True))
-    assert [(f["rev_id"], f["categories"], f["route"]) for f in flags] == [
-        (1001, "pii", "oversight")
-    ]
-    assert "42 Elm Street" in flags[0]["added_text"]  # the reviewer sees what was quoted
+    assert [(f.rev_id, f.categories, f.routes) for f in flags] == [(1001, ("pii",), ("oversight",))]
+    assert "42 Elm Street" in flags[0].text  # the reviewer sees what was quoted

@@ -35,7 +35,7 @@ def test_batch_and_position_are_stored_together_and_duplicates_ignored(store):
     assert store.record_batch("src", [outcome(2, flagged=True), outcome(3)], '{"n": 3}') == 0
     assert store.outcome_counts() == {"scored": 2, "flagged": 1}
     flags = list(store.iter_flags())
-    assert len(flags) == 1 and flags[0]["rev_id"] == 1002 and "added_text" not in flags[0]
+    assert len(flags) == 1 and flags[0].rev_id == 1002 and flags[0].text is None
     assert store.category_counts() == {"pii": 1, "toxic": 1}
     assert store.load_position("src") == '{"n": 3}'
 
@@ -53,18 +53,7 @@ def test_a_failing_transaction_keeps_neither_flags_nor_position(store):
 
 def test_on_flag_writes_outbox_rows_in_the_same_transaction(store):
     def enqueue(conn, flag_id, item):
-        conn.execute(
-            outbox.insert().values(
-                flag_id=flag_id,
-                route="oversight",
-                recipient="os",
-                channel="dryrun",
-                status="pending",
-                attempts=0,
-                next_attempt=0,
-                created=0,
-            )
-        )
+        Store.queue_alerts(conn, flag_id, [("oversight", "dryrun:os")])
 
     store.record_batch("src", [outcome(7, flagged=True)], None, on_flag=enqueue)
     assert store.outbox_counts() == {"pending": 1}
@@ -72,21 +61,21 @@ def test_on_flag_writes_outbox_rows_in_the_same_transaction(store):
 
 def test_purge_forgets_the_text_and_audits_it(store):
     store.record_batch("src", [outcome(8, flagged=True)], None)
-    assert next(store.iter_flags(with_text=True))["added_text"] == "the flagged text"
+    assert next(store.iter_flags(with_text=True)).text == "the flagged text"
     assert store.purge_text("enwiki", 1008, "flagbot", "revision suppressed")
     flag = next(store.iter_flags(with_text=True))
-    assert flag["added_text"] is None and flag["purged_at"] is not None
+    assert flag.text is None and flag.purged_at is not None
     assert not store.purge_text("enwiki", 9999, "flagbot", "unknown")
 
 
 def test_decisions_feed_the_label_export(store):
     store.record_batch("src", [outcome(9, flagged=True)], None)
-    flag_id = next(store.iter_flags())["id"]
+    flag_id = next(store.iter_flags()).id
     store.record_decision(flag_id, "Admin1", "false_positive", "just a quote")
     store.record_decision(flag_id, "Admin2", "confirm")
     rows = list(store.iter_decisions())
-    assert len(rows) == 1 and rows[0]["decision"] == "confirm"
-    assert rows[0]["added_text"] == "the flagged text"
+    assert len(rows) == 1 and rows[0].decision == "confirm"
+    assert rows[0].flag.text == "the flagged text"
 
 
 def test_reopening_keeps_data_and_a_newer_schema_is_refused(store_url):
@@ -150,6 +139,38 @@ def test_a_version_1_store_is_upgraded_without_losing_rows(store_url):
         upgraded.close()
 
 
+def test_a_version_4_store_moves_the_claiming_sender_out_of_the_message_column(store_url):
+    """outbox.message meant "the claiming process" while sending and "the message id" once
+    sent; schema 5 gives the claim its own column."""
+    old = Store(store_url).open()
+    old.record_batch("src", [outcome(1, flagged=True)], None)
+    with old.engine.begin() as conn:
+        flag_id = conn.execute(select(flags.c.id)).scalar()
+        Store.queue_alerts(conn, flag_id, [("oversight", "dryrun:a"), ("oversight", "dryrun:b")])
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.recipient == "dryrun:a")
+            .values(status="sending", message="host:123", claimed_at=5.0)
+        )
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.recipient == "dryrun:b")
+            .values(status="sent", message="abc")
+        )
+        conn.exec_driver_sql("ALTER TABLE outbox DROP COLUMN claimed_by")
+        conn.execute(schema_version.update().values(version=4))
+    old.close()
+    upgraded = Store(store_url).open()
+    try:
+        assert upgraded.migrate() == SCHEMA_VERSION
+        assert upgraded.claims() == [(1, "host:123", 5.0)]
+        with upgraded.engine.connect() as conn:
+            rows = {r.recipient: r for r in conn.execute(select(outbox))}
+        assert rows["dryrun:a"].message is None and rows["dryrun:b"].message == "abc"
+    finally:
+        upgraded.close()
+
+
 def test_a_version_2_store_gets_64_bit_ids_and_times_without_losing_rows(store_url):
     """Wikidata's revision ids are past 2**31 and edit times pass it in 2038: PostgreSQL's
     INTEGER refused such a batch on every restart. A store made with 32-bit columns (schema 2)
@@ -167,7 +188,7 @@ def test_a_version_2_store_gets_64_bit_ids_and_times_without_losing_rows(store_u
     old.close()
     upgraded = Store(store_url).open()
     try:
-        assert [f["rev_id"] for f in upgraded.iter_flags()] == [1001]
+        assert [f.rev_id for f in upgraded.iter_flags()] == [1001]
         assert upgraded.outcome_counts() == {"flagged": 1, "scored": 1}
         big = rc_event(3)
         big["revision"] = {"old": 2_299_999_999, "new": 2_300_000_000}
@@ -175,8 +196,8 @@ def test_a_version_2_store_gets_64_bit_ids_and_times_without_losing_rows(store_u
         verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
         upgraded.record_batch("src", [Outcome(change, "flagged", verdict, "t")], '{"n": 3}')
         assert upgraded.is_processed("enwiki", 2_300_000_000)
-        (flag,) = [f for f in upgraded.iter_flags() if f["rev_id"] > 2**31]
-        assert (flag["old_rev_id"], flag["edit_time"]) == (2_299_999_999, 2**31 + 1000)
+        (flag,) = [f for f in upgraded.iter_flags() if f.rev_id > 2**31]
+        assert (flag.old_rev_id, flag.edit_time) == (2_299_999_999, 2**31 + 1000)
     finally:
         upgraded.close()
 
@@ -189,4 +210,4 @@ def test_a_nul_byte_is_stored_as_a_replacement_character(store):
     verdict = decide(0.95, [RuleHit("r1", "pii", "high")], {"toxic": 0.8})
     store.record_batch("src", [Outcome(change, "flagged", verdict, change.added_text)], "{}")
     (flag,) = store.iter_flags(with_text=True)
-    assert flag["title"] == "Talk:A\ufffdB" and flag["added_text"] == "abuse \ufffd here"
+    assert flag.title == "Talk:A\ufffdB" and flag.text == "abuse \ufffd here"

@@ -62,7 +62,7 @@ def web(make_settings, tmp_path):
         ],
         None,
     )
-    ids = {f["rev_id"]: f["id"] for f in store.iter_flags()}
+    ids = {f.rev_id: f.id for f in store.iter_flags()}
     states = {}
     app = create_app(
         settings,
@@ -177,7 +177,7 @@ def test_web_decisions_are_recorded_audited_and_shown(web):
     assert response.status_code == 302
     (decision,) = store.decisions_for(ids[101])
     assert decision["reviewer"] == "Admin1" and decision["decision"] == "false_positive"
-    assert store.flag(ids[101])["status"] == "false_positive"
+    assert store.flag(ids[101]).status == "false_positive"
     page = client.get(f"/flag/{ids[101]}").get_data(as_text=True)
     assert "Admin1: false_positive" in page and "quoting the other user" in page
     actions = [(e["actor"], e["action"]) for e in store.audit_entries()]
@@ -203,7 +203,7 @@ def test_web_text_of_a_revision_hidden_on_the_wiki_is_purged_on_view(web):
     states[101] = "hidden"
     page = login(app, "Admin1").get(f"/flag/{ids[101]}").get_data(as_text=True)
     assert ATTACK_TEXT not in page and "purged" in page
-    assert store.flag(ids[101])["added_text"] is None
+    assert store.flag(ids[101]).text is None
 
 
 def test_web_queue_filters_and_security_headers(web):

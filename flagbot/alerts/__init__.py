@@ -8,8 +8,7 @@ carries diff links and metadata, never the flagged text: `render` has no way to 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -18,7 +17,7 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import Connection
 
 from flagbot.config import AlertSettings, Settings
-from flagbot.store import Outcome, outbox
+from flagbot.store import Flag, Outcome, Store
 
 
 class DeliveryError(Exception):
@@ -46,14 +45,32 @@ class FlagRef:
     review_url: str
     names_flagged: bool = False  # the title or user name is the flagged text: never shown
 
+    @classmethod
+    def of(cls, flag: Flag, review_url: str) -> FlagRef:
+        review = review_url.rstrip("/")
+        return cls(
+            flag_id=flag.id,
+            wiki=flag.wiki,
+            diff_url=flag.diff_url,
+            title=flag.title,
+            user=flag.user,
+            edit_time=flag.edit_time,
+            categories=flag.categories,
+            score=flag.score,
+            rule_ids=flag.rule_ids,
+            review_url=f"{review}/flag/{flag.id}" if review else "",
+            names_flagged=flag.names_flagged,
+        )
+
 
 @dataclass(frozen=True)
 class Alert:
     channel: str
     address: str
     route: str
-    items: tuple[FlagRef, ...]
+    items: tuple[FlagRef, ...]  # none in an operator notice
     digest: bool = False  # folded because the recipient reached its daily limit
+    wiki: str = ""  # the wiki a wikimail goes through: the first item's, or the first configured
 
     @property
     def recipient(self) -> str:
@@ -145,29 +162,16 @@ def email_message(alert: Alert, subject: str, body: str, settings: AlertSettings
     return message
 
 
-def queue_route(conn: Connection, settings: Settings, flag_id: int, wiki: str, route: str) -> None:
-    """One outbox row per recipient of `route` for a flag, in the caller's transaction."""
-    now = time.time()
-    for recipient in settings.alerts.recipients_for(wiki, route):
-        conn.execute(
-            outbox.insert().values(
-                flag_id=flag_id,
-                route=route,
-                recipient=recipient,
-                channel=recipient.partition(":")[0],
-                status="pending",
-                attempts=0,
-                next_attempt=0,
-                created=now,
-            )
-        )
+def deliveries(settings: Settings, wiki: str, routes: Iterable[str]) -> list[tuple[str, str]]:
+    """(route, recipient) for every recipient of each route on a wiki."""
+    return [(r, x) for r in routes for x in settings.alerts.recipients_for(wiki, r)]
 
 
 def make_enqueue(settings: Settings) -> Callable[[Connection, int, Outcome], None]:
     """The pipeline's on_flag hook: one outbox row per route and recipient of a new flag."""
 
     def enqueue(conn: Connection, flag_id: int, item: Outcome) -> None:
-        for route in item.verdict.routes if item.verdict else ():
-            queue_route(conn, settings, flag_id, item.change.wiki, route)
+        routes = item.verdict.routes if item.verdict else ()
+        Store.queue_alerts(conn, flag_id, deliveries(settings, item.change.wiki, routes))
 
     return enqueue

@@ -13,7 +13,7 @@ def send(alert: Alert, subject: str, body: str, full: Settings) -> None:
     settings = full.alerts
     directory = Path(settings.outbox)
     directory.mkdir(parents=True, exist_ok=True)
-    first = alert.items[0]
-    name = f"{first.wiki}-{first.flag_id}-{len(alert.items)}-{alert.route}-{alert.address}"
+    first = alert.items[0].flag_id if alert.items else "notice"
+    name = f"{alert.wiki}-{first}-{len(alert.items)}-{alert.route}-{alert.address}"
     name = re.sub(r"[^A-Za-z0-9_.@-]+", "_", name)
     (directory / f"{name}.eml").write_bytes(bytes(email_message(alert, subject, body, settings)))

@@ -20,14 +20,11 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import distinct, func, select, update
 
 from flagbot.alerts import Alert, DeliveryError, FlagRef, notifiers, render
 from flagbot.config import Settings
 from flagbot.errors import FetchError
-from flagbot.store import NAME_KIND, Store, flags, outbox
+from flagbot.store import Due, Store
 from flagbot.wiki import page_text, revision_states
 
 log = logging.getLogger(__name__)
@@ -90,13 +87,13 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
     if _surge(store, settings, now, report):
         return report
     _release_stale_claims(store, now)
-    rows = _due_rows(store, now)
+    rows = store.due_alerts(now)
     if not rows:
         return report
-    by_wiki: dict[str, list[Any]] = defaultdict(list)
+    by_wiki: dict[str, list[Due]] = defaultdict(list)
     for row in rows:
-        by_wiki[row.wiki].append(row)
-    ready: list[Any] = []
+        by_wiki[row.flag.wiki].append(row)
+    ready: list[Due] = []
     for wiki_id, wiki_rows in by_wiki.items():
         if not _switch_on(settings, wiki_id, now):
             report.held = (
@@ -105,12 +102,97 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
             report.waiting += len(wiki_rows)
             continue
         ready += _drop_stale(store, settings, wiki_id, wiki_rows, report)
-    by_recipient: dict[str, list[Any]] = defaultdict(list)
+    by_recipient: dict[str, list[Due]] = defaultdict(list)
     for row in ready:
         by_recipient[row.recipient].append(row)
     for recipient, recipient_rows in by_recipient.items():
         _send_to(store, settings, recipient, recipient_rows, now, report)
     return report
+
+
+# --- policy: pure, over typed rows --------------------------------------------------------------
+def surge(
+    recent: int, earlier: int, first: float | None, now: float, factor: float, floor: float
+) -> str | None:
+    """Why alerts should be held, if the last hour's flags are far above the usual rate:
+    `recent` flags in the last hour, `earlier` in the week before it (the first at `first`)."""
+    hours = max(1.0, (now - 3600 - first) / 3600) if first else 1.0
+    usual = earlier / hours
+    if not recent or recent <= factor * max(usual, floor):
+        return None
+    return f"{recent} flagged edits to alert in the last hour, usually {usual:.1f}/hour"
+
+
+def _about(row: Due) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two things a follow-up can be about: the same user, the same page."""
+    return (row.flag.wiki, f"user:{row.flag.user}"), (row.flag.wiki, f"page:{row.flag.title}")
+
+
+def groups(rows: list[Due]) -> list[list[Due]]:
+    """Rows about the same user or the same page, joined (union-find over both keys)."""
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(rows):
+        for key in _about(row):
+            if key in first:
+                parent[find(i)] = find(first[key])
+            else:
+                first[key] = i
+    grouped: dict[int, list[Due]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        grouped[find(i)].append(row)
+    return list(grouped.values())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with one recipient's due rows."""
+
+    wait: dict[int, float]  # row id → until when (a burst window on its user or page)
+    messages: list[list[Due]]  # one message each
+    digest: bool = False  # the messages are one digest
+    over_limit: int = 0  # rows kept pending for the daily limit (a digest once a slot frees)
+
+
+def plan(
+    rows: list[Due],
+    last_sent: dict[tuple[str, str], float],
+    used: int,
+    limit: int,
+    burst_seconds: float,
+    always_send: tuple[str, ...],
+) -> Plan:
+    """Bursts wait for their window, a full daily limit holds all but `always_send` routes,
+    and more groups than the limit allows fold into one digest.
+
+    `last_sent`: when the recipient last got a message about each (wiki, user/page) key;
+    `used`: messages it got in the last day; `limit`: its channel's daily limit (0: none).
+    """
+    urgent = [r for r in rows if r.route in always_send]
+    wait = {}
+    for row in rows:
+        if row.route in always_send:
+            continue
+        sent = max(last_sent.get(key, 0.0) for key in _about(row))
+        if sent:
+            wait[row.id] = sent + burst_seconds
+    rows = [r for r in rows if r.id not in wait]
+    if not rows:
+        return Plan(wait, [])
+    grouped = groups(rows)
+    if limit and used >= limit:
+        # the emergency route is never held back
+        return Plan(wait, [urgent] if urgent else [], False, len(rows) - len(urgent))
+    if limit and len(grouped) > limit - used:
+        return Plan(wait, [rows], True)  # more due than the limit allows: one digest
+    return Plan(wait, grouped)
 
 
 # --- the steps ----------------------------------------------------------------------------------
@@ -135,59 +217,13 @@ def _dead_here(owner: str | None) -> bool:
 def _release_stale_claims(store: Store, now: float) -> None:
     """Rows a dead sender had taken go back to pending: its message may or may not have gone
     out, and a repeat is better than a loss. Claims from other hosts expire after a while."""
-    with store.engine.begin() as conn:
-        claims = conn.execute(
-            select(outbox.c.id, outbox.c.message, outbox.c.claimed_at).where(
-                outbox.c.status == "sending"
-            )
-        ).all()
-        stale = [
-            row_id
-            for row_id, owner, claimed_at in claims
-            if _dead_here(owner) or (claimed_at or 0) < now - CLAIM_TIMEOUT
-        ]
-        if stale:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(stale), outbox.c.status == "sending")
-                .values(status="pending", claimed_at=None, message=None)
-            )
-
-
-def _claim(store: Store, ids: list[int], now: float) -> set[int]:
-    """Take rows for this sender; another process sharing the store gets none of them."""
-    with store.engine.begin() as conn:
-        taken = conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(ids), outbox.c.status == "pending")
-            .values(status="sending", claimed_at=now, message=_owner())
-            .returning(outbox.c.id)
-        )
-        return {row_id for (row_id,) in taken}
-
-
-def _due_rows(store: Store, now: float) -> list[Any]:
-    with store.engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(
-                    outbox,
-                    flags.c.wiki,
-                    flags.c.rev_id,
-                    flags.c.diff_url,
-                    flags.c.title,
-                    flags.c.user,
-                    flags.c.edit_time,
-                    flags.c.categories,
-                    flags.c.score,
-                    flags.c.rules,
-                    flags.c.kind,
-                )
-                .join(flags, flags.c.id == outbox.c.flag_id)
-                .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
-                .order_by(outbox.c.id)
-            )
-        )
+    stale = [
+        row_id
+        for row_id, owner, claimed_at in store.claims()
+        if _dead_here(owner) or (claimed_at or 0) < now - CLAIM_TIMEOUT
+    ]
+    if stale:
+        store.unclaim_alerts(stale)
 
 
 def _switch_on(settings: Settings, wiki_id: str, now: float) -> bool:
@@ -215,197 +251,119 @@ def _surge(store: Store, settings: Settings, now: float, report: DeliveryReport)
     """Alerts per hour far above the recent rate (a bad rules.yaml?): hold and tell the operator."""
     cfg = settings.alerts
     released = float(store.get_control(RELEASED_KEY) or 0)
-    with store.engine.connect() as conn:
-        recent = conn.execute(
-            select(func.count(distinct(outbox.c.flag_id))).where(
-                outbox.c.created >= max(now - 3600, released)
-            )
-        ).scalar()
-        history = conn.execute(
-            select(func.count(distinct(outbox.c.flag_id)), func.min(outbox.c.created)).where(
-                outbox.c.created >= now - 7 * DAY, outbox.c.created < now - 3600
-            )
-        ).one()
-    hours = max(1.0, (now - 3600 - history[1]) / 3600) if history[1] else 1.0
-    usual = history[0] / hours
-    limit = cfg.throttle_factor * max(usual, cfg.throttle_min_per_hour)
-    if not recent or recent <= limit:
+    recent, _ = store.flags_alerted(max(now - 3600, released))
+    earlier, first = store.flags_alerted(now - 7 * DAY, now - 3600)
+    reason = surge(recent, earlier, first, now, cfg.throttle_factor, cfg.throttle_min_per_hour)
+    if reason is None:
         return False
-    reason = f"{recent} flagged edits to alert in the last hour, usually {usual:.1f}/hour"
     store.set_control(HOLD_KEY, json.dumps({"reason": reason, "at": now}))
     log.error(
         "alerts held: %s; check rules.yaml and the model, then `flagbot alerts release`", reason
     )
     report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
     if cfg.operator:
-        channel, _, address = cfg.operator.partition(":")
-        subject = "[flagbot] alerts held: unusual number of flags"
-        body = (
-            f"flagbot holds its alert queue: {reason}.\n\nNothing is lost: the alerts stay "
-            "queued. Check recent changes to rules.yaml or the model, then run "
-            "`flagbot alerts release` to send them, or fix the cause first.\n"
-        )
-        notice = Alert(channel, address, "operator", (), False)
-        try:
-            notifiers()[channel](notice, subject, body, settings)
-        except Exception as exc:  # noqa: BLE001 - the hold stands; the log says why
-            log.error("could not tell the operator %s: %s", cfg.operator, exc)
+        _tell_operator(settings, reason)
     return True
 
 
+def _tell_operator(settings: Settings, reason: str) -> None:
+    """A notice with no flagged edit in it; a wikimail goes through the first configured wiki."""
+    channel, _, address = settings.alerts.operator.partition(":")
+    subject = "[flagbot] alerts held: unusual number of flags"
+    body = (
+        f"flagbot holds its alert queue: {reason}.\n\nNothing is lost: the alerts stay "
+        "queued. Check recent changes to rules.yaml or the model, then run "
+        "`flagbot alerts release` to send them, or fix the cause first.\n"
+    )
+    wiki = settings.wikis[0].id if settings.wikis else ""
+    notice = Alert(channel, address, "operator", (), False, wiki)
+    try:
+        notifiers()[channel](notice, subject, body, settings)
+    except Exception as exc:  # noqa: BLE001 - the hold stands; the log says why
+        log.error("could not tell the operator %s: %s", settings.alerts.operator, exc)
+
+
 def _drop_stale(
-    store: Store, settings: Settings, wiki_id: str, rows: list[Any], report: DeliveryReport
-) -> list[Any]:
+    store: Store, settings: Settings, wiki_id: str, rows: list[Due], report: DeliveryReport
+) -> list[Due]:
     """Rows still worth sending; the rest are marked handled_before_alert (text purged)."""
     wiki = settings.wiki(wiki_id)
     if not settings.alerts.stale_check or wiki is None:
         return rows
     try:
-        states = revision_states(wiki, settings, sorted({r.rev_id for r in rows}))
+        states = revision_states(wiki, settings, sorted({r.flag.rev_id for r in rows}))
     except FetchError as exc:  # better an alert about a gone edit than no alert
         log.warning("stale check failed (%s); sending without it", exc)
         return rows
     keep = []
     for row in rows:
-        state = states.get(row.rev_id, "visible")
+        state = states.get(row.flag.rev_id, "visible")
         if state in ("hidden", "missing"):
-            store.purge_text(wiki_id, row.rev_id, "flagbot", f"revision {state} on the wiki")
+            store.purge_text(wiki_id, row.flag.rev_id, "flagbot", f"revision {state} on the wiki")
         if state == "visible" or row.route in settings.alerts.always_send:
             keep.append(row)
             continue
-        _mark(store, [row.id], status="handled_before_alert", error=f"revision {state}")
+        store.mark_alerts([row.id], "handled_before_alert", error=f"revision {state}")
         report.handled_before_alert += 1
     return keep
 
 
-def _burst_key_times(store: Store, recipient: str, since: float) -> dict[tuple[str, str], float]:
+def _last_sent(store: Store, recipient: str, since: float) -> dict[tuple[str, str], float]:
     """When this recipient last got a message about each (wiki, user) and (wiki, page)."""
     last: dict[tuple[str, str], float] = {}
-    with store.engine.connect() as conn:
-        for wiki, user, title, sent_at in conn.execute(
-            select(flags.c.wiki, flags.c.user, flags.c.title, outbox.c.sent_at)
-            .join(flags, flags.c.id == outbox.c.flag_id)
-            .where(outbox.c.recipient == recipient, outbox.c.sent_at >= since)
-        ):
-            for key in ((wiki, f"user:{user}"), (wiki, f"page:{title}")):
-                last[key] = max(last.get(key, 0.0), sent_at)
+    for wiki, user, title, sent_at in store.sent_about(recipient, since):
+        for key in ((wiki, f"user:{user}"), (wiki, f"page:{title}")):
+            last[key] = max(last.get(key, 0.0), sent_at)
     return last
-
-
-def _groups(rows: list[Any]) -> list[list[Any]]:
-    """Rows about the same user or the same page, joined (union-find over both keys)."""
-    parent = list(range(len(rows)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first: dict[tuple[str, str], int] = {}
-    for i, row in enumerate(rows):
-        for key in ((row.wiki, f"user:{row.user}"), (row.wiki, f"page:{row.title}")):
-            if key in first:
-                parent[find(i)] = find(first[key])
-            else:
-                first[key] = i
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        grouped[find(i)].append(row)
-    return list(grouped.values())
 
 
 def _send_to(
     store: Store,
     settings: Settings,
     recipient: str,
-    rows: list[Any],
+    rows: list[Due],
     now: float,
     report: DeliveryReport,
 ) -> None:
     cfg = settings.alerts
-    channel = rows[0].channel
-    urgent = [r for r in rows if r.route in cfg.always_send]
-    # follow-ups inside a burst window wait for the window to close, then go out together
-    last = _burst_key_times(store, recipient, now - cfg.burst_seconds)
-    waiting: dict[int, float] = {}
-    for row in rows:
-        if row in urgent:
-            continue
-        sent = max(
-            last.get((row.wiki, f"user:{row.user}"), 0.0),
-            last.get((row.wiki, f"page:{row.title}"), 0.0),
-        )
-        if sent:
-            waiting[row.id] = sent + cfg.burst_seconds
-    if waiting:
-        with store.engine.begin() as conn:
-            for row_id, until in waiting.items():
-                conn.execute(update(outbox).where(outbox.c.id == row_id).values(next_attempt=until))
-        report.waiting += len(waiting)
-    rows = [r for r in rows if r.id not in waiting]
-    if not rows:
-        return
-    groups = _groups(rows)
-    digest = False
-    limit = cfg.limits.get(channel, 0)
-    if limit:
-        with store.engine.connect() as conn:
-            used = (
-                conn.execute(
-                    select(func.count(distinct(outbox.c.message))).where(
-                        outbox.c.recipient == recipient, outbox.c.sent_at >= now - DAY
-                    )
-                ).scalar()
-                or 0
-            )
-        if used >= limit:
-            report.waiting += len(rows) - len(urgent)  # pending: a digest once a slot frees
-            if not urgent:
-                return
-            rows, groups = urgent, [urgent]  # the emergency route is never held back
-        elif len(groups) > limit - used:
-            groups, digest = [rows], True  # more due than the limit allows: one digest
-    for group in groups:
-        _send_group(store, settings, channel, recipient, group, digest, now, report)
+    limit = cfg.limits.get(rows[0].channel, 0)
+    decided = plan(
+        rows,
+        _last_sent(store, recipient, now - cfg.burst_seconds),
+        store.messages_sent(recipient, now - DAY) if limit else 0,
+        limit,
+        cfg.burst_seconds,
+        cfg.always_send,
+    )
+    if decided.wait:
+        store.defer_alerts(decided.wait)
+    report.waiting += len(decided.wait) + decided.over_limit
+    for message in decided.messages:
+        _send_group(store, settings, recipient, message, decided.digest, now, report)
 
 
 def _send_group(
     store: Store,
     settings: Settings,
-    channel: str,
     recipient: str,
-    rows: list[Any],
+    rows: list[Due],
     digest: bool,
     now: float,
     report: DeliveryReport,
 ) -> None:
-    claimed = _claim(store, [r.id for r in rows], now)
+    claimed = store.claim_alerts([r.id for r in rows], now, _owner())
     rows = [r for r in rows if r.id in claimed]
     if not rows:
         return  # another sender sharing the store has them
-    review = settings.alerts.review_url.rstrip("/")
+    channel = rows[0].channel
     seen: dict[int, FlagRef] = {}
     for row in rows:  # one flag may reach one recipient on several routes: list it once
-        seen.setdefault(
-            row.flag_id,
-            FlagRef(
-                flag_id=row.flag_id,
-                wiki=row.wiki,
-                diff_url=row.diff_url,
-                title=row.title,
-                user=row.user,
-                edit_time=row.edit_time,
-                categories=tuple(filter(None, row.categories.split(";"))),
-                score=row.score,
-                rule_ids=tuple(filter(None, row.rules.split(";"))),
-                review_url=f"{review}/flag/{row.flag_id}" if review else "",
-                names_flagged=row.kind == NAME_KIND,
-            ),
-        )
+        seen.setdefault(row.flag.id, FlagRef.of(row.flag, settings.alerts.review_url))
     routes = ",".join(sorted({r.route for r in rows}))
-    alert = Alert(channel, recipient.partition(":")[2], routes, tuple(seen.values()), digest)
+    items = tuple(seen.values())
+    alert = Alert(channel, recipient.partition(":")[2], routes, items, digest, items[0].wiki)
     subject, body = render(alert)
+    ids = [r.id for r in rows]
     try:
         notifier = notifiers()[channel]
         notifier(alert, subject, body, settings)
@@ -415,26 +373,16 @@ def _send_group(
         log.warning("alert to %s failed (attempt %d): %s", recipient, attempts, error)
         report.errors.append(f"{recipient}: {error}")
         if error.permanent:
-            _mark(store, [r.id for r in rows], status="failed", error=str(error), attempts=attempts)
+            store.mark_alerts(ids, "failed", error=str(error), attempts=attempts)
             report.failed += len(rows)
         else:
             delay = max(error.retry_after, min(60.0 * 2 ** (attempts - 1), MAX_RETRY_DELAY))
-            _mark(
-                store,
-                [r.id for r in rows],
-                status="pending",
-                error=str(error),
-                attempts=attempts,
-                next_attempt=now + delay,
+            store.mark_alerts(
+                ids, "pending", error=str(error), attempts=attempts, next_attempt=now + delay
             )
             report.retrying += len(rows)
         return
-    _mark(store, [r.id for r in rows], status="sent", message=uuid.uuid4().hex, sent_at=now)
+    store.mark_alerts(ids, "sent", message=uuid.uuid4().hex, sent_at=now)
     report.messages += 1
     report.delivered += len(rows)
     log.info("alert sent to %s: %d flagged edit(s), route %s", recipient, len(seen), routes)
-
-
-def _mark(store: Store, ids: list[int], **values: Any) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(**values))

@@ -21,9 +21,9 @@ def send(alert: Alert, subject: str, body: str, settings: Settings) -> None:
     from pywikibot.data.api import Request
     from pywikibot.exceptions import APIError, ApiTimeoutError, Error
 
-    wiki = settings.wiki(alert.items[0].wiki)
+    wiki = settings.wiki(alert.wiki)
     if wiki is None:
-        raise DeliveryError(f"wikimail: {alert.items[0].wiki} is not a configured wiki", True)
+        raise DeliveryError(f"wikimail: {alert.wiki!r} is not a configured wiki", True)
     try:
         site = connect_site(wiki, settings)
         if not site.logged_in():

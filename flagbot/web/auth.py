@@ -16,6 +16,7 @@ from flask import Flask, abort, current_app, redirect, request, session, url_for
 
 from flagbot.config import OVERSIGHT_CATEGORIES, Settings, WikiSettings
 from flagbot.errors import FetchError
+from flagbot.store import Flag
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
 
@@ -130,12 +131,11 @@ def role() -> str:
     return str(session.get("role", ""))
 
 
-def oversight_only(flag: dict[str, Any]) -> bool:
-    categories = set(filter(None, (flag.get("categories") or "").split(";")))
-    return bool(categories & set(OVERSIGHT_CATEGORIES)) or flag.get("status") == "oversight"
+def oversight_only(flag: Flag) -> bool:
+    return bool(set(flag.categories) & set(OVERSIGHT_CATEGORIES)) or flag.status == "oversight"
 
 
-def can_see(flag: dict[str, Any]) -> bool:
+def can_see(flag: Flag) -> bool:
     if role() == OVERSIGHTER:
         return True
     return role() == ADMIN and not oversight_only(flag)

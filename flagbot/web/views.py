@@ -12,7 +12,7 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 
 from flagbot.config import CATEGORIES
 from flagbot.errors import FetchError
-from flagbot.store import outbox
+from flagbot.store import Flag
 from flagbot.web.auth import (
     OVERSIGHTER,
     can_see,
@@ -60,11 +60,7 @@ def init(app: Flask) -> None:
             order="score" if args.get("order") == "score" else "newest",
         )
         category = args.get("category", "")
-        visible = [
-            f
-            for f in rows
-            if can_see(f) and (not category or category in f["categories"].split(";"))
-        ]
+        visible = [f for f in rows if can_see(f) and (not category or category in f.categories)]
         size = context()["settings"].web.page_size
         page = max(1, int(_number(args.get("page"), 1)))
         shown = visible[(page - 1) * size : page * size]
@@ -117,17 +113,17 @@ def init(app: Flask) -> None:
     def stats() -> Any:
         store = context()["store"]
         flags = [f for f in store.find_flags() if can_see(f)]
-        per_day = Counter(time.strftime("%Y-%m-%d", time.gmtime(f["created"])) for f in flags)
+        per_day = Counter(time.strftime("%Y-%m-%d", time.gmtime(f.created)) for f in flags)
         days = sorted(per_day)[-30:]
         outcome: dict[str, Counter[str]] = defaultdict(Counter)
         bands: dict[str, Counter[str]] = defaultdict(Counter)
         for f in flags:
-            if f["status"] not in TRUE_POSITIVE and f["status"] != "false_positive":
+            if f.status not in TRUE_POSITIVE and f.status != "false_positive":
                 continue
-            verdict = "tp" if f["status"] in TRUE_POSITIVE else "fp"
-            for rule in [r for r in f["rules"].split(";") if r] or ["(model only)"]:
+            verdict = "tp" if f.status in TRUE_POSITIVE else "fp"
+            for rule in f.rule_ids or ("(model only)",):
                 outcome[rule][verdict] += 1
-            low, high = next(b for b in SCORE_BANDS if b[0] <= f["score"] < b[1])
+            low, high = next(b for b in SCORE_BANDS if b[0] <= f.score < b[1])
             bands[f"{low:.2f}–{min(high, 1.0):.2f}"][verdict] += 1
         store.audit(session["user"], "view_stats", None, "")
         return render_template(
@@ -161,7 +157,7 @@ def init(app: Flask) -> None:
         )
 
 
-def _visible_flag(flag_id: int) -> dict[str, Any]:
+def _visible_flag(flag_id: int) -> Flag:
     """The flag, or 404 — the same answer whether it does not exist or is not theirs to see."""
     found = context()["store"].flag(flag_id)
     if found is None or not can_see(found):
@@ -184,26 +180,19 @@ def _precision(counts: dict[str, Counter[str]]) -> list[tuple[str, int, int, flo
     return rows
 
 
-def _purge_if_hidden(flag: dict[str, Any]) -> None:
+def _purge_if_hidden(flag: Flag) -> None:
     """Check on view: text of a revision the wiki hides now is purged from the store."""
-    if flag.get("purged_at") or not flag.get("added_text"):
+    if flag.purged_at or not flag.text:
         return
     try:
-        state = context()["revision"](flag["wiki"], flag["rev_id"])
+        state = context()["revision"](flag.wiki, flag.rev_id)
     except FetchError:
         return  # unknown: show what is stored, check again on the next view
     if state in ("hidden", "missing"):
-        context()["store"].purge_text(flag["wiki"], flag["rev_id"], "flagbot-web", state)
+        context()["store"].purge_text(flag.wiki, flag.rev_id, "flagbot-web", state)
 
 
-def _route_to_oversight(flag: dict[str, Any]) -> None:
+def _route_to_oversight(flag: Flag) -> None:
     """ "Needs oversight": the flag leaves the admins' queue and the oversighters are told."""
-    from flagbot.alerts import queue_route
-
-    store = context()["store"]
-    with store.engine.begin() as conn:
-        already = conn.execute(
-            outbox.select().where(outbox.c.flag_id == flag["id"], outbox.c.route == "oversight")
-        ).first()
-        if already is None:
-            queue_route(conn, context()["settings"], flag["id"], flag["wiki"], "oversight")
+    recipients = context()["settings"].alerts.recipients_for(flag.wiki, "oversight")
+    context()["store"].queue_route_once(flag.id, "oversight", recipients)

@@ -130,16 +130,16 @@ def test_alert_crash_between_send_and_mark_repeats_one_message_at_most(
     would leave it): the message went out, its rows are still pending."""
     settings = smtp_settings(make_settings, mailbox)
     texts = record_flags(store, settings, 4)
-    real_mark = sender_module._mark
+    real_mark = store.mark_alerts
     crashed = []
 
-    def crash_once(store_, ids, **values):
-        if values.get("status") == "sent" and not crashed:
+    def crash_once(ids, status, **values):
+        if status == "sent" and not crashed:
             crashed.append(ids)
             raise KeyboardInterrupt("killed between send and mark")
-        real_mark(store_, ids, **values)
+        real_mark(ids, status, **values)
 
-    monkeypatch.setattr(sender_module, "_mark", crash_once)
+    monkeypatch.setattr(store, "mark_alerts", crash_once)
     with pytest.raises(KeyboardInterrupt):
         deliver(store, settings)
     assert len(mailbox.messages) == 1  # sent, not marked
@@ -464,4 +464,4 @@ def test_alert_for_an_edit_reverted_before_sending_is_recorded_as_handled(
     assert row.status == "handled_before_alert" and row.error == "revision reverted"
     assert mailbox.to("oversighter@example.test") == []
     (flag,) = store.iter_flags(with_text=True)
-    assert flag["added_text"]  # reverted is still visible: the text stays for the reviewers
+    assert flag.text  # reverted is still visible: the text stays for the reviewers

@@ -125,7 +125,7 @@ def test_e2e_abusive_comments_alert_privately_once_and_benign_ones_never(
 
     # the `recentchanges` polling source over the same edits gives the same flags
     stream_store = Store(yaml.safe_load(config.read_text())["store"]).open()
-    by_stream = {f["rev_id"]: f["categories"] for f in stream_store.iter_flags()}
+    by_stream = {f.rev_id: ";".join(f.categories) for f in stream_store.iter_flags()}
     stream_store.close()
     polling = write_config(
         bot_dir / "polling", wiki, fresh_relay, mailbox, source={"type": "recentchanges"}
@@ -140,9 +140,9 @@ def test_e2e_abusive_comments_alert_privately_once_and_benign_ones_never(
     run_until(pipeline, set(poster.revs) - {outside})
     pipeline.close()
     by_polling = {
-        f["rev_id"]: f["categories"]
+        f.rev_id: ";".join(f.categories)
         for f in pipeline.store.iter_flags()
-        if f["rev_id"] in poster.revs
+        if f.rev_id in poster.revs
     }
     assert by_polling == {r: c for r, c in by_stream.items() if r in poster.revs}
 

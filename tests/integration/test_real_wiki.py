@@ -124,7 +124,7 @@ def post_comments(wiki, pairs):
 
 
 def flagged_revs(store):
-    return {row["rev_id"] for row in store.iter_flags()}
+    return {flag.rev_id for flag in store.iter_flags()}
 
 
 def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
@@ -239,7 +239,7 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            text = {f["rev_id"]: f["added_text"] for f in store.iter_flags(with_text=True)}
+            text = {f.rev_id: f.text for f in store.iter_flags(with_text=True)}
             if text[hidden] is None:
                 break
             time.sleep(0.1)
