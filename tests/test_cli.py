@@ -65,6 +65,7 @@ def test_run_embedded_default_then_flags_status_and_privacy(tmp_path):
     assert flags and set(flags[0]) == {
         "wiki",
         "rev_id",
+        "kind",
         "title",
         "user",
         "categories",
