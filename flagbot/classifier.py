@@ -32,13 +32,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+DEFAULT_POINTER = "DEFAULT"  # a file in a models directory naming its default model
+
+
+def default_name(directory: Path) -> str:
+    """The model a directory's DEFAULT file names ("" when there is none)."""
+    pointer = directory / DEFAULT_POINTER
+    return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
+
+
+def set_default(directory: Path, name: str) -> Path:
+    """Make `name` the directory's default model; returns the pointer file."""
+    pointer = directory / DEFAULT_POINTER
+    pointer.write_text(name + "\n", encoding="utf-8")
+    return pointer
+
+
 def resolve_model_path(spec: str) -> Path:
     """`default`, a model NAME in classifiers/, or a path to NAME.joblib."""
     if spec.endswith(".joblib"):
         return Path(spec)
     directory = project_path(CLASSIFIERS_DIR)
     if spec == "default":
-        pointer = directory / "DEFAULT"
+        pointer = directory / DEFAULT_POINTER
         try:
             spec = pointer.read_text(encoding="utf-8").strip()
         except OSError:

@@ -8,10 +8,8 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,52 +34,18 @@ def _progress(total: int | None, enabled: bool) -> Any:
     return tqdm(total=total, unit="ev", disable=not enabled, file=sys.stderr, leave=False)
 
 
-def _pipeline(settings: Settings) -> Any:
-    from flagbot.alerts import make_enqueue
-    from flagbot.classifier import load_model
-    from flagbot.pipeline import Pipeline, Scorer
-    from flagbot.rules import load_rules
-    from flagbot.store import Store
-
-    rules = load_rules(settings.rules)
-    model = load_model(settings.model)
-    store = Store(settings.store).open()
-    return Pipeline(settings, store, Scorer.build(settings, model, rules), make_enqueue(settings))
-
-
 def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
-    from flagbot.alerts.sender import deliver, run_sender
+    from flagbot.pipeline import run_until_stopped
 
-    pipeline = _pipeline(settings)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     total = None
     if settings.source.type == "replay" and os.path.isfile(settings.source.path):
         with open(settings.source.path, encoding="utf-8", errors="replace") as f:
             total = sum(1 for _ in f)  # not for a pipe (/dev/stdin): counting would use it up
     bar = _progress(total, show_progress and sys.stderr.isatty())
-    started = time.monotonic()
-    sender_stop = threading.Event()
-    sender = threading.Thread(
-        target=run_sender, args=(pipeline.store, settings, sender_stop), name="alerts", daemon=True
-    )
-    sender.start()
     try:
-        summary = pipeline.run(stop, bar.update).as_dict()
+        return run_until_stopped(settings, bar.update)
     finally:
         bar.close()
-        pipeline.close()
-        sender_stop.set()
-        sender.join()
-    try:
-        report = deliver(pipeline.store, settings)  # what the last batch flagged
-        summary["alerts"] = {"sent": report.messages, "held": report.held or None}
-    finally:
-        pipeline.store.close()
-    summary["seconds"] = round(time.monotonic() - started, 3)
-    summary["stopped_by_signal"] = stop.is_set()
-    return summary
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
@@ -220,14 +184,15 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
     from flagbot.errors import SkipEdit
     from flagbot.events import RecentChange
     from flagbot.pipeline import explain, not_scored
-    from flagbot.wiki import connect_site, revision_info
+    from flagbot.wiki import WikiClient
 
     settings = _settings(args)
     wiki = settings.wiki(args.wiki or "")
     if wiki is None:
         known = ", ".join(w.id for w in settings.wikis)
         raise FlagbotError(f"explain: --wiki {args.wiki!r} is not configured (configured: {known})")
-    info = revision_info(wiki, settings, args.rev)
+    client = WikiClient(settings)
+    info = client.revision_info(wiki, args.rev)
     change = RecentChange(
         wiki=wiki.id,
         server_url=wiki.url,
@@ -245,7 +210,7 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
     where = {"wiki": wiki.id, "rev": args.rev, "title": change.title, "user": change.user}
     where["filter_reason"] = filters.skip_reason(change, settings)  # None: it would be scored
     try:
-        added = diffs.fetch_added(connect_site(wiki, settings), change)
+        added = diffs.fetch_added(client.site(wiki), change)
     except SkipEdit as skip:
         return {**where, "added_text": "", **not_scored(skip.reason)}
     names = filters.new_names(change, settings)
@@ -313,7 +278,8 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from flagbot.sources import source_key
+    from flagbot.alerts.sender import hold
+    from flagbot.sources import position_time, source_key
     from flagbot.store import Store
 
     settings = _settings(args)
@@ -328,13 +294,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             "outcomes": store.outcome_counts(),
             "flags_by_category": store.category_counts(),
             "outbox": store.outbox_counts(),
-            "alerts_held": store.get_control("alerts_hold"),
+            "alerts_held": hold(store),
             "alert_errors": store.outbox_errors(),
         }
-        if position:
-            ts = json.loads(position).get("ts")
-            if isinstance(ts, int | float):
-                status["lag_seconds"] = round(time.time() - ts, 1)
+        at = position_time(position)
+        if at is not None:
+            status["lag_seconds"] = round(time.time() - at, 1)
     finally:
         store.close()
     if args.json:
@@ -381,16 +346,16 @@ def cmd_alerts_release(args: argparse.Namespace) -> int:
 
 
 def cmd_model_promote(args: argparse.Namespace) -> int:
-    from flagbot.classifier import load_model
+    from flagbot.classifier import default_name, load_model, set_default
     from flagbot.evaluation import comparison_table, evaluate, worse_beyond
     from flagbot.training import load_labels
 
     data = load_labels(args.data or [str(project_path("training_data/dev.csv"))])
     candidate = load_model(args.name)  # refuses a tampered or incompatible model first
-    pointer = candidate.path.parent / "DEFAULT"  # the default of the directory it lives in
-    current_name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
+    directory = candidate.path.parent  # the default of the directory it lives in
+    current_name = default_name(directory)
     if current_name and current_name != candidate.name:
-        current = load_model(str(candidate.path.parent / f"{current_name}.joblib"))
+        current = load_model(str(directory / f"{current_name}.joblib"))
         results = [evaluate(current, data), evaluate(candidate, data)]
         print(comparison_table(results))
         problems = worse_beyond(results[0], results[1], args.tolerance)
@@ -403,7 +368,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    pointer.write_text(candidate.name + "\n", encoding="utf-8")
+    pointer = set_default(directory, candidate.name)
     print(f"promoted {candidate.name} (was {current_name or 'none'}): {pointer}")
     return 0
 

@@ -32,6 +32,13 @@ CATEGORIES = (
     "self_harm",  # someone saying they will harm themselves: the emergency contact, at once
 )
 SEVERITIES = ("low", "medium", "high", "emergency")
+# Private: only oversighters see these flags in the review queue, and their routes must include
+# "oversight". Any flag routed to oversight is private too (routes can widen privacy, never
+# narrow it): `web.auth.oversight_only` decides from the flag's categories and routes.
+OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")
+OVERSIGHT_ROUTE = "oversight"
+# Checked in quotes, titles and user names too: repeating personal information is posting it.
+EVERYWHERE_CATEGORIES = ("pii", "outing")
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange"
 REQUIRED = object()
 
@@ -113,11 +120,6 @@ class AlertSettings:
         """`channel:address` strings for a route on a wiki; a wiki's own list wins."""
         own = self.wiki_recipients.get(wiki, {})
         return tuple(own[route]) if route in own else tuple(self.recipients.get(route, ()))
-
-
-OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")  # only oversighters see these flags
-# Checked in quotes, titles and user names too: repeating personal information is posting it.
-EVERYWHERE_CATEGORIES = ("pii", "outing")
 
 
 @dataclass(frozen=True)
@@ -468,6 +470,11 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
             )
         elif not isinstance(value, list) or not all(isinstance(r, str) for r in value):
             problems.append(f"alerts.routes.{category}: expected a list of route names")
+        elif category in OVERSIGHT_CATEGORIES and OVERSIGHT_ROUTE not in value:
+            problems.append(
+                f"alerts.routes.{category}: must include {OVERSIGHT_ROUTE}: only oversighters "
+                f"see {category} flags in the review queue"
+            )
         else:
             routes[category] = tuple(value)
     limits = {"wikimail": 20, "smtp": 200}

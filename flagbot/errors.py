@@ -6,6 +6,7 @@ FlagbotError
 ├── ModelError         a model file is missing, tampered with or from another scikit-learn
 ├── StoreError         the database is unusable (e.g. newer schema than this code)
 ├── BadEvent           one recent-change event is malformed: counted and skipped
+├── DeliveryError      an alert channel could not deliver (permanent, or retried later)
 └── FetchError         a wiki request failed after its retries
     └── SkipEdit       the edit cannot be scored, with a counted reason (deleted, too large…)
 """
@@ -53,3 +54,12 @@ class SkipEdit(FetchError):
     def __init__(self, reason: str, detail: str = ""):
         self.reason = reason
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class DeliveryError(FlagbotError):
+    """A channel could not deliver. Permanent ones (no such recipient) are not retried."""
+
+    def __init__(self, message: str, permanent: bool = False, retry_after: float = 0.0):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after  # seconds the channel asked us to wait (rate limits)

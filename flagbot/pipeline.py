@@ -14,29 +14,27 @@ import contextlib
 import dataclasses
 import logging
 import queue
+import signal
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from flagbot import diffs, filters, wikitext
-from flagbot.classifier import Model
-from flagbot.config import DEFAULT_ROUTES, EVERYWHERE_CATEGORIES, Settings
+from flagbot.config import Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
-from flagbot.normalize import matching_text, name_words, rule_variant
-from flagbot.rules import RuleHit, RuleSet
-from flagbot.scoring import decide
+from flagbot.normalize import matching_text, rule_variant
+from flagbot.scoring import Scorer, Texts
 from flagbot.sources import SourceItem, registry, source_key
 from flagbot.store import Outcome, RowRejected, Store
-from flagbot.wiki import connect_site, user_groups
+from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
 READER_JOIN_SECONDS = 15
-WINDOW_CHARS = 300  # about a comment: longer windows dilute an insult below the threshold
-WINDOW_OVERLAP = 150
 _END = object()
 
 
@@ -66,108 +64,6 @@ class Summary:
             "flagged": dict(self.flagged),
             "new_flags": self.new_flags,
         }
-
-
-@dataclass
-class Scorer:
-    """Model + rules + thresholds: plain texts → verdicts. No I/O."""
-
-    model: Model
-    rules: RuleSet
-    thresholds: dict[str, float]
-    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
-    max_chars: int = 20000  # longer texts are scored window by window
-
-    @classmethod
-    def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
-        thresholds = {model.category: model.threshold, **settings.thresholds}
-        return cls(model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars)
-
-    def windows(self, text: str) -> list[str]:
-        """The text itself, or for a text over max_chars, comment-sized windows that cover it.
-
-        The model scores a text as a whole, and 30,000 characters of filler dilute a real insult
-        to 0.02: over the cap each line (a talk-page comment) is scored on its own, and a line
-        longer than a comment in overlapping windows, so a rule match of up to WINDOW_OVERLAP
-        characters is whole in one of them.
-        """
-        if len(text) <= self.max_chars:
-            return [text]
-        windows: list[str] = []
-        step = WINDOW_CHARS - WINDOW_OVERLAP
-        for line in filter(str.strip, text.splitlines()):
-            if len(line) <= 2 * WINDOW_CHARS:
-                windows.append(line)
-            else:
-                starts = range(0, len(line) - WINDOW_OVERLAP, step)
-                windows.extend(line[start : start + WINDOW_CHARS] for start in starts)
-        return windows or [text[: self.max_chars]]
-
-    def verdicts(
-        self, items: Sequence[Texts | tuple[str, str]], namespaces: list[int | None]
-    ) -> list[Any]:
-        """Verdicts for edits' Texts (or (added text, edit summary) pairs). The added text and
-        the summary are scored by model and rules, the worst part counts; quotes are checked by
-        the rules for personal information, titles and user names by all rules."""
-        edits = [item if isinstance(item, Texts) else Texts(*item) for item in items]
-        parts = [  # names alone (no added text) are for the rules only; no summary, no score
-            [matching_text(t) for t in (*self.windows(e.added), e.summary) if t] for e in edits
-        ]
-        scores = iter(self.model.score([t for part in parts for t in part]))
-        out = []
-        for part, edit, namespace in zip(parts, edits, namespaces, strict=True):
-            hits: dict[str, RuleHit] = {}
-            best = 0.0
-            for text in part:
-                score = next(scores)
-                best = max(best, score)
-                self._rule_hits(text, namespace, score, hits)
-            if edit.quoted:
-                quoted = matching_text(edit.quoted)
-                self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES)
-            from_text = set(hits)
-            for name in edit.names:
-                for form in dict.fromkeys((name, name_words(name))):
-                    self._rule_hits(matching_text(form), None, None, hits)
-            verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
-            if len(hits) > len(from_text):
-                verdict = dataclasses.replace(verdict, on_names=True)
-            out.append(verdict)
-        return out
-
-    def _rule_hits(
-        self,
-        text: str,
-        namespace: int | None,
-        score: float | None,
-        hits: dict[str, RuleHit],
-        categories: Collection[str] | None = None,
-    ) -> None:
-        """Add the rules' hits on normalised `text` (and on its l33t/spaced variant) to `hits`."""
-        variant = rule_variant(text)
-        for found in (text, variant) if variant != text else (text,):
-            for hit in self.rules.match(found, namespace, score):
-                if categories is None or hit.category in categories:
-                    hits.setdefault(hit.rule_id, hit)
-
-    def excerpt(self, text: str, namespace: int | None) -> str:
-        """What to store of a flagged text: all of it, or within max_chars the windows that
-        flagged it (the reviewer needs the part that matters, not the first 20,000 characters)."""
-        windows = self.windows(text)
-        if len(windows) == 1:
-            return text
-        verdicts = self.verdicts([(w, "") for w in windows], [namespace] * len(windows))
-        flagged = [w for w, v in zip(windows, verdicts, strict=True) if v.flagged] or windows[:1]
-        return "\n".join(flagged)[: self.max_chars]
-
-
-class Texts(NamedTuple):
-    """What is scored of one edit."""
-
-    added: str  # the readable added text: model and rules
-    summary: str = ""  # the readable edit summary: model and rules
-    quoted: str = ""  # genuine quotes of the page: rules for personal information only
-    names: tuple[str, ...] = ()  # a new page's title, a move's target, a user name: rules only
 
 
 def readable_texts(added_wikitext: str, comment: str, names: tuple[str, ...] = ()) -> Texts:
@@ -248,9 +144,15 @@ class Poison:
 
 class Pipeline:
     def __init__(
-        self, settings: Settings, store: Store, scorer: Scorer, on_flag: OnFlag | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        scorer: Scorer,
+        on_flag: OnFlag | None = None,
+        client: WikiClient | None = None,
     ):
         self.settings = settings
+        self.client = client or WikiClient(settings)
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
@@ -271,11 +173,11 @@ class Pipeline:
             raise SkipEdit("no_text_offline")
         wiki = self.settings.wiki(change.wiki)
         assert wiki is not None  # the filter let it through
-        if wiki.exempt_groups and user_groups(wiki, self.settings, change.user).intersection(
+        if wiki.exempt_groups and self.client.user_groups(wiki, change.user).intersection(
             wiki.exempt_groups
         ):
             raise SkipEdit("exempt_group")
-        return diffs.fetch_added(connect_site(wiki, self.settings), change)
+        return diffs.fetch_added(self.client.site(wiki), change)
 
     def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
         """Added wikitext, a SkipEdit or a Poison per change; retries the batch while the wiki
@@ -466,7 +368,7 @@ class Pipeline:
     def run(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> Summary:
         key = source_key(self.settings)
         source = registry()[self.settings.source.type]
-        items = source(self.settings, self.store.load_position(key), stop)
+        items = source(self.settings, self.store.load_position(key), stop, client=self.client)
         batches = _batches(items, self.settings.batch_size, stop)
         try:
             for batch in batches:
@@ -536,3 +438,53 @@ def _batches(
         log.warning("the source is still busy after %d s; leaving it behind", READER_JOIN_SECONDS)
     if errors:
         raise errors[0]
+
+
+# --- composition and lifecycle: the one place that builds and runs the whole bot ----------------
+def build(settings: Settings) -> Pipeline:
+    """Model, rules, store and the alert hook, from settings; the store is opened here."""
+    from flagbot.alerts import make_enqueue
+    from flagbot.classifier import load_model
+    from flagbot.rules import load_rules
+
+    rules = load_rules(settings.rules)
+    model = load_model(settings.model)
+    store = Store(settings.store).open()
+    scorer = Scorer.build(settings, model, rules)
+    return Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
+
+
+def run_until_stopped(
+    settings: Settings, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """`flagbot run`/`replay`: the pipeline and the sender thread until the source ends or
+    SIGINT/SIGTERM; then a last delivery pass. Returns the summary."""
+    from flagbot.alerts.sender import deliver, run_sender
+
+    pipeline = build(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    started = time.monotonic()
+    sender_stop = threading.Event()
+    sender = threading.Thread(
+        target=run_sender,
+        args=(pipeline.store, settings, sender_stop, pipeline.client),
+        name="alerts",
+        daemon=True,
+    )
+    sender.start()
+    try:
+        summary = pipeline.run(stop, progress).as_dict()
+    finally:
+        pipeline.close()
+        sender_stop.set()
+        sender.join()
+    try:
+        report = deliver(pipeline.store, settings, client=pipeline.client)  # the last batch's
+        summary["alerts"] = {"sent": report.messages, "held": report.held or None}
+    finally:
+        pipeline.store.close()
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    summary["stopped_by_signal"] = stop.is_set()
+    return summary

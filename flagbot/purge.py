@@ -13,13 +13,14 @@ from collections import defaultdict
 from flagbot.config import Settings
 from flagbot.errors import FetchError
 from flagbot.store import Store
-from flagbot.wiki import revision_states
+from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
 
 
-def purge_hidden(store: Store, settings: Settings) -> int:
+def purge_hidden(store: Store, settings: Settings, client: WikiClient | None = None) -> int:
     """Check every flag that still has text; purge those the wiki hides. Returns how many."""
+    client = client or WikiClient(settings)
     by_wiki: dict[str, list[int]] = defaultdict(list)
     for wiki_id, rev_id in store.unpurged_flags():
         by_wiki[wiki_id].append(rev_id)
@@ -29,7 +30,7 @@ def purge_hidden(store: Store, settings: Settings) -> int:
         if wiki is None:
             continue
         try:
-            states = revision_states(wiki, settings, rev_ids)
+            states = client.revision_states(wiki, rev_ids)
         except FetchError as exc:  # try again next time; nothing is lost by waiting
             log.warning("purge check on %s failed: %s", wiki_id, exc)
             continue

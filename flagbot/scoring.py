@@ -1,4 +1,5 @@
-"""Model probability + rule hits → Verdict: which categories, how severe, which audience.
+"""Texts → Verdict: the model's probability and the rules' hits, and what they decide (which
+categories, how severe, which audience).
 
 Pure: no I/O. Thresholds are per category; the model card gives the model's own category its
 threshold and flagbot.yaml may override it or let the model score flag another category too.
@@ -6,13 +7,19 @@ threshold and flagbot.yaml may override it or let the model score flag another c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from flagbot.config import DEFAULT_ROUTES, SEVERITIES
-from flagbot.rules import RuleHit
+from flagbot.classifier import Model
+from flagbot.config import DEFAULT_ROUTES, EVERYWHERE_CATEGORIES, SEVERITIES, Settings
+from flagbot.normalize import matching_text, name_words, rule_variant
+from flagbot.rules import RuleHit, RuleSet
 
 MODEL_SEVERITY = "medium"
+WINDOW_CHARS = 300  # about a comment: longer windows dilute an insult below the threshold
+WINDOW_OVERLAP = 150
 REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here
 
 
@@ -68,3 +75,105 @@ def decide(
         routes=tuple(wanted),
         reasons=tuple(reasons),
     )
+
+
+class Texts(NamedTuple):
+    """What is scored of one edit."""
+
+    added: str  # the readable added text: model and rules
+    summary: str = ""  # the readable edit summary: model and rules
+    quoted: str = ""  # genuine quotes of the page: rules for personal information only
+    names: tuple[str, ...] = ()  # a new page's title, a move's target, a user name: rules only
+
+
+@dataclass
+class Scorer:
+    """Model + rules + thresholds: plain texts → verdicts. No I/O."""
+
+    model: Model
+    rules: RuleSet
+    thresholds: dict[str, float]
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
+    max_chars: int = 20000  # longer texts are scored window by window
+
+    @classmethod
+    def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
+        thresholds = {model.category: model.threshold, **settings.thresholds}
+        return cls(model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars)
+
+    def windows(self, text: str) -> list[str]:
+        """The text itself, or for a text over max_chars, comment-sized windows that cover it.
+
+        The model scores a text as a whole, and 30,000 characters of filler dilute a real insult
+        to 0.02: over the cap each line (a talk-page comment) is scored on its own, and a line
+        longer than a comment in overlapping windows, so a rule match of up to WINDOW_OVERLAP
+        characters is whole in one of them.
+        """
+        if len(text) <= self.max_chars:
+            return [text]
+        windows: list[str] = []
+        step = WINDOW_CHARS - WINDOW_OVERLAP
+        for line in filter(str.strip, text.splitlines()):
+            if len(line) <= 2 * WINDOW_CHARS:
+                windows.append(line)
+            else:
+                starts = range(0, len(line) - WINDOW_OVERLAP, step)
+                windows.extend(line[start : start + WINDOW_CHARS] for start in starts)
+        return windows or [text[: self.max_chars]]
+
+    def verdicts(
+        self, items: Sequence[Texts | tuple[str, str]], namespaces: list[int | None]
+    ) -> list[Any]:
+        """Verdicts for edits' Texts (or (added text, edit summary) pairs). The added text and
+        the summary are scored by model and rules, the worst part counts; quotes are checked by
+        the rules for personal information, titles and user names by all rules."""
+        edits = [item if isinstance(item, Texts) else Texts(*item) for item in items]
+        parts = [  # names alone (no added text) are for the rules only; no summary, no score
+            [matching_text(t) for t in (*self.windows(e.added), e.summary) if t] for e in edits
+        ]
+        scores = iter(self.model.score([t for part in parts for t in part]))
+        out = []
+        for part, edit, namespace in zip(parts, edits, namespaces, strict=True):
+            hits: dict[str, RuleHit] = {}
+            best = 0.0
+            for text in part:
+                score = next(scores)
+                best = max(best, score)
+                self._rule_hits(text, namespace, score, hits)
+            if edit.quoted:
+                quoted = matching_text(edit.quoted)
+                self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES)
+            from_text = set(hits)
+            for name in edit.names:
+                for form in dict.fromkeys((name, name_words(name))):
+                    self._rule_hits(matching_text(form), None, None, hits)
+            verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
+            if len(hits) > len(from_text):
+                verdict = dataclasses.replace(verdict, on_names=True)
+            out.append(verdict)
+        return out
+
+    def _rule_hits(
+        self,
+        text: str,
+        namespace: int | None,
+        score: float | None,
+        hits: dict[str, RuleHit],
+        categories: Collection[str] | None = None,
+    ) -> None:
+        """Add the rules' hits on normalised `text` (and on its l33t/spaced variant) to `hits`."""
+        variant = rule_variant(text)
+        for found in (text, variant) if variant != text else (text,):
+            for hit in self.rules.match(found, namespace, score):
+                if categories is None or hit.category in categories:
+                    hits.setdefault(hit.rule_id, hit)
+
+    def excerpt(self, text: str, namespace: int | None) -> str:
+        """What to store of a flagged text: all of it, or within max_chars the windows that
+        flagged it (the reviewer needs the part that matters, not the first 20,000 characters)."""
+        windows = self.windows(text)
+        if len(windows) == 1:
+            return text
+        verdicts = self.verdicts([(w, "") for w in windows], [namespace] * len(windows))
+        flagged = [w for w, v in zip(windows, verdicts, strict=True) if v.flagged] or windows[:1]
+        return "\n".join(flagged)[: self.max_chars]

@@ -114,6 +114,10 @@ def test_the_documented_sample_config_is_valid():
             "channels: dryrun, smtp, wikimail",
         ),
         ("alerts:\n  routes:\n    spam: [oversight]\n", "alerts.routes.spam: unknown category"),
+        (  # the queue would hide them from the admins it alerts
+            "alerts:\n  routes:\n    pii: [admins]\n",
+            "alerts.routes.pii: must include oversight",
+        ),
         ("alerts:\n  limits:\n    smtp: lots\n", "alerts.limits.smtp: expected channel"),
         ("alerts:\n  smtp:\n    security: tls\n", "alerts.smtp.security: 'tls' is not allowed"),
         ("alerts:\n  kill_switch:\n    page: 5\n", "alerts.kill_switch.page: expected a string"),

@@ -207,3 +207,16 @@ def test_a_first_start_saves_its_own_time_at_once(make_settings):
         stop.set()
     item, position = next(poll(settings, None, threading.Event()))  # the polling source too
     assert item is None and "enwiki" in json.loads(position)
+
+
+def test_status_lag_reads_both_kinds_of_saved_position():
+    """`flagbot status` showed no lag for the recentchanges source: its position is per wiki."""
+    from flagbot.sources import position_time
+
+    assert position_time('{"id": "[]", "ts": 1767225600.5}') == 1767225600.5
+    polled = (
+        '{"enwiki": {"ts": "2026-01-01T00:00:10Z", "rcid": 4},'
+        ' "dewiki": {"ts": "2026-01-01T00:00:00Z"}}'
+    )
+    assert position_time(polled) == 1767225600.0  # the wiki furthest behind
+    assert position_time(None) is None and position_time("{broken") is None

@@ -129,6 +129,19 @@ def test_web_admin_sees_attacks_but_not_personal_information(web):
     assert "pii-street-address" not in stats
 
 
+def test_web_a_category_routed_to_oversight_is_private_too(web):
+    """Routes can widen privacy, never narrow it: a wiki that sends harassment to its
+    oversighters keeps those flags from the admins as well."""
+    app, store, _, _ = web
+    routes = {"harassment": ("oversight",)}
+    private = decide(0.3, [RuleHit("harassment-hounding", "harassment", "medium")], {}, routes)
+    store.record_batch(
+        "test", [Outcome(change(103, "Talk:Hounded"), "flagged", private, "x")], None
+    )
+    assert "Talk:Hounded" not in login(app, "Admin1").get("/").get_data(as_text=True)
+    assert "Talk:Hounded" in login(app, "Oversighter1").get("/").get_data(as_text=True)
+
+
 def test_web_oversighter_sees_everything_and_exports_labels(web):
     app, store, ids, _ = web
     client = login(app, "Oversighter1")

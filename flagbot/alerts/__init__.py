@@ -13,20 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from sqlalchemy import Connection
 
 from flagbot.config import AlertSettings, Settings
 from flagbot.store import Flag, Outcome, Store
-
-
-class DeliveryError(Exception):
-    """A channel could not deliver. Permanent ones (no such recipient) are not retried."""
-
-    def __init__(self, message: str, permanent: bool = False, retry_after: float = 0.0):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after  # seconds the channel asked us to wait (rate limits)
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,8 @@ class Alert:
         return f"{self.channel}:{self.address}"
 
 
-Notifier = Callable[[Alert, str, str, Settings], None]  # alert, subject, body, settings
+# alert, subject, body, settings, the wiki client (wikimail sends through it)
+Notifier = Callable[[Alert, str, str, Settings, Any], None]
 
 
 def notifiers() -> dict[str, Notifier]:

@@ -9,7 +9,7 @@ from flagbot.alerts import Alert, email_message
 from flagbot.config import Settings
 
 
-def send(alert: Alert, subject: str, body: str, full: Settings) -> None:
+def send(alert: Alert, subject: str, body: str, full: Settings, _wiki: object = None) -> None:
     settings = full.alerts
     directory = Path(settings.outbox)
     directory.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from flagbot.alerts import Alert, DeliveryError, FlagRef, notifiers, render
+from flagbot.alerts import Alert, FlagRef, notifiers, render
 from flagbot.config import Settings
-from flagbot.errors import FetchError
+from flagbot.errors import DeliveryError, FetchError
 from flagbot.store import Due, Store
-from flagbot.wiki import page_text, revision_states
+from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
 HOLD_KEY = "alerts_hold"
@@ -33,7 +33,6 @@ RELEASED_KEY = "alerts_released_at"
 DAY = 86400.0
 MAX_RETRY_DELAY = 3600.0
 CLAIM_TIMEOUT = 300.0  # a row "sending" this long belonged to a sender that died: send again
-_switch_cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
 
 @dataclass
@@ -48,6 +47,11 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
+def hold(store: Store) -> str | None:
+    """The auto-throttle's hold (JSON: reason and time), or None when alerts flow."""
+    return store.get_control(HOLD_KEY)
+
+
 def release(store: Store) -> bool:
     """`flagbot alerts release`: lift an auto-throttle hold; returns whether one was set."""
     held = store.get_control(HOLD_KEY) is not None
@@ -56,18 +60,21 @@ def release(store: Store) -> bool:
     return held
 
 
-def run_sender(store: Store, settings: Settings, stop: threading.Event) -> None:
+def run_sender(
+    store: Store, settings: Settings, stop: threading.Event, client: WikiClient | None = None
+) -> None:
     """`flagbot run`'s sender thread: drain every `interval` seconds until stopped, and check
     for revisions the wiki has hidden every `purge_interval` seconds."""
     from flagbot.purge import purge_hidden
 
+    client = client or WikiClient(settings)
     next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
     online = settings.source.type != "replay"  # a replayed file has no wiki to ask
     while not stop.wait(settings.alerts.interval):
         try:
-            deliver(store, settings)
+            deliver(store, settings, client=client)
             if online and time.monotonic() >= next_purge:
-                purge_hidden(store, settings)
+                purge_hidden(store, settings, client)
                 next_purge = time.monotonic() + settings.purge_interval
         except Exception:  # noqa: BLE001 - the pipeline must go on; the rows are kept
             log.exception(
@@ -75,16 +82,19 @@ def run_sender(store: Store, settings: Settings, stop: threading.Event) -> None:
             )
 
 
-def deliver(store: Store, settings: Settings, now: float | None = None) -> DeliveryReport:
+def deliver(
+    store: Store, settings: Settings, now: float | None = None, client: WikiClient | None = None
+) -> DeliveryReport:
     """One pass over the due outbox rows."""
     now = time.time() if now is None else now
+    client = client or WikiClient(settings)
     report = DeliveryReport()
     hold = store.get_control(HOLD_KEY)
     if hold is not None:
         reason = json.loads(hold)["reason"]
         report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
         return report
-    if _surge(store, settings, now, report):
+    if _surge(store, settings, client, now, report):
         return report
     _release_stale_claims(store, now)
     rows = store.due_alerts(now)
@@ -95,18 +105,18 @@ def deliver(store: Store, settings: Settings, now: float | None = None) -> Deliv
         by_wiki[row.flag.wiki].append(row)
     ready: list[Due] = []
     for wiki_id, wiki_rows in by_wiki.items():
-        if not _switch_on(settings, wiki_id, now):
+        if not _switch_on(settings, client, wiki_id, now):
             report.held = (
                 f"kill switch {settings.alerts.kill_switch_page} on {wiki_id} is not 'yes'"
             )
             report.waiting += len(wiki_rows)
             continue
-        ready += _drop_stale(store, settings, wiki_id, wiki_rows, report)
+        ready += _drop_stale(store, settings, client, wiki_id, wiki_rows, report)
     by_recipient: dict[str, list[Due]] = defaultdict(list)
     for row in ready:
         by_recipient[row.recipient].append(row)
     for recipient, recipient_rows in by_recipient.items():
-        _send_to(store, settings, recipient, recipient_rows, now, report)
+        _send_to(store, settings, client, recipient, recipient_rows, now, report)
     return report
 
 
@@ -226,28 +236,21 @@ def _release_stale_claims(store: Store, now: float) -> None:
         store.unclaim_alerts(stale)
 
 
-def _switch_on(settings: Settings, wiki_id: str, now: float) -> bool:
+def _switch_on(settings: Settings, client: WikiClient, wiki_id: str, now: float) -> bool:
     """The on-wiki kill switch: the page must say "yes". Cached; unreadable counts as off."""
     page = settings.alerts.kill_switch_page
     wiki = settings.wiki(wiki_id)
     if not page or wiki is None:
         return True
-    cached = _switch_cache.get((wiki_id, page))
-    if cached is not None and now - cached[0] < settings.alerts.kill_switch_cache:
-        return cached[1]
-    try:
-        text = page_text(wiki, settings, page)
-        on = (text or "").strip().lower() == "yes"
-    except FetchError as exc:
-        log.warning("cannot read the kill switch %s: %s; alerts stay queued", page, exc)
-        return cached[1] if cached else False
+    on = client.kill_switch_on(wiki, page, now, settings.alerts.kill_switch_cache)
     if not on:
         log.warning("kill switch %s on %s is off: alerts stay queued", page, wiki_id)
-    _switch_cache[(wiki_id, page)] = (now, on)
     return on
 
 
-def _surge(store: Store, settings: Settings, now: float, report: DeliveryReport) -> bool:
+def _surge(
+    store: Store, settings: Settings, client: WikiClient, now: float, report: DeliveryReport
+) -> bool:
     """Alerts per hour far above the recent rate (a bad rules.yaml?): hold and tell the operator."""
     cfg = settings.alerts
     released = float(store.get_control(RELEASED_KEY) or 0)
@@ -262,11 +265,11 @@ def _surge(store: Store, settings: Settings, now: float, report: DeliveryReport)
     )
     report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
     if cfg.operator:
-        _tell_operator(settings, reason)
+        _tell_operator(settings, client, reason)
     return True
 
 
-def _tell_operator(settings: Settings, reason: str) -> None:
+def _tell_operator(settings: Settings, client: WikiClient, reason: str) -> None:
     """A notice with no flagged edit in it; a wikimail goes through the first configured wiki."""
     channel, _, address = settings.alerts.operator.partition(":")
     subject = "[flagbot] alerts held: unusual number of flags"
@@ -278,20 +281,25 @@ def _tell_operator(settings: Settings, reason: str) -> None:
     wiki = settings.wikis[0].id if settings.wikis else ""
     notice = Alert(channel, address, "operator", (), False, wiki)
     try:
-        notifiers()[channel](notice, subject, body, settings)
+        notifiers()[channel](notice, subject, body, settings, client)
     except Exception as exc:  # noqa: BLE001 - the hold stands; the log says why
         log.error("could not tell the operator %s: %s", settings.alerts.operator, exc)
 
 
 def _drop_stale(
-    store: Store, settings: Settings, wiki_id: str, rows: list[Due], report: DeliveryReport
+    store: Store,
+    settings: Settings,
+    client: WikiClient,
+    wiki_id: str,
+    rows: list[Due],
+    report: DeliveryReport,
 ) -> list[Due]:
     """Rows still worth sending; the rest are marked handled_before_alert (text purged)."""
     wiki = settings.wiki(wiki_id)
     if not settings.alerts.stale_check or wiki is None:
         return rows
     try:
-        states = revision_states(wiki, settings, sorted({r.flag.rev_id for r in rows}))
+        states = client.revision_states(wiki, sorted({r.flag.rev_id for r in rows}))
     except FetchError as exc:  # better an alert about a gone edit than no alert
         log.warning("stale check failed (%s); sending without it", exc)
         return rows
@@ -320,6 +328,7 @@ def _last_sent(store: Store, recipient: str, since: float) -> dict[tuple[str, st
 def _send_to(
     store: Store,
     settings: Settings,
+    client: WikiClient,
     recipient: str,
     rows: list[Due],
     now: float,
@@ -339,12 +348,13 @@ def _send_to(
         store.defer_alerts(decided.wait)
     report.waiting += len(decided.wait) + decided.over_limit
     for message in decided.messages:
-        _send_group(store, settings, recipient, message, decided.digest, now, report)
+        _send_group(store, settings, client, recipient, message, decided.digest, now, report)
 
 
 def _send_group(
     store: Store,
     settings: Settings,
+    client: WikiClient,
     recipient: str,
     rows: list[Due],
     digest: bool,
@@ -366,7 +376,7 @@ def _send_group(
     ids = [r.id for r in rows]
     try:
         notifier = notifiers()[channel]
-        notifier(alert, subject, body, settings)
+        notifier(alert, subject, body, settings, client)
     except Exception as exc:  # noqa: BLE001 - any channel failure keeps the rows
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
         attempts = max(r.attempts for r in rows) + 1

@@ -10,11 +10,12 @@ import os
 import smtplib
 import ssl
 
-from flagbot.alerts import Alert, DeliveryError, email_message
+from flagbot.alerts import Alert, email_message
 from flagbot.config import Settings
+from flagbot.errors import DeliveryError
 
 
-def send(alert: Alert, subject: str, body: str, full: Settings) -> None:
+def send(alert: Alert, subject: str, body: str, full: Settings, _wiki: object = None) -> None:
     settings = full.alerts
     message = email_message(alert, subject, body, settings)
     try:

@@ -8,15 +8,17 @@ out inside pywikibot (it would sleep the sender): it comes back as a retry with 
 
 from __future__ import annotations
 
-from flagbot.alerts import Alert, DeliveryError
+from flagbot.alerts import Alert
 from flagbot.config import Settings
-from flagbot.errors import FetchError
-from flagbot.wiki import connect_site
+from flagbot.errors import DeliveryError, FetchError
+from flagbot.wiki import WikiClient
 
 RATELIMIT_RETRY = 3600.0  # seconds; the wiki's emailuser limit is per day or per hour
 
 
-def send(alert: Alert, subject: str, body: str, settings: Settings) -> None:
+def send(
+    alert: Alert, subject: str, body: str, settings: Settings, client: WikiClient | None = None
+) -> None:
     import pywikibot
     from pywikibot.data.api import Request
     from pywikibot.exceptions import APIError, ApiTimeoutError, Error
@@ -25,7 +27,7 @@ def send(alert: Alert, subject: str, body: str, settings: Settings) -> None:
     if wiki is None:
         raise DeliveryError(f"wikimail: {alert.wiki!r} is not a configured wiki", True)
     try:
-        site = connect_site(wiki, settings)
+        site = (client or WikiClient(settings)).site(wiki)
         if not site.logged_in():
             site.login()
         if not site.has_right("sendemail"):

@@ -36,7 +36,7 @@ from flagbot.config import Settings
 from flagbot.errors import BadEvent, ConfigError
 from flagbot.events import parse_event
 from flagbot.sources import SourceItem, recentchanges
-from flagbot.wiki import user_agent
+from flagbot.wiki import WikiClient, user_agent
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
@@ -106,7 +106,9 @@ def _position(last_id: str | None, event_time: float | None) -> str:
     return json.dumps({"id": last_id, "ts": event_time})
 
 
-def _catch_up(settings: Settings, since: float, stop: threading.Event) -> Iterator[SourceItem]:
+def _catch_up(
+    settings: Settings, since: float, stop: threading.Event, client: WikiClient | None
+) -> Iterator[SourceItem]:
     """Read a gap older than the stream's retention through the API, up to about now."""
     until = time.time()
     log.warning(
@@ -115,18 +117,25 @@ def _catch_up(settings: Settings, since: float, stop: threading.Event) -> Iterat
         (until - since) / 86400,
     )
     start = {w.id: {"ts": recentchanges.iso(since)} for w in settings.wikis}
-    for item, _ in recentchanges.poll(settings, json.dumps(start), stop, until=until):
+    for item, _ in recentchanges.poll(
+        settings, json.dumps(start), stop, until=until, client=client
+    ):
         yield item, None
     yield None, json.dumps({"id": None, "ts": until})
 
 
-def stream(settings: Settings, position: str | None, stop: threading.Event) -> Iterator[SourceItem]:
+def stream(
+    settings: Settings,
+    position: str | None,
+    stop: threading.Event,
+    client: WikiClient | None = None,
+) -> Iterator[SourceItem]:
     source = settings.source
     saved = json.loads(position) if position else {}
     last_id: str | None = saved.get("id")
     event_time: float | None = saved.get("ts")  # the last real event's time, never a canary's
     if event_time is not None and time.time() - event_time > source.retention_days * 86400:
-        yield from _catch_up(settings, event_time, stop)
+        yield from _catch_up(settings, event_time, stop, client)
         last_id, event_time = None, time.time()
     if not saved:  # a first start: remember it, so a crash before the first batch loses nothing
         event_time = time.time()

@@ -19,7 +19,7 @@ from flagbot.config import Settings, WikiSettings
 from flagbot.errors import BadEvent, FetchError
 from flagbot.events import parse_api_row
 from flagbot.sources import SourceItem
-from flagbot.wiki import connect_site
+from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
 RCPROP = "user|comment|timestamp|title|ids|flags|loginfo"
@@ -37,7 +37,7 @@ def rows_since(site: Any, wiki: WikiSettings, start: str | None) -> Iterator[dic
     params: dict[str, Any] = {
         "rcdir": "newer",
         "rcprop": RCPROP,
-        "rctype": "edit|new",
+        "rctype": "edit|new|log",  # log: moves and new accounts make names public
         "formatversion": 2,
     }
     if start:
@@ -50,10 +50,10 @@ def rows_since(site: Any, wiki: WikiSettings, start: str | None) -> Iterator[dic
 
 
 def poll_wiki(
-    settings: Settings, wiki: WikiSettings, state: dict[str, Any], until: float | None = None
+    client: WikiClient, wiki: WikiSettings, state: dict[str, Any], until: float | None = None
 ) -> Iterator[SourceItem]:
     """One pass over a wiki's new rows; `state` (ts, rcid) is advanced as rows are handed out."""
-    site = connect_site(wiki, settings)
+    site = client.site(wiki)
     script_path = wiki.script_path
     for row in rows_since(site, wiki, state.get("ts")):
         rcid = row.get("rcid", 0)
@@ -71,9 +71,14 @@ def poll_wiki(
 
 
 def poll(
-    settings: Settings, position: str | None, stop: threading.Event, until: float | None = None
+    settings: Settings,
+    position: str | None,
+    stop: threading.Event,
+    until: float | None = None,
+    client: WikiClient | None = None,
 ) -> Iterator[SourceItem]:
     """Poll every configured wiki in turn; with `until` (a unix time) stop once past it."""
+    client = client or WikiClient(settings)
     states: dict[str, dict[str, Any]] = json.loads(position) if position else {}
     for wiki in settings.wikis:
         states.setdefault(wiki.id, {"ts": iso(time.time() - settings.source.overlap_seconds)})
@@ -83,7 +88,7 @@ def poll(
     while not stop.is_set():
         try:
             for wiki in settings.wikis:
-                for item, _ in poll_wiki(settings, wiki, states[wiki.id], until):
+                for item, _ in poll_wiki(client, wiki, states[wiki.id], until):
                     yield item, json.dumps(states, sort_keys=True)
                     if stop.is_set():
                         return

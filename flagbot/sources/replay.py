@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from flagbot.config import Settings
 from flagbot.errors import BadEvent, ConfigError
@@ -35,7 +36,9 @@ def read_lines(path: str, start_after: int = 0) -> Iterator[SourceItem]:
                 yield bad, position
 
 
-def read(settings: Settings, position: str | None, stop: threading.Event) -> Iterator[SourceItem]:
+def read(
+    settings: Settings, position: str | None, stop: threading.Event, client: Any = None
+) -> Iterator[SourceItem]:
     start_after = json.loads(position)["line"] if position else 0
     for item in read_lines(settings.source.path, start_after):
         if stop.is_set():

@@ -18,6 +18,7 @@ from flask import Flask, Response
 from flagbot.config import Settings
 from flagbot.errors import ConfigError
 from flagbot.store import Store
+from flagbot.wiki import WikiClient
 
 GroupsLookup = Callable[[str], frozenset[str]]  # user name → groups on the wiki
 RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
@@ -34,14 +35,17 @@ def create_app(
     groups_lookup: GroupsLookup | None = None,
     oauth_base: str | None = None,
     revision_lookup: RevisionLookup | None = None,
+    client: WikiClient | None = None,
 ) -> Flask:
-    """The app. The lookups and `oauth_base` default to the configured wikis."""
+    """The app. The lookups and `oauth_base` default to the configured wikis, asked through
+    `client` (one is made if not given)."""
     from flagbot.web import auth, views
 
     web = settings.web
     wiki = settings.wiki(web.oauth_wiki) if web.oauth_wiki else settings.wikis[0]
     if wiki is None:
         raise ConfigError(f"web.oauth_wiki: {web.oauth_wiki!r} is not a configured wiki")
+    client = client or WikiClient(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get(web.secret_key_env) or secrets.token_hex(32),
@@ -54,8 +58,8 @@ def create_app(
         "settings": settings,
         "store": store or Store(settings.store).open(),
         "wiki": wiki,
-        "groups": groups_lookup or auth.wiki_groups(settings, wiki),
-        "revision": revision_lookup or _wiki_revision_state(settings),
+        "groups": groups_lookup or auth.wiki_groups(client, wiki),
+        "revision": revision_lookup or _wiki_revision_state(settings, client),
     }
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
@@ -72,13 +76,11 @@ def create_app(
     return app
 
 
-def _wiki_revision_state(settings: Settings) -> RevisionLookup:
-    from flagbot.wiki import revision_states
-
+def _wiki_revision_state(settings: Settings, client: WikiClient) -> RevisionLookup:
     def lookup(wiki_id: str, rev_id: int) -> str:
         wiki = settings.wiki(wiki_id)
         if wiki is None:
             return "visible"
-        return revision_states(wiki, settings, [rev_id])[rev_id]
+        return client.revision_states(wiki, [rev_id])[rev_id]
 
     return lookup

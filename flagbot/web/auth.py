@@ -14,18 +14,17 @@ from typing import Any
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
-from flagbot.config import OVERSIGHT_CATEGORIES, Settings, WikiSettings
+from flagbot.config import OVERSIGHT_CATEGORIES, OVERSIGHT_ROUTE, Settings, WikiSettings
 from flagbot.errors import FetchError
 from flagbot.store import Flag
+from flagbot.wiki import WikiClient
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
 
 
-def wiki_groups(settings: Settings, wiki: WikiSettings) -> Callable[[str], frozenset[str]]:
+def wiki_groups(client: WikiClient, wiki: WikiSettings) -> Callable[[str], frozenset[str]]:
     """Groups from the wiki itself (`list=users&usprop=groups`)."""
-    from flagbot.wiki import user_groups
-
-    return lambda user: user_groups(wiki, settings, user)
+    return lambda user: client.user_groups(wiki, user)
 
 
 def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
@@ -132,7 +131,15 @@ def role() -> str:
 
 
 def oversight_only(flag: Flag) -> bool:
-    return bool(set(flag.categories) & set(OVERSIGHT_CATEGORIES)) or flag.status == "oversight"
+    """Private categories, anything routed to oversight, and what a reviewer sent there."""
+    return (
+        not OVERSIGHT_CATEGORIES_SET.isdisjoint(flag.categories)
+        or OVERSIGHT_ROUTE in flag.routes
+        or flag.status == "oversight"
+    )
+
+
+OVERSIGHT_CATEGORIES_SET = frozenset(OVERSIGHT_CATEGORIES)
 
 
 def can_see(flag: Flag) -> bool:

@@ -25,6 +25,7 @@ from flagbot.rules import RuleHit
 from flagbot.scoring import decide
 from flagbot.sources import source_key
 from flagbot.store import Outcome, Store, flags, outbox
+from flagbot.wiki import WikiClient
 from tests.integration.test_real_wiki import fresh_title, post_comments
 from tests.test_pipeline import make_pipeline, run_until
 
@@ -359,12 +360,13 @@ def test_alert_kill_switch_off_keeps_alerts_queued(wiki, wiki_alert_settings, sc
         wiki, settings, scorer, [("Alice", fresh_title(), "his number is +1 646-555-0199")]
     )
     now = time.time()
-    report = deliver(store, settings, now=now)
+    client = WikiClient(settings)  # the sender thread's: the switch is cached in it
+    report = deliver(store, settings, now=now, client=client)
     assert report.messages == 0 and "kill switch" in report.held
     assert {r.status for r in outbox_rows(store)} == {"pending"}
     admin.edit(switch, "yes")
-    assert deliver(store, settings, now=now + 1).messages == 0  # cached for a minute
-    assert deliver(store, settings, now=now + 61).messages == 1
+    assert deliver(store, settings, now=now + 1, client=client).messages == 0  # cached a minute
+    assert deliver(store, settings, now=now + 61, client=client).messages == 1
     assert len(mailbox.to("oversighter@example.test")) == 1
 
 

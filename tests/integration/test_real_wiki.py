@@ -20,7 +20,7 @@ from flagbot.events import RecentChange
 from flagbot.pipeline import Pipeline
 from flagbot.sources import source_key
 from flagbot.store import Store
-from flagbot.wiki import connect_site
+from flagbot.wiki import WikiClient
 from tests.conftest import ROOT
 from tests.test_pipeline import make_pipeline, processed_revs, run_until
 
@@ -65,7 +65,7 @@ def comments() -> dict[str, list[str]]:
 
 
 def test_added_text_of_real_edits(wiki, wiki_settings):
-    site = connect_site(wiki_settings.wikis[0], wiki_settings)
+    site = WikiClient(wiki_settings).site(wiki_settings.wikis[0])
     alice, title = wiki.session("Alice"), fresh_title()
     created = alice.edit(title, "== Sources ==\nThe book is fine.\n\n== Other ==\nAgreed.\n")
     assert "Sources" in fetch_added(site, change_for(wiki, created, title), 20000)
@@ -88,7 +88,7 @@ def test_added_text_of_real_edits(wiki, wiki_settings):
 
 
 def test_hidden_missing_non_wikitext_and_huge_edits_give_skip_reasons(wiki, wiki_settings):
-    site = connect_site(wiki_settings.wikis[0], wiki_settings)
+    site = WikiClient(wiki_settings).site(wiki_settings.wikis[0])
     alice, title = wiki.session("Alice"), fresh_title()
     alice.edit(title, "Opening comment.\n")
     doxx = alice.edit(title, "\nHer home address is 12 Example Road.", append=True)
