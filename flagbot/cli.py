@@ -278,7 +278,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from flagbot.alerts.sender import hold
+    from flagbot.alerts.sender import hold, urgent_routes
     from flagbot.sources import position_time, source_key
     from flagbot.store import Store
 
@@ -295,6 +295,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "flags_by_category": store.category_counts(),
             "outbox": store.outbox_counts(),
             "alerts_held": hold(store),
+            "emergency_alerts_waiting": store.pending_alerts(urgent_routes(settings)),
             "alert_errors": store.outbox_errors(),
         }
         at = position_time(position)

@@ -7,6 +7,8 @@ environment variables hold them.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from flagbot.errors import ConfigError
 
+log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SOURCE_TYPES = ("eventstreams", "recentchanges", "replay")
 CATEGORIES = (
@@ -37,6 +40,9 @@ SEVERITIES = ("low", "medium", "high", "emergency")
 # narrow it): `web.auth.oversight_only` decides from the flag's categories and routes.
 OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")
 OVERSIGHT_ROUTE = "oversight"
+EMERGENCY_ROUTE = "emergency"
+REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here
+ALERT_MODES = ("send", "log-only")  # log-only: flags are stored and reviewable, nothing mailed
 # Checked in quotes, titles and user names too: repeating personal information is posting it.
 EVERYWHERE_CATEGORIES = ("pii", "outing")
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange"
@@ -59,6 +65,7 @@ class WikiSettings:
     skip_bots: bool = True
     exempt_users: tuple[str, ...] = ()
     exempt_groups: tuple[str, ...] = ()  # looked up on the wiki, cached for an hour
+    alerts_mode: str = ""  # "log-only" or "send" for this wiki; empty: alerts.mode
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class AlertSettings:
     throttle_min_per_hour: int = 30
     operator: str = ""
     interval: float = 5.0
+    mode: str = "send"  # or "log-only" (for every wiki; a wiki's own `alerts: log-only` too)
 
     def recipients_for(self, wiki: str, route: str) -> tuple[str, ...]:
         """`channel:address` strings for a route on a wiki; a wiki's own list wins."""
@@ -222,8 +230,21 @@ def _list_of(kind: type, name: str) -> Check:
 
 
 def _positive(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    # NaN passes `<= 0` (every comparison with it is false): `interval: .nan` spun a core
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         return "expected a positive number"
+    return None
+
+
+def _count(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "expected a whole number, 1 or more"
+    return None
+
+
+def _seconds_or_zero(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return "expected a whole number of seconds, 0 or more"
     return None
 
 
@@ -245,6 +266,7 @@ WIKI_KEYS: dict[str, tuple[Check, Any]] = {
     "skip_bots": (BOOL, True),
     "exempt_users": (_list_of(str, "user names"), []),
     "exempt_groups": (_list_of(str, "group names"), []),
+    "alerts_mode": (_one_of(("", *ALERT_MODES)), ""),
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "type": (_one_of(SOURCE_TYPES), REQUIRED),
@@ -253,7 +275,7 @@ SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "poll_interval": (_positive, 10.0),
     "read_timeout": (_positive, 60.0),
     "max_backoff": (_positive, 300.0),
-    "overlap_seconds": (INT, 60),
+    "overlap_seconds": (_seconds_or_zero, 60),
     "retention_days": (_positive, 7.0),
 }
 TOP_KEYS: dict[str, tuple[Check, Any]] = {
@@ -264,9 +286,9 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "rules": (STR, ""),  # empty: the shipped rules.yaml
     "store": (STR, "sqlite:///flagbot.sqlite3"),
     "thresholds": (MAPPING, {}),
-    "diff_workers": (_positive, 4),
-    "max_diff_chars": (_positive, 20000),
-    "batch_size": (_positive, 200),
+    "diff_workers": (_count, 4),
+    "max_diff_chars": (_count, 20000),
+    "batch_size": (_count, 200),
     "purge_interval": (_positive, 3600.0),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
@@ -280,7 +302,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "oversight_groups": (_list_of(str, "group names"), ["suppress", "oversight"]),
     "groups_refresh_seconds": (_positive, 600.0),
     "secure_cookies": (BOOL, True),
-    "page_size": (_positive, 50),
+    "page_size": (_count, 50),
 }
 
 
@@ -431,10 +453,11 @@ ALERT_KEYS: dict[str, tuple[Check, Any]] = {
     "kill_switch": (MAPPING, {}),
     "auto_throttle": (MAPPING, {}),
     "interval": (_positive, 5.0),
+    "mode": (_one_of(ALERT_MODES), "send"),
 }
 SMTP_KEYS: dict[str, tuple[Check, Any]] = {
     "host": (STR, "localhost"),
-    "port": (INT, 25),
+    "port": (_count, 25),
     "security": (_one_of(("starttls", "ssl", "none")), "starttls"),
     "username": (STR, ""),
     "password_env": (STR, "FLAGBOT_SMTP_PASSWORD"),
@@ -447,9 +470,46 @@ STALE_KEYS: dict[str, tuple[Check, Any]] = {
 KILL_KEYS: dict[str, tuple[Check, Any]] = {"page": (STR, ""), "cache_seconds": (_positive, 60.0)}
 THROTTLE_KEYS: dict[str, tuple[Check, Any]] = {
     "factor": (_positive, 10.0),
-    "min_per_hour": (_positive, 30),
+    "min_per_hour": (_count, 30),
     "operator": (lambda v: None if v == "" else _recipient(v), ""),
 }
+
+
+def _check_route_names(
+    routes: Mapping[str, tuple[str, ...]],
+    recipients: Mapping[str, tuple[str, ...]],
+    wiki_recipients: Mapping[str, Mapping[str, tuple[str, ...]]],
+    problems: list[str],
+) -> None:
+    """A misspelt route sends nothing, silently: every route named must exist somewhere, and a
+    category whose routes reach nobody is a warning (its flags wait in the review queue only)."""
+    with_recipients = set(recipients).union(*(set(r) for r in wiki_recipients.values()))
+    known = {REVIEW_ROUTE, OVERSIGHT_ROUTE, EMERGENCY_ROUTE} | with_recipients
+    for category, names in routes.items():
+        for name in names:
+            if name not in known:
+                problems.append(
+                    f"alerts.routes.{category}: unknown route {name!r}; known: "
+                    f"{', '.join(sorted(known))} (a route is known once it has recipients)"
+                )
+    used = {name for names in routes.values() for name in names}
+    for where, named in [("alerts.recipients", recipients)] + [
+        (f"alerts.wiki_recipients.{w}", r) for w, r in wiki_recipients.items()
+    ]:
+        for route in named:
+            if route not in used | {REVIEW_ROUTE, OVERSIGHT_ROUTE, EMERGENCY_ROUTE}:
+                problems.append(
+                    f"{where}.{route}: no category is routed to {route!r}; routes in use: "
+                    f"{', '.join(sorted(used))}"
+                )
+    for category, names in routes.items():
+        if not with_recipients.intersection(names):
+            log.warning(
+                "alerts: %s flags reach nobody by mail (routes %s have no recipients); "
+                "they wait in the review queue",
+                category,
+                ", ".join(names) or "none",
+            )
 
 
 def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
@@ -479,7 +539,12 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
             routes[category] = tuple(value)
     limits = {"wikimail": 20, "smtp": 200}
     for channel, value in top["limits"].items():
-        if channel not in CHANNELS or isinstance(value, bool) or not isinstance(value, int):
+        if (
+            channel not in CHANNELS
+            or isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < 0
+        ):
             problems.append(
                 f"alerts.limits.{channel}: expected channel: messages per day "
                 f"(0 = no limit); channels: {', '.join(CHANNELS)}"
@@ -491,6 +556,7 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
         for wiki, value in top["wiki_recipients"].items()
     }
     recipients = _route_lists(top["recipients"], "alerts.recipients", problems)
+    _check_route_names(routes, recipients, wiki_recipients, problems)
     if len(problems) > before:
         return AlertSettings()  # the problems are reported; nothing is built from a bad section
     return AlertSettings(
@@ -516,4 +582,5 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
         throttle_min_per_hour=int(throttle["min_per_hour"]),
         operator=throttle["operator"],
         interval=float(top["interval"]),
+        mode=top["mode"],
     )

@@ -13,14 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from flagbot.classifier import Model
-from flagbot.config import DEFAULT_ROUTES, EVERYWHERE_CATEGORIES, SEVERITIES, Settings
+from flagbot.config import (
+    DEFAULT_ROUTES,
+    EVERYWHERE_CATEGORIES,
+    REVIEW_ROUTE,
+    SEVERITIES,
+    Settings,
+)
 from flagbot.normalize import matching_text, name_words, rule_variant
 from flagbot.rules import RuleHit, RuleSet
 
 MODEL_SEVERITY = "medium"
 WINDOW_CHARS = 300  # about a comment: longer windows dilute an insult below the threshold
 WINDOW_OVERLAP = 150
-REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here
 
 
 @dataclass(frozen=True, slots=True)

@@ -500,6 +500,16 @@ class Store:
             rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
             return {status: count for status, count in rows}
 
+    def pending_alerts(self, routes: Iterable[str]) -> int:
+        """Alerts on these routes not sent yet (pending or being sent)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(
+                    outbox.c.route.in_(list(routes)), outbox.c.status.in_(("pending", "sending"))
+                )
+            ).scalar()
+            return int(count or 0)
+
     def outbox_errors(self, limit: int = 10) -> list[str]:
         """The latest delivery errors of alerts not yet sent: failed, or pending a retry."""
         with self.engine.connect() as conn:

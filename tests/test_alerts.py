@@ -135,3 +135,63 @@ def test_the_auto_throttle_trips_only_far_above_the_usual_rate():
     assert surge(300, **usual) is None
     assert "301 flagged edits" in (surge(301, **usual) or "")
     assert surge(0, **usual) is None
+
+
+def test_the_auto_throttle_never_holds_the_emergency_route(make_settings, tmp_path):
+    """A brigading spike is exactly when the auto-throttle trips; the emergency contact must
+    still hear about a threat at once (only the kill switch, a human decision, holds it)."""
+    from flagbot.alerts.sender import deliver
+    from flagbot.store import Store
+    from tests.integration.test_alerts import record_flags
+
+    settings = make_settings(
+        alerts=AlertSettings(
+            recipients={"oversight": ("dryrun:oversight",), "emergency": ("dryrun:emergency",)},
+            outbox=str(tmp_path / "outbox"),
+            stale_check=False,
+            throttle_factor=3,
+            throttle_min_per_hour=2,
+        )
+    )
+    store = Store(settings.store).open()
+    record_flags(store, settings, 12)  # oversight only: held
+    record_flags(store, settings, 1, severity="emergency")  # emergency + oversight
+    report = deliver(store, settings)
+    assert "auto-throttle" in report.held
+    assert len(list((tmp_path / "outbox").glob("*-emergency-*.eml"))) == 1
+    assert list((tmp_path / "outbox").glob("*-oversight-*.eml")) == []
+    assert report.waiting == 13  # 12 flags and the emergency flag's oversight row
+    store.close()
+
+
+def test_log_only_mode_stores_flags_and_mails_nobody(tmp_path, make_settings, scorer):
+    """How a community tries flagbot before trusting it: everything reviewable, no alert;
+    for one wiki (`wikis[].alerts_mode`) or for all (`alerts.mode`)."""
+    import dataclasses
+    import threading
+
+    from flagbot.config import WikiSettings
+    from tests.test_pipeline import ABUSIVE, make_pipeline, rc_event, write_replay
+
+    def queued_wikis(mode, name):
+        lines = [rc_event(1, ABUSIVE), rc_event(2, ABUSIVE, wiki="dewiki")]
+        settings = make_settings(
+            store=f"sqlite:///{tmp_path / name}.sqlite3",
+            source={"type": "replay", "path": write_replay(tmp_path / f"{name}.jsonl", lines)},
+            wikis=(
+                WikiSettings(id="enwiki", url="https://en.wikipedia.org", alerts_mode="log-only"),
+                WikiSettings(id="dewiki", url="https://de.wikipedia.org"),
+            ),
+        )
+        alerts = dataclasses.replace(settings.alerts, routes={"toxic": ("oversight",)}, mode=mode)
+        pipeline = make_pipeline(dataclasses.replace(settings, alerts=alerts), scorer)
+        assert pipeline.run(threading.Event()).new_flags == 2  # both stored, reviewable
+        with pipeline.store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT f.wiki FROM outbox o JOIN flags f ON f.id = o.flag_id"
+            ).all()
+        pipeline.store.close()
+        return {wiki for (wiki,) in rows}
+
+    assert queued_wikis("send", "one") == {"dewiki"}
+    assert queued_wikis("log-only", "all") == set()

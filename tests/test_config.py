@@ -114,6 +114,21 @@ def test_the_documented_sample_config_is_valid():
             "channels: dryrun, smtp, wikimail",
         ),
         ("alerts:\n  routes:\n    spam: [oversight]\n", "alerts.routes.spam: unknown category"),
+        (  # a misspelt route sent nothing, silently
+            "alerts:\n  routes:\n    harassment: [oversite]\n",
+            "alerts.routes.harassment: unknown route 'oversite'",
+        ),
+        (
+            "alerts:\n  recipients:\n    oversite: ['smtp:os@example.org']\n",
+            "alerts.recipients.oversite: no category is routed to 'oversite'",
+        ),
+        ("alerts:\n  mode: quiet\n", "alerts.mode: 'quiet' is not allowed"),
+        ("alerts:\n  interval: .nan\n", "alerts.interval: expected a positive number"),
+        ("alerts:\n  burst_seconds: .inf\n", "alerts.burst_seconds: expected a positive"),
+        ("alerts:\n  limits:\n    smtp: -1\n", "alerts.limits.smtp: expected channel"),
+        ("purge_interval: .nan\n", "purge_interval: expected a positive number"),
+        ("batch_size: 2.5\n", "batch_size: expected a whole number"),
+        ("diff_workers: 0\n", "diff_workers: expected a whole number"),
         (  # the queue would hide them from the admins it alerts
             "alerts:\n  routes:\n    pii: [admins]\n",
             "alerts.routes.pii: must include oversight",

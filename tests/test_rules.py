@@ -5,7 +5,8 @@ import time
 import pytest
 
 from flagbot.errors import RulesError
-from flagbot.rules import load_rules, parse_rules, required_literal_sets, required_literals
+from flagbot.literals import required_literal_sets, required_literals
+from flagbot.rules import load_rules, parse_rules
 
 RULE = """rules:
   - id: attack

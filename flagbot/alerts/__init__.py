@@ -164,6 +164,9 @@ def make_enqueue(settings: Settings) -> Callable[[Connection, int, Outcome], Non
     """The pipeline's on_flag hook: one outbox row per route and recipient of a new flag."""
 
     def enqueue(conn: Connection, flag_id: int, item: Outcome) -> None:
+        wiki = settings.wiki(item.change.wiki)
+        if ((wiki.alerts_mode if wiki else "") or settings.alerts.mode) == "log-only":
+            return  # stored and reviewable; nobody is mailed (a community trying flagbot out)
         routes = item.verdict.routes if item.verdict else ()
         Store.queue_alerts(conn, flag_id, deliveries(settings, item.change.wiki, routes))
 

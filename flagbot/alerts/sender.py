@@ -1,9 +1,10 @@
 """Drain the outbox: kill switch, auto-throttle, stale check, per-recipient limits, bursts.
 
-Order of a pass: (1) a hold by the auto-throttle or an "off" kill switch keeps everything queued;
-(2) a surge far above the recent rate sets the hold and tells the operator once; (3) revisions
-already hidden or reverted on the wiki are recorded as handled and not sent (routes in
-`always_send` still go out); (4) per recipient, follow-ups on a user or page alerted within
+Order of a pass: (1) a hold by the auto-throttle keeps everything queued but the emergency route,
+an "off" kill switch (a human decision) keeps everything; (2) a surge far above the recent rate
+sets the hold and tells the operator once; (3) revisions already hidden on the wiki, or reverted
+(not for the oversight route: a revert leaves personal information in the history), are recorded
+as handled and not sent (the emergency route and `always_send` still go out); (4) per recipient, follow-ups on a user or page alerted within
 `burst_seconds` wait and go out together, and when more messages are due than the daily limit
 allows, everything due is folded into one digest. Rows are marked sent only after the channel
 returns, so a crash in between repeats at most that one message; nothing is ever dropped.
@@ -22,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flagbot.alerts import Alert, FlagRef, notifiers, render
-from flagbot.config import Settings
+from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
 from flagbot.errors import DeliveryError, FetchError
 from flagbot.store import Due, Store
 from flagbot.wiki import WikiClient
@@ -43,8 +44,14 @@ class DeliveryReport:
     failed: int = 0
     handled_before_alert: int = 0
     waiting: int = 0  # over a recipient's limit or inside a burst window
-    held: str = ""  # why nothing went out at all
+    held: str = ""  # why alerts are held (the emergency route still goes out, bar a kill switch)
+    emergency_held: int = 0  # always_send rows the kill switch holds
     errors: list[str] = field(default_factory=list)
+
+
+def urgent_routes(settings: Settings) -> tuple[str, ...]:
+    """Routes no automation holds or delays: the emergency route and `always_send`."""
+    return (EMERGENCY_ROUTE, *settings.alerts.always_send)
 
 
 def hold(store: Store) -> str | None:
@@ -89,15 +96,18 @@ def deliver(
     now = time.time() if now is None else now
     client = client or WikiClient(settings)
     report = DeliveryReport()
-    hold = store.get_control(HOLD_KEY)
-    if hold is not None:
-        reason = json.loads(hold)["reason"]
-        report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
-        return report
-    if _surge(store, settings, client, now, report):
-        return report
+    held = hold(store)
+    if held is None and _surge(store, settings, client, now, report):
+        held = hold(store)
     _release_stale_claims(store, now)
     rows = store.due_alerts(now)
+    if held is not None:
+        # automation never holds the emergency contact back: a brigading spike is exactly when
+        # the auto-throttle trips (the kill switch, a human decision, still holds everything)
+        reason = json.loads(held)["reason"]
+        report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
+        report.waiting += sum(1 for r in rows if r.route not in urgent_routes(settings))
+        rows = [r for r in rows if r.route in urgent_routes(settings)]
     if not rows:
         return report
     by_wiki: dict[str, list[Due]] = defaultdict(list)
@@ -110,6 +120,10 @@ def deliver(
                 f"kill switch {settings.alerts.kill_switch_page} on {wiki_id} is not 'yes'"
             )
             report.waiting += len(wiki_rows)
+            urgent = sum(1 for r in wiki_rows if r.route in urgent_routes(settings))
+            report.emergency_held += urgent
+            if urgent:
+                log.warning("the kill switch on %s holds %d emergency alert(s)", wiki_id, urgent)
             continue
         ready += _drop_stale(store, settings, client, wiki_id, wiki_rows, report)
     by_recipient: dict[str, list[Due]] = defaultdict(list)
@@ -308,7 +322,12 @@ def _drop_stale(
         state = states.get(row.flag.rev_id, "visible")
         if state in ("hidden", "missing"):
             store.purge_text(wiki_id, row.flag.rev_id, "flagbot", f"revision {state} on the wiki")
-        if state == "visible" or row.route in settings.alerts.always_send:
+        # a revert does not remove personal information: it stays in the page history for
+        # anyone to read until oversight suppresses it, so for that route only hiding counts
+        handled = state in ("hidden", "missing") or (
+            state == "reverted" and row.route != OVERSIGHT_ROUTE
+        )
+        if not handled or row.route in urgent_routes(settings):
             keep.append(row)
             continue
         store.mark_alerts([row.id], "handled_before_alert", error=f"revision {state}")
@@ -342,7 +361,7 @@ def _send_to(
         store.messages_sent(recipient, now - DAY) if limit else 0,
         limit,
         cfg.burst_seconds,
-        cfg.always_send,
+        urgent_routes(settings),
     )
     if decided.wait:
         store.defer_alerts(decided.wait)

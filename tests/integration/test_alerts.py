@@ -446,24 +446,42 @@ def test_alert_two_senders_sharing_postgresql_send_each_alert_once(
     second.close()
 
 
-def test_alert_for_an_edit_reverted_before_sending_is_recorded_as_handled(
+def test_alert_a_revert_handles_an_attack_but_not_personal_information(
     wiki, wiki_alert_settings, scorer, mailbox
 ):
-    title = fresh_title("User talk")
+    """A reverted attack needs nobody now; a reverted phone number is still in the page history
+    for anyone to read, so oversight is told all the same (only suppression removes it)."""
+    settings = dataclasses.replace(
+        wiki_alert_settings,
+        alerts=dataclasses.replace(
+            wiki_alert_settings.alerts,
+            recipients={**wiki_alert_settings.alerts.recipients, "admins": ("dryrun:admins",)},
+            routes={**wiki_alert_settings.alerts.routes, "personal_attack": ("admins",)},
+        ),
+    )
+    attack, phone = "you are a pathetic worthless idiot", "ring her at 646-555-0199"
+    first, second = fresh_title("User talk"), fresh_title("User talk")
     store, revs = flag_real_edits(
         wiki,
-        wiki_alert_settings,
+        settings,
         scorer,
-        [("Bob", title, "Thanks for the sources."), ("Alice", title, "ring her at 646-555-0199")],
+        [
+            ("Bob", first, "Thanks for the sources."),
+            ("Alice", first, attack),
+            ("Bob", second, "Thanks for the map."),
+            ("Alice", second, phone),
+        ],
     )
-    rev = max(revs)  # the second edit: an undo needs a revision before it
     admin = wiki.session("Oversighter")
-    admin.post(action="edit", title=title, undo=rev, token=admin.csrf)
-    wiki.maintenance("runJobs.php")  # the wiki's job runner tags the undone edit mw-reverted
-    report = deliver(store, wiki_alert_settings)
-    assert report.handled_before_alert == 1 and report.messages == 0
-    (row,) = outbox_rows(store)
-    assert row.status == "handled_before_alert" and row.error == "revision reverted"
-    assert mailbox.to("oversighter@example.test") == []
-    (flag,) = store.iter_flags(with_text=True)
-    assert flag.text  # reverted is still visible: the text stays for the reviewers
+    for title, text in ((first, attack), (second, phone)):
+        rev = next(r for r, t in revs.items() if t == text)
+        admin.post(action="edit", title=title, undo=rev, token=admin.csrf)
+    wiki.maintenance("runJobs.php")  # the wiki's job runner tags the undone edits mw-reverted
+    report = deliver(store, settings)
+    assert report.handled_before_alert == 1 and report.messages == 1
+    rows = {r.route: r for r in outbox_rows(store)}
+    assert rows["admins"].status == "handled_before_alert"
+    assert rows["admins"].error == "revision reverted"
+    assert rows["oversight"].status == "sent"
+    assert len(mailbox.to("oversighter@example.test")) == 1
+    assert all(flag.text for flag in store.iter_flags(with_text=True))  # still visible
