@@ -49,7 +49,7 @@ def test_valid_file_gives_frozen_settings_with_defaults(tmp_path):
             GOOD.replace('user_agent_contact: "User:Example <ops@example.org>"', ""),
             "flagbot.yaml: user_agent_contact: missing required value",
         ),
-        (GOOD + "diff_workers: many\n", "flagbot.yaml: diff_workers: expected a positive number"),
+        (GOOD + "diff_workers: many\n", "flagbot.yaml: diff_workers: expected a whole number"),
         (GOOD + "store: 5\n", "flagbot.yaml: store: expected a string, got int"),
         (
             GOOD.replace("toxic: 0.85", "toxic: 2"),

@@ -4,9 +4,10 @@ Order of a pass: (1) a hold by the auto-throttle keeps everything queued but the
 an "off" kill switch (a human decision) keeps everything; (2) a surge far above the recent rate
 sets the hold and tells the operator once; (3) revisions already hidden on the wiki, or reverted
 (not for the oversight route: a revert leaves personal information in the history), are recorded
-as handled and not sent (the emergency route and `always_send` still go out); (4) per recipient, follow-ups on a user or page alerted within
-`burst_seconds` wait and go out together, and when more messages are due than the daily limit
-allows, everything due is folded into one digest. Rows are marked sent only after the channel
+as handled and not sent (the emergency route and `always_send` still go out); (4) per
+recipient, follow-ups on a user or page alerted within `burst_seconds` wait and go out together,
+and when more messages are due than the daily limit allows, everything due is folded into one
+digest. Rows are marked sent only after the channel
 returns, so a crash in between repeats at most that one message; nothing is ever dropped.
 """
 
