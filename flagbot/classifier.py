@@ -1,7 +1,10 @@
-"""Load a model (joblib file + JSON card) safely and score texts in batches.
+"""Load a model (skops file + JSON card) safely and score texts in batches.
 
-The card's sha256 is checked before anything is unpickled, and a model trained with another
-scikit-learn is refused: unpickling across versions can silently change scores.
+A model is a `.skops` file: a format that cannot run code when it is read, and that flagbot reads
+only if it holds nothing but the types its models are made of (`TRUSTED_TYPES` besides skops'
+own scikit-learn/numpy/scipy list) — a card's sha256 protects against corruption, not against
+someone who replaces both files. Pickles (`.joblib`) are refused: reading one can run any code.
+A model trained with another scikit-learn is refused too: scores could silently change.
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import sklearn
+import skops.io
 
 from flagbot.config import project_path
 from flagbot.errors import ModelError
 
 log = logging.getLogger(__name__)
 CLASSIFIERS_DIR = "classifiers"
+MODEL_SUFFIX = ".skops"
+# what flagbot's models are made of, beyond the types skops trusts by default
+TRUSTED_TYPES = (
+    "flagbot.features.TalkVectorizer",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -49,8 +59,8 @@ def set_default(directory: Path, name: str) -> Path:
 
 
 def resolve_model_path(spec: str) -> Path:
-    """`default`, a model NAME in classifiers/, or a path to NAME.joblib."""
-    if spec.endswith(".joblib"):
+    """`default`, a model NAME in classifiers/, or a path to NAME.skops."""
+    if spec.endswith((MODEL_SUFFIX, ".joblib", ".pkl", ".pickle")):
         return Path(spec)
     directory = project_path(CLASSIFIERS_DIR)
     if spec == "default":
@@ -62,7 +72,7 @@ def resolve_model_path(spec: str) -> Path:
                 f"{pointer}: missing; it names the default model "
                 "(write a model name into it, e.g. with `flagbot model promote`)"
             ) from None
-    return directory / f"{spec}.joblib"
+    return directory / f"{spec}{MODEL_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,12 @@ class Model:
 
 def load_model(spec: str) -> Model:
     path = resolve_model_path(spec)
+    if path.suffix != MODEL_SUFFIX:
+        raise ModelError(
+            f"{path}: a pickle can run any code when it is loaded, so flagbot loads only "
+            f"{MODEL_SUFFIX} models; convert a model you trust with "
+            f"`python scripts/convert_model.py {path}`, or retrain it with scripts/train.py"
+        )
     card_path = path.with_suffix(".json")
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -99,13 +115,18 @@ def load_model(spec: str) -> Model:
     for key in ("sha256", "threshold", "versions"):
         if key not in card:
             raise ModelError(f"{card_path}: the model card has no {key!r}")
+    threshold = card["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
+    if not 0 <= threshold <= 1:  # NaN fails this too
+        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
     if not path.exists():
         raise ModelError(f"{path}: model file missing")
     actual = sha256_file(path)
     if actual != card["sha256"]:
         raise ModelError(
             f"{path}: sha256 {actual} does not match the card's {card['sha256']}; the file was "
-            "changed or corrupted. Refusing to unpickle it: restore it or retrain with "
+            "changed or corrupted. Refusing to load it: restore it or retrain with "
             "scripts/train.py"
         )
     trained_with = card["versions"].get("scikit-learn")
@@ -116,8 +137,16 @@ def load_model(spec: str) -> Model:
             "or retrain the model with scripts/train.py under the installed version"
         )
     try:
-        estimator = joblib.load(path)
-    except Exception as exc:  # a corrupt pickle can raise nearly anything
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise ModelError(
+                f"{path}: holds types flagbot does not trust ({', '.join(untrusted)}); "
+                "refusing to load it"
+            )
+        estimator = skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    except ModelError:
+        raise
+    except Exception as exc:  # a corrupt archive can raise nearly anything
         raise ModelError(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from None
     if not hasattr(estimator, "predict_proba"):
         raise ModelError(f"{path}: the model has no predict_proba")

@@ -347,7 +347,7 @@ def cmd_alerts_release(args: argparse.Namespace) -> int:
 
 
 def cmd_model_promote(args: argparse.Namespace) -> int:
-    from flagbot.classifier import default_name, load_model, set_default
+    from flagbot.classifier import MODEL_SUFFIX, default_name, load_model, set_default
     from flagbot.evaluation import comparison_table, evaluate, worse_beyond
     from flagbot.training import load_labels
 
@@ -356,7 +356,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
     directory = candidate.path.parent  # the default of the directory it lives in
     current_name = default_name(directory)
     if current_name and current_name != candidate.name:
-        current = load_model(str(directory / f"{current_name}.joblib"))
+        current = load_model(str(directory / f"{current_name}{MODEL_SUFFIX}"))
         results = [evaluate(current, data), evaluate(candidate, data)]
         print(comparison_table(results))
         problems = worse_beyond(results[0], results[1], args.tolerance)

@@ -339,11 +339,32 @@ def _beside(origin: str, path: str) -> str:
     return str(Path(origin).resolve().parent / path)
 
 
+MAX_YAML_CHARS = 1_000_000  # flagbot.yaml and rules.yaml are a few kilobytes
+
+
+def yaml_problem(text: str) -> str | None:
+    """Why a YAML text is refused before parsing: too large, or anchors and aliases (a
+    600-byte "billion laughs" expanded into 312 MB of error text)."""
+    if len(text) > MAX_YAML_CHARS:
+        return f"larger than {MAX_YAML_CHARS:,} characters; refusing to read it"
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
+                return "YAML anchors and aliases (&name, *name) are not allowed"
+    except yaml.YAMLError:
+        return None  # the parser says what is wrong
+    return None
+
+
 def load_settings(path: str | Path) -> Settings:
     """Read and validate a config file; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        problem = yaml_problem(text)
+        if problem:
+            raise ConfigError(f"{path}: {problem}")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

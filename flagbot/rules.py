@@ -20,7 +20,7 @@ import ahocorasick
 import regex
 import yaml
 
-from flagbot.config import CATEGORIES, SEVERITIES
+from flagbot.config import CATEGORIES, SEVERITIES, yaml_problem
 from flagbot.errors import RulesError
 from flagbot.literals import LiteralSets, literal_prefilter
 
@@ -352,6 +352,9 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
 
 def parse_rules(text: str, path: str = "rules.yaml") -> RuleSet:
     """Validate and compile rules from YAML text; RulesError lists every problem."""
+    problem = yaml_problem(text)
+    if problem:
+        raise RulesError([f"{path}: {problem}"])
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

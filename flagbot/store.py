@@ -8,6 +8,7 @@ migrations applied in order inside a transaction; a database newer than the code
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from sqlalchemy.exc import (
 
 from flagbot.errors import StoreError
 from flagbot.events import RecentChange
+from flagbot.files import private_file
 from flagbot.scoring import Verdict
 
 
@@ -330,6 +332,14 @@ class Store:
             self._engine = create_engine(self.url, future=True, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use store {self.url!r}: {exc}") from None
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
+            try:  # flagged text and personal information: the owner's only (SQLite's -wal and
+                os.close(private_file(database, exclusive=True))  # -shm files follow its mode)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreError(f"cannot create store {database}: {exc.strerror}") from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self.migrate()

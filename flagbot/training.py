@@ -10,26 +10,30 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import platform
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import sklearn
+import skops
+import skops.io
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from flagbot import __version__
-from flagbot.classifier import sha256_file
+from flagbot.classifier import MODEL_SUFFIX, sha256_file
 from flagbot.errors import FlagbotError
 from flagbot.features import TalkVectorizer
+from flagbot.files import private_file
 
 TEXT_COLUMNS = ("text", "comment_text")
 LABEL_COLUMNS = ("label", "toxic")
@@ -134,7 +138,7 @@ def train(
     seed: int = 0,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
-    """Fit on train, pick the threshold on dev, write NAME.joblib + NAME.json; return the card."""
+    """Fit on train, pick the threshold on dev, write NAME.skops + NAME.json; return the card."""
     started = time.monotonic()
     progress("reading label files")
     train_data, dev_data = load_labels(train_files), load_labels(dev_files)
@@ -153,8 +157,7 @@ def train(
     threshold = threshold_for_precision(dev_data.labels, scores, precision_target)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_path = out / f"{name}.joblib"
-    joblib.dump(model, model_path, compress=3)
+    model_path = save_model(model, out / f"{name}{MODEL_SUFFIX}")
     card = {
         "name": name,
         "category": "toxic",
@@ -165,7 +168,7 @@ def train(
             "flagbot": __version__,
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,
-            "joblib": joblib.__version__,
+            "skops": skops.__version__,
         },
         "data": {"train": train_data.files, "dev": dev_data.files},
         "params": params,
@@ -180,13 +183,19 @@ def train(
     return card
 
 
+def save_model(model: Any, path: Path) -> Path:
+    """Write a model in the one format flagbot loads (skops: no code runs when it is read)."""
+    skops.io.dump(model, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return path
+
+
 DECISION_LABELS = {"confirm": 1, "handled": 1, "oversight": 1, "false_positive": 0}
 
 
 def export_labels(store: Any, out: str | Path) -> dict[str, int]:
     """Reviewer decisions → a label file in the documented format (text,label,category,source)."""
-    with Path(out).open("w", newline="", encoding="utf-8") as f:
-        return write_labels(store, f)
+    with os.fdopen(private_file(out), "w", newline="", encoding="utf-8") as f:
+        return write_labels(store, f)  # abusive text: the owner's eyes only
 
 
 def write_labels(store: Any, handle: Any) -> dict[str, int]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a flagbot model: label files → classifiers/NAME.joblib + NAME.json (its card).
+"""Train a flagbot model: label files → classifiers/NAME.skops + NAME.json (its card).
 
 Example:
     python scripts/train.py --train training_data/train.csv --dev training_data/dev.csv \

@@ -195,3 +195,16 @@ def test_log_only_mode_stores_flags_and_mails_nobody(tmp_path, make_settings, sc
 
     assert queued_wikis("send", "one") == {"dewiki"}
     assert queued_wikis("log-only", "all") == set()
+
+
+def test_dry_run_messages_are_private_and_never_overwritten(make_settings, tmp_path):
+    """A later run's message about the same flag used to overwrite the earlier file."""
+    from flagbot.alerts import dryrun
+
+    settings = make_settings()
+    alert = Alert("dryrun", "oversight", "oversight", (flag("Talk:X", "U"),), False, "enwiki")
+    for _ in range(2):
+        dryrun.send(alert, "subject", "body", settings)
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2 and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert (tmp_path / "outbox").stat().st_mode & 0o777 == 0o700

@@ -170,3 +170,27 @@ def test_alerts_section_gives_routes_and_recipients_per_wiki(tmp_path):
     assert alerts.recipients_for("enwiki", "oversight") == ("smtp:oversight-en@example.org",)
     assert alerts.recipients_for("dewiki", "oversight") == ("wikimail:Oversight",)
     assert alerts.recipients_for("enwiki", "emergency") == ()
+
+
+def test_yaml_aliases_and_huge_files_are_refused_in_one_line(tmp_path):
+    """A 600-byte "billion laughs" used to print 312 MB of error text."""
+    from flagbot.errors import RulesError
+    from flagbot.rules import load_rules
+
+    laughs = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for n in range(1, 9):
+        previous = chr(ord("a") + n - 1)
+        laughs += (
+            f"{chr(ord('a') + n)}: &{chr(ord('a') + n)} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+        )
+    path = write(tmp_path, GOOD + laughs)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "anchors and aliases" in str(caught.value) and len(str(caught.value)) < 300
+    (tmp_path / "rules.yaml").write_text("version: 1\nrules: []\n" + laughs)
+    with pytest.raises(RulesError) as rules_error:
+        load_rules(tmp_path / "rules.yaml")
+    assert "anchors and aliases" in str(rules_error.value) and len(str(rules_error.value)) < 300
+    path.write_text(GOOD + "# " + "x" * 1_000_001 + "\n")
+    with pytest.raises(ConfigError, match="larger than 1,000,000 characters"):
+        load_settings(path)

@@ -54,7 +54,7 @@ def small(tmp_path_factory):
 def test_train_writes_a_complete_deterministic_card(small):
     root, out, args, _ = small
     card = json.loads((out / "small-a.json").read_text())
-    assert card["versions"]["scikit-learn"] and card["versions"]["joblib"]
+    assert card["versions"]["scikit-learn"] and card["versions"]["skops"]
     assert [f["rows"] for f in card["data"]["train"]] == [1500]
     assert len(card["data"]["train"][0]["sha256"]) == 64
     dev = card["metrics"]["dev"]
@@ -68,7 +68,7 @@ def test_train_writes_a_complete_deterministic_card(small):
 
 def test_the_card_threshold_reproduces_its_metrics_after_loading(small):
     _, out, _, dev_texts = small
-    model = load_model(str(out / "small-a.joblib"))
+    model = load_model(str(out / "small-a.skops"))
     card = model.card["metrics"]["dev"]["at_threshold"]
     scores = model.score(dev_texts)
     assert sum(s >= model.threshold for s in scores) / len(scores) == pytest.approx(
@@ -82,7 +82,7 @@ def test_evaluate_writes_report_plots_bias_and_private_examples(small):
     code = script("evaluate")(
         [
             "--model",
-            str(out / "small-a.joblib"),
+            str(out / "small-a.skops"),
             "--data",
             str(root / "dev.csv"),
             "--out",
@@ -110,7 +110,7 @@ def test_evaluate_writes_report_plots_bias_and_private_examples(small):
 def test_compare_prints_models_side_by_side(small, capsys):
     root, out, _, _ = small
     code = script("compare")(
-        [str(out / "small-a.joblib"), str(out / "small-b.joblib"), "--data", str(root / "dev.csv")]
+        [str(out / "small-a.skops"), str(out / "small-b.skops"), "--data", str(root / "dev.csv")]
     )
     assert code == 0
     table = capsys.readouterr().out
@@ -161,6 +161,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
         ["--store", f"sqlite:///{tmp_path / 'store.sqlite3'}", "--out", str(labels)]
     )
     assert code == 0
+    assert labels.stat().st_mode & 0o777 == 0o600  # abusive text: the owner's eyes only
     with labels.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["text"], r["label"]) for r in rows] == [(texts[1], "1"), (texts[2], "0")]
@@ -179,7 +180,7 @@ def test_reviewer_decisions_become_labels_and_retrain(small, tmp_path):
 def test_promote_switches_the_default_only_when_not_worse(small, capsys):
     root, out, _, _ = small
     dev = ["--data", str(root / "dev.csv")]
-    assert flagbot_main(["model", "promote", str(out / "small-a.joblib"), *dev]) == 0
+    assert flagbot_main(["model", "promote", str(out / "small-a.skops"), *dev]) == 0
     assert (out / "DEFAULT").read_text().strip() == "small-a"
     # a model trained on 40 meaningless rows is worse: refused unless forced
     (root / "few.csv").write_text(
@@ -198,10 +199,10 @@ def test_promote_switches_the_default_only_when_not_worse(small, capsys):
         ]
     )
     assert code == 0
-    assert flagbot_main(["model", "promote", str(out / "weak.joblib"), *dev]) == 1
+    assert flagbot_main(["model", "promote", str(out / "weak.skops"), *dev]) == 1
     assert "not promoted" in capsys.readouterr().err
     assert (out / "DEFAULT").read_text().strip() == "small-a"
-    assert flagbot_main(["model", "promote", str(out / "weak.joblib"), *dev, "--force"]) == 0
+    assert flagbot_main(["model", "promote", str(out / "weak.skops"), *dev, "--force"]) == 0
     assert (out / "DEFAULT").read_text().strip() == "weak"
 
 
@@ -234,7 +235,7 @@ def test_train_reproduces_the_shipped_default_from_training_data(tmp_path):
     assert abs(card["threshold"] - shipped.threshold) <= 1e-4
     assert [f["sha256"] for f in card["data"]["train"]] == [f["sha256"] for f in data["train"]]
     texts = sample(ROOT / "training_data" / "dev.csv", tmp_path / "dev-head.csv", 300)
-    again = load_model(str(tmp_path / "again.joblib"))
+    again = load_model(str(tmp_path / "again.skops"))
     difference = max(
         abs(a - b) for a, b in zip(again.score(texts), shipped.score(texts), strict=True)
     )

@@ -211,3 +211,12 @@ def test_a_nul_byte_is_stored_as_a_replacement_character(store):
     store.record_batch("src", [Outcome(change, "flagged", verdict, change.added_text)], "{}")
     (flag,) = store.iter_flags(with_text=True)
     assert flag.title == "Talk:A\ufffdB" and flag.text == "abuse \ufffd here"
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
+    """It holds flagged text and personal information."""
+    path = tmp_path / "private.sqlite3"
+    store = Store(f"sqlite:///{path}").open()
+    store.record_batch("src", [outcome(1, flagged=True)], None)
+    store.close()
+    assert path.stat().st_mode & 0o777 == 0o600
