@@ -340,19 +340,34 @@ def _beside(origin: str, path: str) -> str:
 
 
 MAX_YAML_CHARS = 1_000_000  # flagbot.yaml and rules.yaml are a few kilobytes
+MAX_YAML_NODES = 200_000  # values after expanding aliases (rules.yaml: about 2,000)
 
 
 def yaml_problem(text: str) -> str | None:
-    """Why a YAML text is refused before parsing: too large, or anchors and aliases (a
-    600-byte "billion laughs" expanded into 312 MB of error text)."""
+    """Why a YAML text is refused before it is built: too large, or aliases that expand beyond
+    MAX_YAML_NODES values (a 600-byte "billion laughs" printed 312 MB of error text). Aliases
+    that stay small (a shared list of namespaces) are fine."""
     if len(text) > MAX_YAML_CHARS:
         return f"larger than {MAX_YAML_CHARS:,} characters; refusing to read it"
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
-                return "YAML anchors and aliases (&name, *name) are not allowed"
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None  # the parser says what is wrong
+    sizes: dict[int, int] = {}
+
+    def expanded(node: yaml.Node) -> int:  # aliases share nodes: count each use, build none
+        if id(node) not in sizes:
+            sizes[id(node)] = 0  # a recursive alias counts once
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            sizes[id(node)] = 1 + sum(min(expanded(c), MAX_YAML_NODES + 1) for c in children)
+        return sizes[id(node)]
+
+    if root is not None and expanded(root) > MAX_YAML_NODES:
+        return f"its aliases expand to more than {MAX_YAML_NODES:,} values; refusing to read it"
     return None
 
 
