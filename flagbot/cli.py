@@ -301,14 +301,47 @@ def cmd_status(args: argparse.Namespace) -> int:
         at = position_time(position)
         if at is not None:
             status["lag_seconds"] = round(time.time() - at, 1)
+        problems = _health_problems(settings, store, key) if args.check else []
     finally:
         store.close()
+    if args.check:
+        status["problems"] = problems
     if args.json:
         print(json.dumps(status, sort_keys=True))
     else:
         for key, value in status.items():
             print(f"{key}: {value}")
-    return 0
+    return 1 if problems else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Read-only checks of the whole setup: a table of OK / problem and its fix."""
+    from flagbot.doctor import run_checks, table
+
+    findings = run_checks(_settings(args))
+    print(table(findings))
+    return 1 if any(f.problem for f in findings) else 0
+
+
+FAILING_ATTEMPTS = 3  # an alert that failed this often "keeps failing"
+
+
+def _health_problems(settings: Settings, store: Any, key: str) -> list[str]:
+    """`status --check`: what a monitor should wake someone for."""
+    problems = []
+    if settings.source.type != "replay":  # a live source saves its position as it goes
+        updated = store.position_updated(key)
+        if updated is None:
+            problems.append("the source has never saved a position: is `flagbot run` running?")
+        elif time.time() - updated > settings.stale_seconds:
+            problems.append(
+                f"the source position has not advanced for {time.time() - updated:.0f} s "
+                f"(health.stale_seconds: {settings.stale_seconds:.0f})"
+            )
+    failing = store.failing_alerts(FAILING_ATTEMPTS)
+    if failing:
+        problems.append(f"{failing} alert(s) failed or keep failing to deliver; see alert_errors")
+    return problems
 
 
 def cmd_alerts_send(args: argparse.Namespace) -> int:
@@ -491,8 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.005, help="allowed drop per metric (0.005)")
     p.add_argument("--force", action="store_true", help="promote even if it is worse")
     p.set_defaults(func=cmd_model_promote)
+    p = with_config(sub.add_parser("doctor", help="check the wikis, mail, store, model, OAuth"))
+    p.set_defaults(func=cmd_doctor)
     p = with_config(sub.add_parser("status", help="position, lag, counts"))
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 when the bot looks stuck or alerts fail"
+    )
     p.set_defaults(func=cmd_status)
     return parser
 

@@ -143,6 +143,7 @@ class WebSettings:
     groups_refresh_seconds: float = 600.0
     secure_cookies: bool = True  # False only for plain-http tests on loopback
     page_size: int = 50
+    metrics: bool = False  # serve /metrics (counts only; put it behind your proxy's rules)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ class Settings:
     max_diff_chars: int = 20000
     batch_size: int = 200
     purge_interval: float = 3600.0  # seconds between checks for revisions the wiki has hidden
+    metrics_port: int = 0  # `flagbot run` serves Prometheus metrics here on loopback; 0: off
+    stale_seconds: float = 900.0  # `status --check`: a live source's position older is a problem
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
     offline: bool = False  # no wiki is asked: an edit without `added_text` cannot be scored
@@ -236,6 +239,12 @@ def _positive(value: Any) -> str | None:
     return None
 
 
+def _port_or_zero(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        return "expected a port number (0: off)"
+    return None
+
+
 def _count(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return "expected a whole number, 1 or more"
@@ -290,9 +299,12 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "max_diff_chars": (_count, 20000),
     "batch_size": (_count, 200),
     "purge_interval": (_positive, 3600.0),
+    "metrics_port": (_port_or_zero, 0),
+    "health": (MAPPING, {}),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
 }
+HEALTH_KEYS: dict[str, tuple[Check, Any]] = {"stale_seconds": (_positive, 900.0)}
 WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "oauth_client_id": (STR, ""),
     "oauth_client_secret_env": (STR, "FLAGBOT_OAUTH_SECRET"),
@@ -303,6 +315,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "groups_refresh_seconds": (_positive, 600.0),
     "secure_cookies": (BOOL, True),
     "page_size": (_count, 50),
+    "metrics": (BOOL, False),
 }
 
 
@@ -415,6 +428,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
             problems.append(f"thresholds.{category}: {_probability(value)}")
     alerts = _alert_settings(top.get("alerts", {}), problems)
     web = _section(top.get("web", {}), WEB_KEYS, "web", problems)
+    health = _section(top.get("health", {}), HEALTH_KEYS, "health", problems)
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -432,6 +446,8 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         max_diff_chars=int(top["max_diff_chars"]),
         batch_size=int(top["batch_size"]),
         purge_interval=float(top["purge_interval"]),
+        metrics_port=top["metrics_port"],
+        stale_seconds=float(health.get("stale_seconds", 900.0)),
         alerts=alerts,
         web=_web_settings(web),
     )
@@ -448,6 +464,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         groups_refresh_seconds=float(web["groups_refresh_seconds"]),
         secure_cookies=web["secure_cookies"],
         page_size=int(web["page_size"]),
+        metrics=web["metrics"],
     )
 
 

@@ -27,6 +27,7 @@ from flagbot import diffs, filters, wikitext
 from flagbot.config import Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
+from flagbot.metrics import Metrics
 from flagbot.normalize import matching_text, rule_variant
 from flagbot.scoring import Scorer, Texts
 from flagbot.sources import SourceItem, registry, source_key
@@ -150,9 +151,11 @@ class Pipeline:
         scorer: Scorer,
         on_flag: OnFlag | None = None,
         client: WikiClient | None = None,
+        metrics: Metrics | None = None,
     ):
         self.settings = settings
         self.client = client or WikiClient(settings)
+        self.metrics = metrics or Metrics()
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
@@ -374,6 +377,8 @@ class Pipeline:
             for batch in batches:
                 outcomes = self.process(batch, stop)
                 self.commit(key, batch, outcomes)
+                self.metrics.count_run(self.summary.as_dict())
+                self.metrics.batch_saved(max((o.change.timestamp for o in outcomes), default=None))
                 if progress:
                     progress(len(batch))
         except Interrupted:  # stopped while the wiki was away: the batch is read again next time
@@ -462,6 +467,9 @@ def run_until_stopped(
     from flagbot.alerts.sender import deliver, run_sender
 
     pipeline = build(settings)
+    if settings.metrics_port:
+        pipeline.metrics.serve(settings.metrics_port)
+        log.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -469,7 +477,7 @@ def run_until_stopped(
     sender_stop = threading.Event()
     sender = threading.Thread(
         target=run_sender,
-        args=(pipeline.store, settings, sender_stop, pipeline.client),
+        args=(pipeline.store, settings, sender_stop, pipeline.client, pipeline.metrics),
         name="alerts",
         daemon=True,
     )

@@ -378,6 +378,25 @@ class Store:
                 select(positions.c.position).where(positions.c.source == source)
             ).scalar()
 
+    def position_updated(self, source: str) -> float | None:
+        """When the source's position was last saved (for health checks)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(positions.c.updated).where(positions.c.source == source)
+            ).scalar()
+            return float(value) if value is not None else None
+
+    def failing_alerts(self, attempts: int) -> int:
+        """Alert rows that failed for good, or are pending after `attempts` failed tries."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(
+                    (outbox.c.status == "failed")
+                    | ((outbox.c.status == "pending") & (outbox.c.attempts >= attempts))
+                )
+            ).scalar()
+            return int(count or 0)
+
     def save_position(self, source: str, position: str, conn: Connection | None = None) -> None:
         if conn is None:
             with self.engine.begin() as own:

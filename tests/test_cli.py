@@ -316,3 +316,36 @@ def test_explain_checks_a_title_and_a_user_name(tmp_path):
         flagbot("explain", "--user", "Elm Street fan", "--json", cwd=tmp_path).stdout
     )
     assert not clean["flagged"] and not clean["names_flagged"]
+
+
+def test_status_check_exits_1_when_the_bot_is_stuck_or_alerts_keep_failing(tmp_path):
+    """For monitors and container restarts."""
+    from flagbot.store import Store
+
+    store_url = f"sqlite:///{tmp_path / 'flagbot.sqlite3'}"
+    (tmp_path / "flagbot.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "user_agent_contact": "User:T <t@example.org>",
+                "wikis": [{"id": "enwiki", "url": "https://en.wikipedia.org"}],
+                "source": {"type": "eventstreams"},
+                "store": store_url,
+                "health": {"stale_seconds": 60},
+            }
+        )
+    )
+    never = flagbot("status", "--check", "--config", "flagbot.yaml", cwd=tmp_path, check=False)
+    assert never.returncode == 1 and "never saved a position" in never.stdout
+    store = Store(store_url).open()
+    key = "eventstreams:https://stream.wikimedia.org/v2/stream/recentchange"
+    store.save_position(key, json.dumps({"id": None, "ts": time.time()}))
+    fresh = flagbot("status", "--check", "--config", "flagbot.yaml", cwd=tmp_path, check=False)
+    assert fresh.returncode == 0, fresh.stdout
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE positions SET updated = updated - 3600")
+    stale = flagbot(
+        "status", "--check", "--json", "--config", "flagbot.yaml", cwd=tmp_path, check=False
+    )
+    assert stale.returncode == 1
+    assert "has not advanced" in json.loads(stale.stdout)["problems"][0]
+    store.close()

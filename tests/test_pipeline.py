@@ -336,3 +336,28 @@ def test_personal_information_in_a_genuine_quote_is_still_flagged_for_oversight(
     flags = list(pipeline.store.iter_flags(with_text=True))
     assert [(f.rev_id, f.categories, f.routes) for f in flags] == [(1001, ("pii",), ("oversight",))]
     assert "42 Elm Street" in flags[0].text  # the reviewer sees what was quoted
+
+
+def test_a_run_is_counted_in_prometheus_metrics_served_on_loopback(tmp_path, make_settings, scorer):
+    """Counts and times only: no title, user name or text ever reaches a metric."""
+    import socket
+    import urllib.request
+
+    lines = [*events(10), rc_event(50, ABUSIVE, namespace=0), "{broken"]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pipeline.metrics.serve(port)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert "flagbot_events_read_total 12.0" in text
+    assert 'flagbot_events_filtered_total{reason="namespace"} 1.0' in text
+    assert 'flagbot_events_bad_total{reason="not_json"} 1.0' in text
+    assert "flagbot_edits_scored_total 10.0" in text
+    assert 'flagbot_flags_total{category="personal_attack"}' in text
+    assert "flagbot_position_saved_timestamp_seconds" in text and "flagbot_lag_seconds" in text
+    assert "Talk:Example" not in text and "idiot" not in text

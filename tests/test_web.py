@@ -274,3 +274,22 @@ def test_web_wsgi_entry_point_reads_the_config_from_the_environment(monkeypatch,
 
     app = importlib.reload(wsgi).app
     assert app.test_client().get("/").status_code == 302  # to the login page
+
+
+def test_web_health_and_metrics_need_no_login_and_show_no_flags(make_settings):
+    settings = make_settings()
+    settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, metrics=True))
+    store = Store(settings.store).open()
+    pii = decide(0.2, [RuleHit("pii-street-address", "pii", "high")], {})
+    store.record_batch(
+        "test", [Outcome(change(7, "User talk:Target"), "flagged", pii, PII_TEXT)], None
+    )
+    app = create_app(settings, store=store, groups_lookup=lambda user: frozenset())
+    client = app.test_client()
+    assert client.get("/healthz").get_data(as_text=True) == "ok\n"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'flagbot_flags_stored{category="pii"} 1.0' in metrics
+    assert "Target" not in metrics and "Hidden Lane" not in metrics
+    off = create_app(make_settings(), store=store, groups_lookup=lambda user: frozenset())
+    assert off.test_client().get("/metrics").status_code != 200  # off by default
+    store.close()

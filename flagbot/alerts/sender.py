@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from flagbot.alerts import Alert, FlagRef, notifiers, render
 from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
 from flagbot.errors import DeliveryError, FetchError
+from flagbot.metrics import Metrics
 from flagbot.store import Due, Store
 from flagbot.wiki import WikiClient
 
@@ -69,7 +70,11 @@ def release(store: Store) -> bool:
 
 
 def run_sender(
-    store: Store, settings: Settings, stop: threading.Event, client: WikiClient | None = None
+    store: Store,
+    settings: Settings,
+    stop: threading.Event,
+    client: WikiClient | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """`flagbot run`'s sender thread: drain every `interval` seconds until stopped, and check
     for revisions the wiki has hidden every `purge_interval` seconds."""
@@ -80,7 +85,9 @@ def run_sender(
     online = settings.source.type != "replay"  # a replayed file has no wiki to ask
     while not stop.wait(settings.alerts.interval):
         try:
-            deliver(store, settings, client=client)
+            report = deliver(store, settings, client=client)
+            if metrics is not None:
+                metrics.delivery_pass(report.failed + report.retrying, store.outbox_counts())
             if online and time.monotonic() >= next_purge:
                 purge_hidden(store, settings, client)
                 next_purge = time.monotonic() + settings.purge_interval

@@ -64,6 +64,25 @@ def create_app(
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
 
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """For monitors and container restarts: the store answers. No login, no data."""
+        try:
+            app.extensions["flagbot"]["store"].outcome_counts()
+        except Exception:  # noqa: BLE001 - any failure is "unhealthy", said plainly
+            return Response("store unreachable\n", status=503, mimetype="text/plain")
+        return Response("ok\n", mimetype="text/plain")
+
+    if settings.web.metrics:
+
+        @app.get("/metrics")
+        def metrics() -> Response:
+            from flagbot.metrics import CONTENT_TYPE, store_metrics
+            from flagbot.sources import source_key
+
+            store = app.extensions["flagbot"]["store"]
+            return Response(store_metrics(store, source_key(settings)), mimetype=CONTENT_TYPE)
+
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = CSP

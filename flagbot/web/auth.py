@@ -20,6 +20,8 @@ from flagbot.store import Flag
 from flagbot.wiki import WikiClient
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
+# no login: the login flow itself, and the monitors' endpoints (counts only, no flag data)
+PUBLIC_ENDPOINTS = ("login", "login_start", "oauth_callback", "static", "healthz", "metrics")
 
 
 def wiki_groups(client: WikiClient, wiki: WikiSettings) -> Callable[[str], frozenset[str]]:
@@ -79,7 +81,7 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
 
     @app.before_request
     def require_login() -> Any:
-        if request.endpoint in ("login", "login_start", "oauth_callback", "static"):
+        if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if "user" not in session:
             return redirect(url_for("login"))

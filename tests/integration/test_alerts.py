@@ -485,3 +485,51 @@ def test_alert_a_revert_handles_an_attack_but_not_personal_information(
     assert rows["oversight"].status == "sent"
     assert len(mailbox.to("oversighter@example.test")) == 1
     assert all(flag.text for flag in store.iter_flags(with_text=True))  # still visible
+
+
+def test_doctor_checks_the_real_wiki_smtp_store_and_oauth(
+    wiki, wiki_alert_settings, mailbox, monkeypatch
+):
+    """`flagbot doctor`: each thing an operator gets wrong, against the real servers."""
+    from flagbot.doctor import run_checks, table
+
+    monkeypatch.setenv("T_OAUTH_SECRET", "x")
+    monkeypatch.setenv("T_WEB_SECRET", "y")
+    alerts = dataclasses.replace(
+        wiki_alert_settings.alerts,
+        recipients={
+            "oversight": ("wikimail:Oversighter", "wikimail:Bob"),  # Bob takes no email
+            "emergency": ("smtp:emergency@example.test",),
+        },
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
+        kill_switch_page="User:FlagBot/NoSuchSwitch",
+    )
+    web = dataclasses.replace(
+        wiki_alert_settings.web,
+        oauth_client_id="consumer",
+        oauth_client_secret_env="T_OAUTH_SECRET",
+        secret_key_env="T_WEB_SECRET",
+    )
+    settings = dataclasses.replace(wiki_alert_settings, alerts=alerts, web=web)
+    findings = {f.check: f.problem for f in run_checks(settings)}
+    assert findings["store reachable and migrated"] is None
+    assert findings["model default loads"] is None
+    assert findings["rules load, examples pass"] is None
+    assert findings["testwiki answers"] is None
+    assert findings["testwiki bot account logs in with `sendemail`"] is None
+    assert findings["testwiki wikimail:Oversighter accepts email"] is None
+    assert "email" in findings["testwiki wikimail:Bob accepts email"]
+    assert "does not exist" in findings["testwiki kill switch page"]
+    assert findings[f"SMTP 127.0.0.1:{mailbox.port} connects and logs in"] is None
+    assert findings["review queue OAuth"] is None
+    assert mailbox.messages == []  # read-only: nothing was sent
+    broken = dataclasses.replace(
+        settings,
+        alerts=dataclasses.replace(alerts, smtp_port=1),
+        wikis=(dataclasses.replace(settings.wikis[0], id="nowiki", url="http://127.0.0.1:1"),),
+    )
+    report = table(run_checks(broken))
+    assert "SMTP 127.0.0.1:1 connects and logs in  PROBLEM" in report
+    assert "nowiki answers" in report and "PROBLEM" in report.split("nowiki answers")[1]

@@ -1,0 +1,168 @@
+"""`flagbot doctor`: read-only checks of everything an operator gets wrong, one function each.
+
+Each check returns a list of Findings (what was checked, the problem or None, the fix). Nothing is
+written anywhere: the store is opened read-only in spirit (migrations do run, as on any start),
+no alert is sent, no page edited.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flagbot.config import Settings
+from flagbot.wiki import WikiClient
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    problem: str | None  # None: OK
+    fix: str = ""
+
+
+Check = Callable[[Settings, WikiClient], list[Finding]]
+
+
+def check_store(settings: Settings, _client: WikiClient) -> list[Finding]:
+    from flagbot.store import Store
+
+    try:
+        store = Store(settings.store).open()  # also migrates, as `flagbot run` would
+        store.outcome_counts()
+        store.close()
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding
+        return [Finding("store reachable and migrated", str(exc), "check `store:` and the server")]
+    return [Finding("store reachable and migrated", None)]
+
+
+def check_model_and_rules(settings: Settings, _client: WikiClient) -> list[Finding]:
+    from flagbot.classifier import load_model
+    from flagbot.rules import load_rules
+
+    found = []
+    try:
+        load_model(settings.model)
+        found.append(Finding(f"model {settings.model} loads", None))
+    except Exception as exc:  # noqa: BLE001
+        found.append(Finding(f"model {settings.model} loads", str(exc), "see the message"))
+    try:
+        failures = load_rules(settings.rules).check_examples()
+        problem = f"{len(failures)} rule example(s) fail" if failures else None
+        found.append(Finding("rules load, examples pass", problem, "flagbot rules check"))
+    except Exception as exc:  # noqa: BLE001
+        found.append(Finding("rules load, examples pass", str(exc), "flagbot rules check"))
+    return found
+
+
+def check_wikis(settings: Settings, client: WikiClient) -> list[Finding]:
+    """Each wiki answers; for wikimail, the bot logs in, may send email, and each recipient
+    accepts it; the kill switch page exists."""
+    import pywikibot
+
+    found = []
+    for wiki in settings.wikis:
+        try:
+            site = client.site(wiki)
+        except Exception as exc:  # noqa: BLE001
+            found.append(Finding(f"{wiki.id} answers", str(exc), "check `url`/`script_path`"))
+            continue
+        found.append(Finding(f"{wiki.id} answers", None))
+        mailed = [
+            address.partition(":")[2]
+            for route in {
+                *settings.alerts.recipients,
+                *settings.alerts.wiki_recipients.get(wiki.id, {}),
+            }
+            for address in settings.alerts.recipients_for(wiki.id, route)
+            if address.startswith("wikimail:")
+        ]
+        if mailed:
+            found.extend(_wikimail(site, wiki.id, mailed, pywikibot))
+        page = settings.alerts.kill_switch_page
+        if page:
+            try:
+                exists = pywikibot.Page(site, page).exists()
+                problem = None if exists else f"{page} does not exist: alerts stay queued"
+            except Exception as exc:  # noqa: BLE001
+                problem = str(exc)
+            found.append(Finding(f"{wiki.id} kill switch page", problem, f'create {page}: "yes"'))
+    return found
+
+
+def _wikimail(site: object, wiki_id: str, targets: list[str], pywikibot: object) -> list[Finding]:
+    found = []
+    check = f"{wiki_id} bot account logs in with `sendemail`"
+    try:
+        if not site.logged_in():  # type: ignore[attr-defined]
+            site.login()  # type: ignore[attr-defined]
+        ok = site.has_right("sendemail")  # type: ignore[attr-defined]
+        found.append(Finding(check, None if ok else "no `sendemail` right", "confirm its email"))
+    except Exception as exc:  # noqa: BLE001
+        found.append(Finding(check, str(exc), "check user-config.py and the password file"))
+        return found
+    for target in targets:
+        check = f"{wiki_id} wikimail:{target} accepts email"
+        try:
+            ok = pywikibot.User(site, target).isEmailable()  # type: ignore[attr-defined]
+            problem = None if ok else "no confirmed address, or email from users disabled"
+        except Exception as exc:  # noqa: BLE001
+            problem = str(exc)
+        found.append(Finding(check, problem, "the account's email preferences"))
+    return found
+
+
+def check_smtp(settings: Settings, _client: WikiClient) -> list[Finding]:
+    alerts = settings.alerts
+    routes = [
+        *alerts.recipients.values(),
+        *(r for w in alerts.wiki_recipients.values() for r in w.values()),
+    ]
+    if not any(a.startswith("smtp:") for addresses in routes for a in addresses):
+        return []
+    from flagbot.alerts.smtp import session
+
+    check = f"SMTP {alerts.smtp_host}:{alerts.smtp_port} connects and logs in"
+    try:
+        with session(alerts) as client:
+            client.noop()
+    except Exception as exc:  # noqa: BLE001
+        return [Finding(check, str(exc), "check alerts.smtp and the password variable")]
+    return [Finding(check, None)]
+
+
+def check_oauth(settings: Settings, _client: WikiClient) -> list[Finding]:
+    web = settings.web
+    if not web.oauth_client_id:
+        return [
+            Finding("review queue OAuth", "web.oauth_client_id is empty", "register a consumer")
+        ]
+    missing = [
+        v for v in (web.oauth_client_secret_env, web.secret_key_env) if not os.environ.get(v)
+    ]
+    problem = f"${', $'.join(missing)} not set" if missing else None
+    return [Finding("review queue OAuth", problem, "set the environment variables")]
+
+
+CHECKS: tuple[Check, ...] = (
+    check_store,
+    check_model_and_rules,
+    check_wikis,
+    check_smtp,
+    check_oauth,
+)
+
+
+def run_checks(settings: Settings, client: WikiClient | None = None) -> list[Finding]:
+    client = client or WikiClient(settings)
+    return [finding for check in CHECKS for finding in check(settings, client)]
+
+
+def table(findings: list[Finding]) -> str:
+    width = max((len(f.check) for f in findings), default=10)
+    lines = []
+    for f in findings:
+        status = "OK" if f.problem is None else f"PROBLEM: {f.problem} (fix: {f.fix})"
+        lines.append(f"{f.check:<{width}}  {status}")
+    return "\n".join(lines)
