@@ -413,7 +413,13 @@ def cmd_web(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.web.oauth_client_id:
         log.warning("web.oauth_client_id is not set: nobody can log in (see the README)")
-    if args.host in ("127.0.0.1", "localhost", "::1") and settings.web.secure_cookies:
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not os.environ.get(settings.web.secret_key_env):
+        raise FlagbotError(
+            f"web: serving on {args.host} needs ${settings.web.secret_key_env} (a random secret "
+            "for the session cookies): without it, logins fail across restarts and workers"
+        )
+    if loopback and settings.web.secure_cookies:
         # this built-in server speaks plain http; on loopback that is fine, elsewhere use a
         # WSGI server behind HTTPS (README), where the cookies stay Secure
         settings = dataclasses.replace(

@@ -35,10 +35,10 @@ CATEGORIES = (
     "self_harm",  # someone saying they will harm themselves: the emergency contact, at once
 )
 SEVERITIES = ("low", "medium", "high", "emergency")
-# Private: only oversighters see these flags in the review queue, and their routes must include
-# "oversight". Any flag routed to oversight is private too (routes can widen privacy, never
-# narrow it): `web.auth.oversight_only` decides from the flag's categories and routes.
-OVERSIGHT_CATEGORIES = ("pii", "outing", "threat")
+# Private: only oversighters see these flags in the review queue (`web.auth.oversight_only`),
+# and their routes must include "oversight". Visibility follows categories, never routes: a threat
+# alerts oversight and the emergency contact, and admins still see it, since they block.
+OVERSIGHT_CATEGORIES = ("pii", "outing")
 OVERSIGHT_ROUTE = "oversight"
 EMERGENCY_ROUTE = "emergency"
 REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here

@@ -631,6 +631,8 @@ class Store:
 
     # --- the review queue -------------------------------------------------------------------
     def flag(self, flag_id: int) -> Flag | None:
+        if not 0 < flag_id < 2**63:  # a huge id from a URL: no such flag, not a database error
+            return None
         with self.engine.connect() as conn:
             row = conn.execute(select(flags).where(flags.c.id == flag_id)).first()
             return Flag.from_row(row) if row else None
@@ -659,11 +661,19 @@ class Store:
             return [Flag.from_row(r) for r in conn.execute(query.order_by(ordering, flags.c.id))]
 
     def decisions_for(self, flag_id: int) -> list[dict[str, Any]]:
+        """Decisions and notes without a decision, oldest first, as {reviewer, decision, note}."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(decisions).where(decisions.c.flag_id == flag_id).order_by(decisions.c.id)
-            )
-            return [dict(r._mapping) for r in rows]
+            decided = [
+                {"at": r.decided_at, "reviewer": r.reviewer, "decision": r.decision, "note": r.note}
+                for r in conn.execute(select(decisions).where(decisions.c.flag_id == flag_id))
+            ]
+            notes = [
+                {"at": r.at, "reviewer": r.actor, "decision": "note", "note": r.detail}
+                for r in conn.execute(
+                    select(audit).where(audit.c.flag_id == flag_id, audit.c.action == "note")
+                )
+            ]
+        return sorted(decided + notes, key=lambda d: d["at"])
 
     def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -189,6 +189,7 @@ def save_model(model: Any, path: Path) -> Path:
     return path
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula
 DECISION_LABELS = {"confirm": 1, "handled": 1, "oversight": 1, "false_positive": 0}
 
 
@@ -198,13 +199,19 @@ def export_labels(store: Any, out: str | Path) -> dict[str, int]:
         return write_labels(store, f)  # abusive text: the owner's eyes only
 
 
-def write_labels(store: Any, handle: Any) -> dict[str, int]:
-    """The label rows of `export_labels`, written to an open text file (also the web export)."""
+def write_labels(
+    store: Any, handle: Any, wikis: set[str] | None = None, spreadsheet_safe: bool = False
+) -> dict[str, int]:
+    """The label rows of `export_labels`, written to an open text file (also the web export:
+    only the `wikis` the reviewer oversees, and `spreadsheet_safe`: a cell starting with `=`,
+    `+`, `-` or `@` gets a leading `'`, so a spreadsheet shows it instead of running it)."""
     counts = {"rows": 0, "positive": 0, "negative": 0, "purged": 0, "undecided": 0, "names": 0}
     writer = csv.writer(handle)
     writer.writerow(["text", "label", "category", "source"])
     for decided in store.iter_decisions():
         flag = decided.flag
+        if wikis is not None and flag.wiki not in wikis:
+            continue
         label = DECISION_LABELS.get(decided.decision)
         if label is None:
             counts["undecided"] += 1
@@ -216,7 +223,8 @@ def write_labels(store: Any, handle: Any) -> dict[str, int]:
             counts["purged"] += 1
             continue
         category = ";".join(flag.categories) if label else ""
-        writer.writerow([flag.text, label, category, f"review:{flag.wiki}:{flag.rev_id}"])
+        text = f"'{flag.text}" if spreadsheet_safe and flag.text[0] in FORMULA_START else flag.text
+        writer.writerow([text, label, category, f"review:{flag.wiki}:{flag.rev_id}"])
         counts["rows"] += 1
         counts["positive" if label else "negative"] += 1
     return counts

@@ -52,11 +52,12 @@ class WikiClient:
                 self._sites[wiki.id] = _make_site(wiki, self.settings)
             return self._sites[wiki.id]
 
-    def user_groups(self, wiki: WikiSettings, user: str) -> frozenset[str]:
-        """The user's groups on the wiki (`list=users&usprop=groups`), cached for GROUPS_TTL."""
+    def user_groups(self, wiki: WikiSettings, user: str, fresh: bool = False) -> frozenset[str]:
+        """The user's groups on the wiki (`list=users&usprop=groups`), cached for GROUPS_TTL
+        unless `fresh`."""
         key = (wiki.id, user)
         cached = self._groups.get(key)
-        if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
             return cached[1]
         site = self.site(wiki)
         try:

@@ -349,3 +349,9 @@ def test_status_check_exits_1_when_the_bot_is_stuck_or_alerts_keep_failing(tmp_p
     assert stale.returncode == 1
     assert "has not advanced" in json.loads(stale.stdout)["problems"][0]
     store.close()
+
+
+def test_web_refuses_a_public_address_without_a_session_secret(tmp_path):
+    """With several workers or after a restart, logins failed: each made its own secret."""
+    env_free = flagbot("web", "--host", "0.0.0.0", "--port", "1", cwd=tmp_path, check=False)
+    assert env_free.returncode == 2 and "FLAGBOT_WEB_SECRET" in env_free.stderr

@@ -129,17 +129,15 @@ def test_web_admin_sees_attacks_but_not_personal_information(web):
     assert "pii-street-address" not in stats
 
 
-def test_web_a_category_routed_to_oversight_is_private_too(web):
-    """Routes can widen privacy, never narrow it: a wiki that sends harassment to its
-    oversighters keeps those flags from the admins as well."""
+def test_web_admins_see_threats_but_routes_never_hide_or_show_personal_information(web):
+    """Visibility follows categories: a threat alerts oversight and the emergency contact, and
+    admins still see it (they block); a route cannot make personal information public."""
     app, store, _, _ = web
-    routes = {"harassment": ("oversight",)}
-    private = decide(0.3, [RuleHit("harassment-hounding", "harassment", "medium")], {}, routes)
-    store.record_batch(
-        "test", [Outcome(change(103, "Talk:Hounded"), "flagged", private, "x")], None
-    )
-    assert "Talk:Hounded" not in login(app, "Admin1").get("/").get_data(as_text=True)
-    assert "Talk:Hounded" in login(app, "Oversighter1").get("/").get_data(as_text=True)
+    routes = {"threat": ("oversight",), "emergency": ("emergency", "oversight")}
+    threat = decide(0.3, [RuleHit("threat-kill", "threat", "emergency")], {}, routes)
+    store.record_batch("test", [Outcome(change(103, "Talk:Threat"), "flagged", threat, "x")], None)
+    assert "Talk:Threat" in login(app, "Admin1").get("/").get_data(as_text=True)
+    assert "User talk:Target" not in login(app, "Admin1").get("/").get_data(as_text=True)
 
 
 def test_web_oversighter_sees_everything_and_exports_labels(web):
@@ -293,3 +291,68 @@ def test_web_health_and_metrics_need_no_login_and_show_no_flags(make_settings):
     off = create_app(make_settings(), store=store, groups_lookup=lambda user: frozenset())
     assert off.test_client().get("/metrics").status_code != 200  # off by default
     store.close()
+
+
+def test_web_rights_are_per_wiki(make_settings):
+    """An admin of enwiki is nobody on dewiki: they see enwiki's attacks, not dewiki's."""
+    from flagbot.config import WikiSettings
+
+    settings = make_settings(
+        wikis=(
+            WikiSettings(id="enwiki", url="https://en.wikipedia.org"),
+            WikiSettings(id="dewiki", url="https://de.wikipedia.org"),
+        )
+    )
+    store = Store(settings.store).open()
+    attack = decide(0.97, [RuleHit("attack-you-are-insult", "personal_attack", "medium")], {})
+    german = dataclasses.replace(change(201, "Diskussion:Angriff"), wiki="dewiki")
+    store.record_batch(
+        "test",
+        [
+            Outcome(change(200, "Talk:Attack"), "flagged", attack, ATTACK_TEXT),
+            Outcome(german, "flagged", attack, ATTACK_TEXT),
+        ],
+        None,
+    )
+    rights = {("enwiki", "Admin1"): frozenset({"sysop"})}
+    app = create_app(
+        settings,
+        store=store,
+        groups_lookup=lambda wiki, user: rights.get((wiki, user), frozenset()),
+        revision_lookup=lambda wiki, rev: "visible",
+    )
+    app.config["TESTING"] = True
+    client = login(app, "Admin1")
+    queue = client.get("/").get_data(as_text=True)
+    assert "Talk:Attack" in queue and "Diskussion:Angriff" not in queue
+    ids = {f.wiki: f.id for f in store.iter_flags()}
+    assert client.get(f"/flag/{ids['dewiki']}").status_code == 404
+    assert client.get(f"/flag/{ids['enwiki']}").status_code == 200
+    store.close()
+
+
+def test_web_odd_numbers_and_huge_ids_are_not_server_errors(web):
+    app, _, _, _ = web
+    client = login(app, "Admin1")
+    for query in ("page=inf", "page=nan", "page=1e400", "min_score=nan", "age=-inf"):
+        assert client.get(f"/?{query}").status_code == 200, query
+    assert client.get(f"/flag/{10**30}").status_code == 404
+
+
+def test_web_notes_show_on_the_flag_and_the_export_defuses_formulas(web):
+    app, store, ids, _ = web
+    client = login(app, "Oversighter1")
+    token = {"csrf": "token-Oversighter1"}
+    client.post(f"/flag/{ids[101]}/decide", data={**token, "note": "asked on their talk page"})
+    assert "asked on their talk page" in client.get(f"/flag/{ids[101]}").get_data(as_text=True)
+    formula = Outcome(
+        change(104, "Talk:F"),
+        "flagged",
+        decide(0.97, [RuleHit("attack-you-are-insult", "personal_attack", "medium")], {}),
+        '=HYPERLINK("http://evil.example","you idiot")',
+    )
+    store.record_batch("test", [formula], None)
+    flag_id = next(f.id for f in store.iter_flags() if f.rev_id == 104)
+    client.post(f"/flag/{flag_id}/decide", data={**token, "decision": "confirm"})
+    export = client.get("/export.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in export and "\n=HYPERLINK" not in export

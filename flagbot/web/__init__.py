@@ -2,13 +2,14 @@
 
 `create_app(settings)` is the WSGI app (`flagbot web` serves it on loopback; behind gunicorn in
 production). Everyone logs in with their wiki account through MediaWiki OAuth 2.0; their
-groups on the wiki decide what they see: admins see attacks, harassment and hate; only
-oversighters see personal information, outing and threats; anyone else gets a 403 and learns
+groups on the wiki decide what they see: admins see attacks, harassment, hate and threats;
+only oversighters see personal information and outing; anyone else gets a 403 and learns
 nothing. Every view and decision is written to the audit log.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import secrets
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from flagbot.errors import ConfigError
 from flagbot.store import Store
 from flagbot.wiki import WikiClient
 
-GroupsLookup = Callable[[str], frozenset[str]]  # user name → groups on the wiki
+# (user) → groups on every wiki, or (wiki id, user) → groups on that wiki
+GroupsLookup = Callable[..., frozenset[str]]
 RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
 
 CSP = (
@@ -58,7 +60,7 @@ def create_app(
         "settings": settings,
         "store": store or Store(settings.store).open(),
         "wiki": wiki,
-        "groups": groups_lookup or auth.wiki_groups(client, wiki),
+        "groups": _per_wiki(groups_lookup) if groups_lookup else auth.wiki_groups(settings, client),
         "revision": revision_lookup or _wiki_revision_state(settings, client),
     }
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
@@ -93,6 +95,13 @@ def create_app(
         return response
 
     return app
+
+
+def _per_wiki(lookup: Callable[..., frozenset[str]]) -> Callable[..., frozenset[str]]:
+    """A lookup given as (user) → groups holds for every wiki; (wiki id, user) is per wiki."""
+    if len(inspect.signature(lookup).parameters) >= 2:
+        return lambda wiki_id, user, fresh=False: lookup(wiki_id, user)
+    return lambda wiki_id, user, fresh=False: lookup(user)
 
 
 def _wiki_revision_state(settings: Settings, client: WikiClient) -> RevisionLookup:

@@ -14,7 +14,7 @@ from typing import Any
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
-from flagbot.config import OVERSIGHT_CATEGORIES, OVERSIGHT_ROUTE, Settings, WikiSettings
+from flagbot.config import OVERSIGHT_CATEGORIES, Settings, WikiSettings
 from flagbot.errors import FetchError
 from flagbot.store import Flag
 from flagbot.wiki import WikiClient
@@ -24,9 +24,20 @@ ADMIN, OVERSIGHTER = "admin", "oversighter"
 PUBLIC_ENDPOINTS = ("login", "login_start", "oauth_callback", "static", "healthz", "metrics")
 
 
-def wiki_groups(client: WikiClient, wiki: WikiSettings) -> Callable[[str], frozenset[str]]:
-    """Groups from the wiki itself (`list=users&usprop=groups`)."""
-    return lambda user: client.user_groups(wiki, user)
+def wiki_groups(settings: Settings, client: WikiClient) -> GroupsOnWiki:
+    """Groups from each wiki itself (`list=users&usprop=groups`); `fresh` skips the cache (a
+    login must see today's groups, not the last hour's)."""
+
+    def lookup(wiki_id: str, user: str, fresh: bool = False) -> frozenset[str]:
+        wiki = settings.wiki(wiki_id)
+        if wiki is None:
+            return frozenset()
+        return client.user_groups(wiki, user, fresh=fresh)
+
+    return lookup
+
+
+GroupsOnWiki = Callable[..., frozenset[str]]  # (wiki id, user, fresh=False) → groups there
 
 
 def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
@@ -97,23 +108,41 @@ def context() -> dict[str, Any]:
 
 
 def refresh_role(force: bool = False) -> None:
-    """Read the user's groups from the wiki at login and every `groups_refresh_seconds`."""
-    web = context()["settings"].web
+    """Read the user's groups on every configured wiki at login (never cached) and every
+    `groups_refresh_seconds`: rights are per wiki, as on the wikis themselves."""
+    settings = context()["settings"]
+    web = settings.web
     if not force and time.time() - session.get("groups_at", 0) < web.groups_refresh_seconds:
         return
-    try:
-        groups = context()["groups"](session["user"])
-    except FetchError:
-        if force:
-            abort(503)
-        return  # keep the last known role for now
-    role = ""
-    if groups & set(web.oversight_groups):
-        role = OVERSIGHTER
-    elif groups & set(web.admin_groups):
-        role = ADMIN
-    session["role"] = role
+    known: dict[str, str] = session.get("roles", {})
+    roles: dict[str, str] = {}
+    for wiki in settings.wikis:
+        try:
+            groups = context()["groups"](wiki.id, session["user"], force)
+        except FetchError:
+            if wiki.id in known and not force:
+                roles[wiki.id] = known[wiki.id]  # keep the last known role for now
+            continue
+        if groups & set(web.oversight_groups):
+            roles[wiki.id] = OVERSIGHTER
+        elif groups & set(web.admin_groups):
+            roles[wiki.id] = ADMIN
+        else:
+            roles[wiki.id] = ""
+    if not roles and force:
+        abort(503)  # no wiki answered: nobody can say what this user may see
+    session["roles"] = roles
+    session["role"] = next((r for r in (OVERSIGHTER, ADMIN) if r in roles.values()), "")
     session["groups_at"] = time.time()
+
+
+def role_on(wiki_id: str) -> str:
+    return str(session.get("roles", {}).get(wiki_id, ""))
+
+
+def oversees() -> set[str]:
+    """The wikis where the user is an oversighter."""
+    return {w for w, r in session.get("roles", {}).items() if r == OVERSIGHTER}
 
 
 def csrf_token() -> str:
@@ -133,21 +162,19 @@ def role() -> str:
 
 
 def oversight_only(flag: Flag) -> bool:
-    """Private categories, anything routed to oversight, and what a reviewer sent there."""
-    return (
-        not OVERSIGHT_CATEGORIES_SET.isdisjoint(flag.categories)
-        or OVERSIGHT_ROUTE in flag.routes
-        or flag.status == "oversight"
-    )
+    """Personal information and outing, and what a reviewer sent to oversight."""
+    return not OVERSIGHT_CATEGORIES_SET.isdisjoint(flag.categories) or flag.status == "oversight"
 
 
 OVERSIGHT_CATEGORIES_SET = frozenset(OVERSIGHT_CATEGORIES)
 
 
 def can_see(flag: Flag) -> bool:
-    if role() == OVERSIGHTER:
+    """By the user's role on the flag's own wiki."""
+    wiki_role = role_on(flag.wiki)
+    if wiki_role == OVERSIGHTER:
         return True
-    return role() == ADMIN and not oversight_only(flag)
+    return wiki_role == ADMIN and not oversight_only(flag)
 
 
 def reviewer(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -18,6 +19,7 @@ from flagbot.web.auth import (
     can_see,
     context,
     csrf_token,
+    oversees,
     oversighter,
     reviewer,
     role,
@@ -148,7 +150,7 @@ def init(app: Flask) -> None:
 
         store = context()["store"]
         buffer = io.StringIO()
-        counts = write_labels(store, buffer)
+        counts = write_labels(store, buffer, wikis=oversees(), spreadsheet_safe=True)
         store.audit(session["user"], "export_labels", None, f"{counts['rows']} rows")
         return Response(
             buffer.getvalue(),
@@ -166,10 +168,12 @@ def _visible_flag(flag_id: int) -> Flag:
 
 
 def _number(value: str | None, default: float) -> float:
+    """A query number; anything else (words, inf, nan: `int(inf)` raised a 500) is `default`."""
     try:
-        return float(value) if value not in (None, "") else default
+        number = float(value) if value not in (None, "") else default
     except ValueError:
         return default
+    return number if math.isfinite(number) and abs(number) < 1e12 else default
 
 
 def _precision(counts: dict[str, Counter[str]]) -> list[tuple[str, int, int, float]]:
