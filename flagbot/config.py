@@ -144,6 +144,7 @@ class WebSettings:
     secure_cookies: bool = True  # False only for plain-http tests on loopback
     page_size: int = 50
     metrics: bool = False  # serve /metrics (counts only; put it behind your proxy's rules)
+    base_url: str = ""  # e.g. https://flagbot.example.org: the OAuth callback is built from it
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,15 @@ def _port_or_zero(value: Any) -> str | None:
     return None
 
 
+def _base_url(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "expected a URL"
+    local = value.startswith(("http://127.0.0.1", "http://localhost"))
+    if value and not (value.startswith("https://") or local):
+        return f"{value!r} must start with https:// (http:// only on loopback)"
+    return None
+
+
 def _count(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return "expected a whole number, 1 or more"
@@ -316,6 +326,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "secure_cookies": (BOOL, True),
     "page_size": (_count, 50),
     "metrics": (BOOL, False),
+    "base_url": (_base_url, ""),
 }
 
 
@@ -465,6 +476,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         secure_cookies=web["secure_cookies"],
         page_size=int(web["page_size"]),
         metrics=web["metrics"],
+        base_url=web["base_url"],
     )
 
 

@@ -137,6 +137,7 @@ def test_the_documented_sample_config_is_valid():
         ("alerts:\n  smtp:\n    security: tls\n", "alerts.smtp.security: 'tls' is not allowed"),
         ("alerts:\n  kill_switch:\n    page: 5\n", "alerts.kill_switch.page: expected a string"),
         ("web:\n  admin_groups: sysop\n", "web.admin_groups: expected"),
+        ("web:\n  base_url: http://q.example.org\n", "web.base_url: 'http://q.example.org' must"),
         ("web:\n  oauth_wiki: dewiki\n", "web.oauth_wiki: 'dewiki' is not one of the wikis"),
     ],
 )

@@ -356,3 +356,33 @@ def test_web_notes_show_on_the_flag_and_the_export_defuses_formulas(web):
     client.post(f"/flag/{flag_id}/decide", data={**token, "decision": "confirm"})
     export = client.get("/export.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in export and "\n=HYPERLINK" not in export
+
+
+def test_web_logout_ends_every_copy_of_the_session(web):
+    """The cookie lives in the browser: a copy (another tab, a stolen one) used to stay valid."""
+    app, _, _, _ = web
+    client = login(app, "Admin1")
+    with client.session_transaction() as session:
+        session["login_at"] = time.time() - 10
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/").status_code == 200
+    client.post("/logout", data={"csrf": "token-Admin1"})
+    assert copy.get("/").status_code == 302  # back to the login page
+    fresh = login(app, "Admin1")
+    with fresh.session_transaction() as session:
+        session["login_at"] = time.time() + 1  # a login after the logout
+    assert fresh.get("/").status_code == 200
+
+
+def test_web_oauth_callback_comes_from_base_url_never_from_the_host_header(make_settings):
+    settings = make_settings()
+    web = dataclasses.replace(
+        settings.web, base_url="https://flagbot.example.org", oauth_client_id="consumer"
+    )
+    app = create_app(dataclasses.replace(settings, web=web), groups_lookup=lambda u: frozenset())
+    answer = app.test_client().get("/login/start", headers={"Host": "evil.example"})
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert "redirect_uri=https%3A%2F%2Fflagbot.example.org%2Foauth%2Fcallback" in location
+    assert "evil.example" not in location

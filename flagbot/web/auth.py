@@ -4,6 +4,7 @@ CSRF tokens, and the access rules every view goes through."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import os
 import secrets
@@ -64,7 +65,10 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
     def login_start() -> Any:
         # a link, not a form: the CSP's form-action 'self' would stop the redirect to the wiki;
         # Authlib's `state` parameter protects the round trip instead
-        callback = url_for("oauth_callback", _external=True)
+        # the configured address, never one built from the request's Host header (which
+        # whoever sends the request chooses)
+        base = settings.web.base_url.rstrip("/")
+        callback = f"{base}/oauth/callback" if base else url_for("oauth_callback", _external=True)
         return oauth.mediawiki.authorize_redirect(callback)
 
     @app.get("/oauth/callback")
@@ -80,6 +84,7 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         session.clear()
         session["user"] = name
         session["csrf"] = secrets.token_urlsafe(32)
+        session["login_at"] = time.time()
         refresh_role(force=True)
         context()["store"].audit(name, "login", None, "")
         return redirect(url_for("queue"))
@@ -87,6 +92,9 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
     @app.post("/logout")
     def logout() -> Any:
         check_csrf()
+        # the session cookie lives in the browser: remember the logout here, so a copy of the
+        # cookie (another tab, a stolen one) is refused from now on
+        context()["store"].set_control(_logout_key(session["user"]), str(time.time()))
         session.clear()
         return redirect(url_for("login"))
 
@@ -96,10 +104,18 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
             return None
         if "user" not in session:
             return redirect(url_for("login"))
+        logged_out = context()["store"].get_control(_logout_key(session["user"]))
+        if logged_out is not None and session.get("login_at", 0) <= float(logged_out):
+            session.clear()  # a session from before a logout
+            return redirect(url_for("login"))
         refresh_role()
         if request.method == "POST":
             check_csrf()
         return None
+
+
+def _logout_key(user: str) -> str:
+    return "logout:" + hashlib.sha256(user.encode()).hexdigest()[:40]
 
 
 def context() -> dict[str, Any]:

@@ -111,6 +111,10 @@ def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(
     with page.expect_navigation():
         page.click("#queue tbody tr:has-text('pii') a")
     assert PII in page.inner_text("#text")  # oversighters see the text of pii flags
+    assert "blurred" in page.get_attribute("#text", "class")  # until they ask to see it
+    assert "Flagged as pii" in page.inner_text("main")  # the category comes first
+    page.click("#show-text")
+    assert "blurred" not in page.get_attribute("#text", "class")
     assert "/index.php?" in page.get_attribute("#diff", "href")
     page.screenshot(path=str(shots / "review-flag.png"), full_page=True)
     with page.expect_navigation():

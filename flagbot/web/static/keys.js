@@ -1,3 +1,10 @@
+// Reviewer wellbeing: flagged text stays blurred until the reviewer asks to see it.
+document.addEventListener("click", (event) => {
+  if (event.target.id === "show-text") {
+    document.getElementById("text")?.classList.remove("blurred");
+    event.target.remove();
+  }
+});
 // Keyboard shortcuts: on a flag, c/f/h/o decide; in the queue, j/k move and Enter opens.
 document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey) {
