@@ -43,6 +43,20 @@ OVERSIGHT_ROUTE = "oversight"
 EMERGENCY_ROUTE = "emergency"
 REVIEW_ROUTE = "admins"  # the review queue; categories without a configured route go here
 ALERT_MODES = ("send", "log-only")  # log-only: flags are stored and reviewable, nothing mailed
+# What a person may report (`flagbot web`'s /report), with the flag category and severity it
+# becomes: threats and self-harm reach the emergency contact at once.
+REPORT_CATEGORIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        "threat": ("Threat of physical harm", "threat", "emergency"),
+        "self_harm": ("Someone may harm themselves", "self_harm", "emergency"),
+        "pii": ("Personal information or doxxing", "pii", "high"),
+        "sexual_harassment": ("Sexual harassment", "sexual_harassment", "high"),
+        "hate": ("Hate", "hate", "high"),
+        "hounding": ("Intimidation or hounding", "harassment", "medium"),
+        "personal_attack": ("Personal attacks", "personal_attack", "medium"),
+        "other": ("Something else", "harassment", "low"),
+    }
+)
 # Checked in quotes, titles and user names too: repeating personal information is posting it.
 EVERYWHERE_CATEGORIES = ("pii", "outing")
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange"
@@ -145,6 +159,7 @@ class WebSettings:
     page_size: int = 50
     metrics: bool = False  # serve /metrics (counts only; put it behind your proxy's rules)
     base_url: str = ""  # e.g. https://flagbot.example.org: the OAuth callback is built from it
+    reports_per_day: int = 3  # confidential reports one account may file in 24 hours
 
 
 @dataclass(frozen=True)
@@ -327,6 +342,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "page_size": (_count, 50),
     "metrics": (BOOL, False),
     "base_url": (_base_url, ""),
+    "reports_per_day": (_count, 3),
 }
 
 
@@ -477,6 +493,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         page_size=int(web["page_size"]),
         metrics=web["metrics"],
         base_url=web["base_url"],
+        reports_per_day=int(web["reports_per_day"]),
     )
 
 

@@ -9,6 +9,7 @@ migrations applied in order inside a transaction; a database newer than the code
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -142,6 +143,21 @@ decisions = Table(
     Column("note", Text),
     Column("decided_at", Float, nullable=False),
 )
+reports = Table(  # confidential reports: a person tells reviewers what happened
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flag_id", Integer, ForeignKey("flags.id"), nullable=False),  # its place in the queue
+    Column("wiki", String(64), nullable=False),
+    Column("reporter", Text, nullable=False),  # shown to nobody but oversighters
+    Column("category", String(32), nullable=False),
+    Column("targets", Text, nullable=False),  # diff links, pages or user names, one per line
+    Column("contact", Integer, nullable=False, default=0),  # agrees to be contacted
+    Column("status", String(16), nullable=False, default="received"),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("ix_reports_reporter", "reporter"),
+)
 audit = Table(
     "audit",
     metadata,
@@ -168,7 +184,8 @@ def _migration_2(conn: Connection) -> None:
     control.create(conn, checkfirst=True)
 
 
-EDIT_KIND, NAME_KIND = "edit", "name"
+EDIT_KIND, NAME_KIND, REPORT_KIND = "edit", "name", "report"
+REPORT_KEY_BASE = 2**40  # a report's flag is keyed -(REPORT_KEY_BASE + id): past any log id
 TEXT_COLUMNS = ("added_text", "summary")  # a flag's text: loaded only when asked for
 BIG_COLUMNS = {"processed": ("rev_id",), "flags": ("rev_id", "old_rev_id", "edit_time")}
 
@@ -201,6 +218,11 @@ def _migration_5(conn: Connection) -> None:
     )
 
 
+def _migration_6(conn: Connection) -> None:
+    """Confidential reports."""
+    reports.create(conn, checkfirst=True)
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -208,6 +230,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -840,3 +863,76 @@ class Store:
                 )
             ).scalar()
             return int(count or 0)
+
+    # --- confidential reports ------------------------------------------------------------
+    def record_report(
+        self,
+        report: dict[str, Any],
+        flag: dict[str, Any],
+        on_flag: Callable[[Connection, int], None] | None = None,
+    ) -> int:
+        """A report and its flag (kind "report", the description as its text) and, through
+        `on_flag`, its alerts, in one transaction; returns the report id."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            flag_id = conn.execute(
+                flags.insert().values(  # a placeholder key: two reporters may write at once
+                    **flag,
+                    kind=REPORT_KIND,
+                    rev_id=-(2 * REPORT_KEY_BASE + secrets.randbelow(REPORT_KEY_BASE)),
+                    status="new",
+                    created=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            report_id = conn.execute(
+                reports.insert().values(
+                    **report, flag_id=flag_id, status="received", created=now, updated=now
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(  # the key that keeps (wiki, rev_id) unique, now that the id is known
+                update(flags)
+                .where(flags.c.id == flag_id)
+                .values(rev_id=-(REPORT_KEY_BASE + report_id))
+            )
+            if on_flag is not None:
+                on_flag(conn, flag_id)
+            return int(report_id)
+
+    def reports_today(self, reporter: str, since: float) -> int:
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(
+                    reports.c.reporter == reporter, reports.c.created >= since
+                )
+            ).scalar()
+            return int(count or 0)
+
+    def reports_by(self, reporter: str) -> list[dict[str, Any]]:
+        """A reporter's own reports: reference, wiki, category, status, dates; nothing else."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    reports.c.id,
+                    reports.c.wiki,
+                    reports.c.category,
+                    reports.c.status,
+                    reports.c.created,
+                    reports.c.updated,
+                )
+                .where(reports.c.reporter == reporter)
+                .order_by(reports.c.id.desc())
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def report_for_flag(self, flag_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
+            return dict(row._mapping) if row else None
+
+    def set_report_status(self, flag_id: int, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(reports)
+                .where(reports.c.flag_id == flag_id)
+                .values(status=status, updated=time.time())
+            )

@@ -34,6 +34,7 @@ from flagbot.classifier import MODEL_SUFFIX, sha256_file
 from flagbot.errors import FlagbotError
 from flagbot.features import TalkVectorizer
 from flagbot.files import private_file
+from flagbot.store import REPORT_KIND
 
 TEXT_COLUMNS = ("text", "comment_text")
 LABEL_COLUMNS = ("label", "toxic")
@@ -216,7 +217,7 @@ def write_labels(
         if label is None:
             counts["undecided"] += 1
             continue
-        if flag.names_flagged:  # a title or user name was flagged, not this text
+        if flag.names_flagged or flag.kind == REPORT_KIND:  # not a labelled comment
             counts["names"] += 1
             continue
         if not flag.text:

@@ -386,3 +386,66 @@ def test_web_oauth_callback_comes_from_base_url_never_from_the_host_header(make_
     location = answer.headers["Location"]
     assert "redirect_uri=https%3A%2F%2Fflagbot.example.org%2Foauth%2Fcallback" in location
     assert "evil.example" not in location
+
+
+# --- confidential reports ----------------------------------------------------------------------
+def file_report(client, user, category, targets, description="", **extra):
+    form = {"csrf": f"token-{user}", "wiki": "enwiki", "category": category}
+    return client.post(
+        "/report", data={**form, "targets": targets, "description": description, **extra}
+    )
+
+
+def test_a_report_reaches_the_right_reviewers_and_never_leaks(web, tmp_path):
+    """Anyone logged in reports; a threat goes to the emergency route at once; admins see it
+    without the reporter's name, the reporter sees the status change, and nothing of the
+    description or the reporter reaches an alert."""
+    from email import message_from_bytes
+
+    from flagbot.alerts.sender import deliver
+
+    app, store, _, _ = web
+    reporter = login(app, "Editor1")
+    description = "he wrote that he knows my school and will wait for me there"
+    target = "https://en.wikipedia.org/w/index.php?diff=555&oldid=554"
+    answer = file_report(reporter, "Editor1", "threat", f"{target}\nUser:Mallory", description)
+    assert answer.status_code == 200 and "R-1" in answer.get_data(as_text=True)
+    assert "received" in reporter.get("/my-reports").get_data(as_text=True)
+    assert reporter.get("/").status_code == 403  # a reporter is no reviewer
+
+    settings = app.extensions["flagbot"]["settings"]
+    report_flag = next(f for f in store.iter_flags(with_text=True) if f.kind == "report")
+    assert report_flag.routes[:1] == ("emergency",) and report_flag.text == description
+    admin = login(app, "Admin1")
+    assert "a user" in admin.get(f"/flag/{report_flag.id}").get_data(as_text=True)
+    assert "in review" in reporter.get("/my-reports").get_data(as_text=True)
+    admin.post(
+        f"/flag/{report_flag.id}/decide", data={"csrf": "token-Admin1", "decision": "confirm"}
+    )
+    mine = reporter.get("/my-reports").get_data(as_text=True)
+    assert "acted on" in mine and "Admin1" not in mine  # never who reviewed it
+    oversighter = login(app, "Oversighter1")
+    assert "Editor1" in oversighter.get(f"/flag/{report_flag.id}").get_data(as_text=True)
+
+    assert deliver(store, settings).delivered >= 1
+    for mail in (tmp_path / "outbox").glob("*.eml"):
+        text = mail.read_text() + message_from_bytes(mail.read_bytes()).get_payload()
+        for secret in ("Editor1", "knows my school", "Mallory"):
+            assert secret not in text
+
+
+def test_reports_are_private_to_their_reporter_and_limited_per_day(web):
+    app, store, _, _ = web
+    first, second = login(app, "Editor1"), login(app, "Admin1")
+    for n in range(3):
+        assert file_report(first, "Editor1", "personal_attack", f"User:X{n}").status_code == 200
+    assert file_report(first, "Editor1", "personal_attack", "User:X4").status_code == 429
+    assert "R-" not in second.get("/my-reports").get_data(as_text=True)  # not theirs
+    assert file_report(first, "Editor1", "nonsense", "User:Y").status_code == 400
+    assert file_report(second, "Admin1", "pii", "").status_code == 400  # names nothing
+    pii = file_report(second, "Admin1", "pii", "User:Target posted my address")
+    assert pii.status_code == 200
+    pii_flag = next(f for f in store.iter_flags() if f.kind == "report" and "pii" in f.categories)
+    assert "posted my address" not in login(app, "Admin1").get("/").get_data(as_text=True)
+    assert login(app, "Admin1").get(f"/flag/{pii_flag.id}").status_code == 404  # oversight only
+    assert "posted my address" in login(app, "Oversighter1").get("/").get_data(as_text=True)

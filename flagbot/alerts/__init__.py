@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from flagbot.config import AlertSettings, Settings
-from flagbot.store import Flag, Outcome, Store
+from flagbot.store import REPORT_KIND, Flag, Outcome, Store
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class FlagRef:
     rule_ids: tuple[str, ...]
     review_url: str
     names_flagged: bool = False  # the title or user name is the flagged text: never shown
+    report: bool = False  # a confidential report: what the reporter named is not shown either
 
     @classmethod
     def of(cls, flag: Flag, review_url: str) -> FlagRef:
@@ -51,7 +52,8 @@ class FlagRef:
             score=flag.score,
             rule_ids=flag.rule_ids,
             review_url=f"{review}/flag/{flag.id}" if review else "",
-            names_flagged=flag.names_flagged,
+            names_flagged=flag.names_flagged or flag.kind == REPORT_KIND,
+            report=flag.kind == REPORT_KIND,
         )
 
 
@@ -93,7 +95,13 @@ def render(alert: Alert) -> tuple[str, str]:
     """Subject and plain-text body: links and metadata only, neutral wording."""
     first = alert.items[0]
     if len(alert.items) == 1:
-        where = "a page title or user name" if first.names_flagged else one_line(first.title)
+        where = (
+            "a confidential report"
+            if first.report
+            else "a page title or user name"
+            if first.names_flagged
+            else one_line(first.title)
+        )
         subject = f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {where}"
         intro = "flagbot flagged an edit for your review."
     else:

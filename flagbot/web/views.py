@@ -23,6 +23,7 @@ from flagbot.web.auth import (
     oversighter,
     reviewer,
     role,
+    role_on,
 )
 
 DECISIONS = {
@@ -37,7 +38,12 @@ TRUE_POSITIVE = {"confirm", "handled", "oversight"}
 
 
 def init(app: Flask) -> None:
-    app.jinja_env.globals.update(csrf_token=csrf_token, role=role, OVERSIGHTER=OVERSIGHTER)
+    from flagbot.web import reports
+
+    reports.init(app)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, role=role, role_on=role_on, OVERSIGHTER=OVERSIGHTER
+    )
     app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts or 0))
     app.jinja_env.filters["urlencode_without_page"] = lambda args: urlencode(
         [(k, v) for k, v in args.items(multi=True) if k != "page"]
@@ -86,9 +92,13 @@ def init(app: Flask) -> None:
         _purge_if_hidden(_visible_flag(flag_id))
         found = store.flag(flag_id)  # again: the purge may have just removed the text
         store.audit(session["user"], "view_flag", flag_id, "")
+        report = store.report_for_flag(flag_id) if found and found.kind == "report" else None
+        if report and report["status"] == "received":
+            store.set_report_status(flag_id, "in review")  # the reporter sees someone looked
         return render_template(
             "flag.html",
             flag=found,
+            report=report,
             history=store.decisions_for(flag_id),
             decisions=DECISIONS,
         )
@@ -104,6 +114,10 @@ def init(app: Flask) -> None:
             abort(400, "unknown decision")
         if decision in DECISIONS:
             store.record_decision(flag_id, session["user"], decision, note)
+            if found.kind == "report":
+                from flagbot.web.reports import decided
+
+                decided(flag_id, decision)
             if decision == "oversight":
                 _route_to_oversight(found)
         else:
