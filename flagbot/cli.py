@@ -432,16 +432,18 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from flagbot.purge import purge_hidden
+    from flagbot.purge import purge_expired, purge_hidden
     from flagbot.store import Store
 
     settings = _settings(args)
     store = Store(settings.store).open()
     try:
         purged = purge_hidden(store, settings)
+        expired = purge_expired(store, settings)
     finally:
         store.close()
     print(f"purged the stored text of {purged} revision(s) the wiki has hidden or deleted")
+    print(f"forgot the text of {expired} flag(s) and report(s) older than text_retention_days")
     return 0
 
 

@@ -177,6 +177,7 @@ class Settings:
     batch_size: int = 200
     purge_interval: float = 3600.0  # seconds between checks for revisions the wiki has hidden
     metrics_port: int = 0  # `flagbot run` serves Prometheus metrics here on loopback; 0: off
+    text_retention_days: float = 90.0  # flagged text and report descriptions kept this long
     stale_seconds: float = 900.0  # `status --check`: a live source's position older is a problem
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -325,6 +326,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "batch_size": (_count, 200),
     "purge_interval": (_positive, 3600.0),
     "metrics_port": (_port_or_zero, 0),
+    "text_retention_days": (_positive, 90.0),
     "health": (MAPPING, {}),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
@@ -474,6 +476,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         batch_size=int(top["batch_size"]),
         purge_interval=float(top["purge_interval"]),
         metrics_port=top["metrics_port"],
+        text_retention_days=float(top["text_retention_days"]),
         stale_seconds=float(health.get("stale_seconds", 900.0)),
         alerts=alerts,
         web=_web_settings(web),

@@ -8,6 +8,7 @@ revision, flagbot must not be the place where its text survives.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 
 from flagbot.config import Settings
@@ -40,4 +41,16 @@ def purge_hidden(store: Store, settings: Settings, client: WikiClient | None = N
                 purged += 1
     if purged:
         log.info("purged the stored text of %d revision(s) the wiki has hidden", purged)
+    return purged
+
+
+def purge_expired(store: Store, settings: Settings) -> int:
+    """Retention: the text of flags and reports older than `text_retention_days` is forgotten."""
+    purged = store.purge_older_than(time.time() - settings.text_retention_days * 86400)
+    if purged:
+        log.info(
+            "retention: forgot the text of %d flag(s) older than %g days",
+            purged,
+            settings.text_retention_days,
+        )
     return purged

@@ -615,6 +615,29 @@ class Store:
             self.write_audit(conn, actor, "purge_text", flag_id, reason)
             return True
 
+    def purge_older_than(self, cutoff: float, actor: str = "flagbot") -> int:
+        """Forget the text of flags and reports made before `cutoff` (retention); decisions,
+        categories and counts stay. Returns how many."""
+        with self.engine.begin() as conn:
+            ids = [
+                flag_id
+                for (flag_id,) in conn.execute(
+                    select(flags.c.id).where(
+                        flags.c.created < cutoff,
+                        flags.c.purged_at.is_(None),
+                        flags.c.added_text.is_not(None) | flags.c.summary.is_not(None),
+                    )
+                )
+            ]
+            if ids:
+                conn.execute(
+                    update(flags)
+                    .where(flags.c.id.in_(ids))
+                    .values(added_text=None, summary=None, purged_at=time.time())
+                )
+                self.write_audit(conn, actor, "retention_purge", None, f"{len(ids)} flag(s)")
+            return len(ids)
+
     def get_control(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             value: str | None = conn.execute(

@@ -220,3 +220,19 @@ def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
     store.record_batch("src", [outcome(1, flagged=True)], None)
     store.close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_retention_forgets_old_text_and_keeps_decisions(store):
+    """Flagged text and report descriptions are kept `retention_days`, like AbuseFilter's
+    private data; the flag, its categories and decisions stay for counts and labels history."""
+    store.record_batch("src", [outcome(1, flagged=True), outcome(2, flagged=True)], None)
+    old, new = sorted(store.iter_flags(), key=lambda f: f.rev_id)
+    store.record_decision(old.id, "Admin1", "confirm")
+    with store.engine.begin() as conn:
+        conn.execute(flags.update().where(flags.c.id == old.id).values(created=1.0))
+    assert store.purge_older_than(1000.0) == 1
+    kept = {f.rev_id: f for f in store.iter_flags(with_text=True)}
+    assert kept[old.rev_id].text is None and kept[old.rev_id].purged_at is not None
+    assert kept[new.rev_id].text == "the flagged text"
+    assert kept[old.rev_id].status == "confirm" and kept[old.rev_id].categories
+    assert store.purge_older_than(1000.0) == 0  # once

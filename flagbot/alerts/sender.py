@@ -78,7 +78,7 @@ def run_sender(
 ) -> None:
     """`flagbot run`'s sender thread: drain every `interval` seconds until stopped, and check
     for revisions the wiki has hidden every `purge_interval` seconds."""
-    from flagbot.purge import purge_hidden
+    from flagbot.purge import purge_expired, purge_hidden
 
     client = client or WikiClient(settings)
     next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
@@ -88,8 +88,10 @@ def run_sender(
             report = deliver(store, settings, client=client)
             if metrics is not None:
                 metrics.delivery_pass(report.failed + report.retrying, store.outbox_counts())
-            if online and time.monotonic() >= next_purge:
-                purge_hidden(store, settings, client)
+            if time.monotonic() >= next_purge:
+                if online:
+                    purge_hidden(store, settings, client)
+                purge_expired(store, settings)
                 next_purge = time.monotonic() + settings.purge_interval
         except Exception:  # noqa: BLE001 - the pipeline must go on; the rows are kept
             log.exception(
