@@ -160,6 +160,7 @@ class WebSettings:
     metrics: bool = False  # serve /metrics (counts only; put it behind your proxy's rules)
     base_url: str = ""  # e.g. https://flagbot.example.org: the OAuth callback is built from it
     reports_per_day: int = 3  # confidential reports one account may file in 24 hours
+    report_stats_groups: tuple[str, ...] = ()  # who may see /stats/reports; empty: any account
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "metrics": (BOOL, False),
     "base_url": (_base_url, ""),
     "reports_per_day": (_count, 3),
+    "report_stats_groups": (_list_of(str, "group names"), []),
 }
 
 
@@ -497,6 +499,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         metrics=web["metrics"],
         base_url=web["base_url"],
         reports_per_day=int(web["reports_per_day"]),
+        report_stats_groups=tuple(web["report_stats_groups"]),
     )
 
 

@@ -947,6 +947,15 @@ class Store:
             )
             return [dict(r._mapping) for r in rows]
 
+    def report_counts(self) -> dict[tuple[str, str], int]:
+        """Reports per (month "YYYY-MM", category): counts only."""
+        counts: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as conn:
+            for created, category in conn.execute(select(reports.c.created, reports.c.category)):
+                key = (time.strftime("%Y-%m", time.gmtime(created)), category)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def report_for_flag(self, flag_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()

@@ -449,3 +449,24 @@ def test_reports_are_private_to_their_reporter_and_limited_per_day(web):
     assert "posted my address" not in login(app, "Admin1").get("/").get_data(as_text=True)
     assert login(app, "Admin1").get(f"/flag/{pii_flag.id}").status_code == 404  # oversight only
     assert "posted my address" in login(app, "Oversighter1").get("/").get_data(as_text=True)
+
+
+def test_report_counts_show_the_scale_without_exposing_anyone(web):
+    app, _, _, _ = web
+    editor = login(app, "Editor1")
+    for n in range(3):
+        file_report(editor, "Editor1", "hounding", f"User:Follower{n}")
+    admin = login(app, "Admin1")
+    for n in range(3):
+        file_report(admin, "Admin1", "hounding", f"User:Other{n}")
+    file_report(admin, "Admin1", "threat", "User:Threatener")
+    page = editor.get("/stats/reports").get_data(as_text=True)  # any account, by default
+    month = time.strftime("%Y-%m", time.gmtime())
+    assert month in page and ">6<" in page and "fewer than 5" in page  # 6 hounding, 1 threat
+    assert "Follower" not in page and "Threatener" not in page and "Admin1" not in page
+    settings = app.extensions["flagbot"]["settings"]
+    app.extensions["flagbot"]["settings"] = dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, report_stats_groups=("sysop",))
+    )
+    assert editor.get("/stats/reports").status_code == 403
+    assert admin.get("/stats/reports").status_code == 200

@@ -17,6 +17,7 @@ from flask import Flask, abort, render_template, request, session
 
 from flagbot.alerts import deliveries, one_line
 from flagbot.config import REPORT_CATEGORIES
+from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
 from flagbot.store import Store
@@ -100,6 +101,38 @@ def init(app: Flask) -> None:
         """The reporter's own reports, their status and dates: nothing about reviewers."""
         rows = context()["store"].reports_by(session["user"])
         return render_template("my_reports.html", reports=rows, categories=REPORT_CATEGORIES)
+
+    @app.get("/stats/reports")
+    def report_stats() -> Any:
+        """How many people report what, per month: the scale of the problem, no one exposed
+        (a count under SMALL_COUNT shows as "fewer than 5")."""
+        allowed = context()["settings"].web.report_stats_groups
+        if allowed and not _in_groups(allowed):
+            abort(403)
+        counts = context()["store"].report_counts()
+        months = sorted({m for m, _ in counts}, reverse=True)
+        rows = [(m, [_shown(counts.get((m, c), 0)) for c in REPORT_CATEGORIES]) for m in months]
+        labels = [label for label, _c, _s in REPORT_CATEGORIES.values()]
+        return render_template("report_stats.html", rows=rows, labels=labels)
+
+
+SMALL_COUNT = 5
+
+
+def _shown(count: int) -> str:
+    return "0" if count == 0 else "fewer than 5" if count < SMALL_COUNT else str(count)
+
+
+def _in_groups(groups: tuple[str, ...]) -> bool:
+    """Whether the user holds one of `groups` on any configured wiki."""
+    settings = context()["settings"]
+    for wiki in settings.wikis:
+        try:
+            if context()["groups"](wiki.id, session["user"], False) & set(groups):
+                return True
+        except FetchError:
+            continue
+    return False
 
 
 def decided(flag_id: int, decision: str) -> None:
