@@ -48,7 +48,7 @@ def verdict_for(flagbot: dict[str, Any], scorer: Any, case: dict[str, Any]) -> A
             texts = pipeline.readable_texts(added, "")
         return scorer.verdicts([texts], [1])[0] if any(texts) else None
     added = diffs.added_wikitext(case["old"], case["new"])
-    if len(added) > scorer.max_chars if hasattr(scorer, "max_chars") else len(added) > 20000:
+    if len(added) > getattr(scorer, "max_chars", 20000):
         return None  # too_large: never scored
     text = wikitext.readable_text(added)
     return scorer.verdicts([(text, "")], [1])[0] if text else None

@@ -138,6 +138,12 @@ class AlertSettings:
     interval: float = 5.0
     mode: str = "send"  # or "log-only" (for every wiki; a wiki's own `alerts: log-only` too)
 
+    def addresses(self) -> set[str]:
+        """Every `channel:address` named anywhere in recipients and wiki_recipients."""
+        lists = [*self.recipients.values()]
+        lists += [x for routes in self.wiki_recipients.values() for x in routes.values()]
+        return {address for addresses in lists for address in addresses}
+
     def recipients_for(self, wiki: str, route: str) -> tuple[str, ...]:
         """`channel:address` strings for a route on a wiki; a wiki's own list wins."""
         own = self.wiki_recipients.get(wiki, {})

@@ -115,11 +115,7 @@ def _wikimail(site: object, wiki_id: str, targets: list[str], pywikibot: object)
 
 def check_smtp(settings: Settings, _client: WikiClient) -> list[Finding]:
     alerts = settings.alerts
-    routes = [
-        *alerts.recipients.values(),
-        *(r for w in alerts.wiki_recipients.values() for r in w.values()),
-    ]
-    if not any(a.startswith("smtp:") for addresses in routes for a in addresses):
+    if not any(a.startswith("smtp:") for a in alerts.addresses()):
         return []
     from flagbot.alerts.smtp import session
 

@@ -255,13 +255,14 @@ class Pipeline:
                 outcomes.append(Outcome(change, "empty_text"))
         names_only = self._drop_duplicates(names_only)
         to_score.extend((c, Texts("", names=self._names(c))) for c in names_only)
+        only_names = {id(c) for c in names_only}
         for (change, texts), verdict in zip(to_score, self._verdicts(to_score), strict=True):
             if isinstance(verdict, Poison):
                 outcomes.append(self._poisoned(change, verdict.error))
                 continue
             has_text = bool(texts.added or texts.quoted)
             if not verdict.flagged and not has_text:  # only names, and they are clean
-                if change not in names_only:  # a talk-page edit that added no words
+                if id(change) not in only_names:  # a talk-page edit that added no words
                     summary.skipped["empty_text"] += 1
                     outcomes.append(Outcome(change, "empty_text"))
                 continue

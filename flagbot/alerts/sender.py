@@ -106,9 +106,8 @@ def deliver(
     now = time.time() if now is None else now
     client = client or WikiClient(settings)
     report = DeliveryReport()
-    held = hold(store)
-    if held is None and _surge(store, settings, client, now, report):
-        held = hold(store)
+    urgent = urgent_routes(settings)
+    held = hold(store) or _surge(store, settings, client, now)
     _release_stale_claims(store, now)
     rows = store.due_alerts(now)
     if held is not None:
@@ -116,8 +115,8 @@ def deliver(
         # the auto-throttle trips (the kill switch, a human decision, still holds everything)
         reason = json.loads(held)["reason"]
         report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
-        report.waiting += sum(1 for r in rows if r.route not in urgent_routes(settings))
-        rows = [r for r in rows if r.route in urgent_routes(settings)]
+        report.waiting += sum(1 for r in rows if r.route not in urgent)
+        rows = [r for r in rows if r.route in urgent]
     if not rows:
         return report
     by_wiki: dict[str, list[Due]] = defaultdict(list)
@@ -130,10 +129,12 @@ def deliver(
                 f"kill switch {settings.alerts.kill_switch_page} on {wiki_id} is not 'yes'"
             )
             report.waiting += len(wiki_rows)
-            urgent = sum(1 for r in wiki_rows if r.route in urgent_routes(settings))
-            report.emergency_held += urgent
-            if urgent:
-                log.warning("the kill switch on %s holds %d emergency alert(s)", wiki_id, urgent)
+            held_urgent = sum(1 for r in wiki_rows if r.route in urgent)
+            report.emergency_held += held_urgent
+            if held_urgent:
+                log.warning(
+                    "the kill switch on %s holds %d emergency alert(s)", wiki_id, held_urgent
+                )
             continue
         ready += _drop_stale(store, settings, client, wiki_id, wiki_rows, report)
     by_recipient: dict[str, list[Due]] = defaultdict(list)
@@ -272,25 +273,24 @@ def _switch_on(settings: Settings, client: WikiClient, wiki_id: str, now: float)
     return on
 
 
-def _surge(
-    store: Store, settings: Settings, client: WikiClient, now: float, report: DeliveryReport
-) -> bool:
-    """Alerts per hour far above the recent rate (a bad rules.yaml?): hold and tell the operator."""
+def _surge(store: Store, settings: Settings, client: WikiClient, now: float) -> str | None:
+    """Alerts per hour far above the recent rate (a bad rules.yaml?): hold and tell the operator.
+    Returns the hold it set, or None."""
     cfg = settings.alerts
     released = float(store.get_control(RELEASED_KEY) or 0)
     recent, _ = store.flags_alerted(max(now - 3600, released))
     earlier, first = store.flags_alerted(now - 7 * DAY, now - 3600)
     reason = surge(recent, earlier, first, now, cfg.throttle_factor, cfg.throttle_min_per_hour)
     if reason is None:
-        return False
-    store.set_control(HOLD_KEY, json.dumps({"reason": reason, "at": now}))
+        return None
+    held = json.dumps({"reason": reason, "at": now})
+    store.set_control(HOLD_KEY, held)
     log.error(
         "alerts held: %s; check rules.yaml and the model, then `flagbot alerts release`", reason
     )
-    report.held = f"held by the auto-throttle ({reason}); run `flagbot alerts release`"
     if cfg.operator:
         _tell_operator(settings, client, reason)
-    return True
+    return held
 
 
 def _tell_operator(settings: Settings, client: WikiClient, reason: str) -> None:
