@@ -244,6 +244,63 @@ def literal_prefilter(pattern: str, flags: int) -> tuple[frozenset[str] | None, 
     return (_minimal(best) if best is not None else None), (tuple(sorted(kept, key=sorted)) or None)
 
 
+def _digit(op: Any, av: Any) -> bool:
+    """Is this one-character node sure to match a decimal digit?"""
+    name = str(op)
+    if name == "LITERAL":
+        return chr(av).isdecimal()
+    if name != "IN" or not av:
+        return False
+    for item_op, item_av in av:
+        item = str(item_op)
+        if item == "LITERAL" and chr(item_av).isdecimal():
+            continue
+        if item == "RANGE" and all(chr(c).isdecimal() for c in range(item_av[0], item_av[1] + 1)):
+            continue
+        if item == "CATEGORY" and str(item_av) == "CATEGORY_DIGIT":
+            continue
+        return False  # a negation, a letter, any other class: not surely a digit
+    return True
+
+
+def _digits(items: Any) -> int:
+    """How many decimal digits every match of this sequence holds, at least."""
+    total = 0
+    for op, av in items:
+        name = str(op)
+        if _digit(op, av):
+            total += 1
+        elif name.endswith("_REPEAT"):
+            total += av[0] * _digits(av[2])
+        elif name == "SUBPATTERN":
+            total += _digits(av[-1])
+        elif name == "ATOMIC_GROUP":
+            total += _digits(av)
+        elif name == "BRANCH":
+            total += min(_digits(alternative) for alternative in av[1])
+        # lookarounds, anchors, back-references and the rest: nothing known, nothing counted
+    return total
+
+
+def min_digits(pattern: str, flags: int) -> int:
+    """Decimal digits (Unicode's, as `\\d` matches) that every match of `pattern` holds.
+
+    A phone-number pattern needs ten: a comment with fewer digits need not be searched, and
+    digits themselves are too common to serve as prefilter literals. 0 when unknown.
+    """
+    try:
+        return _digits(_parse(pattern, flags))
+    except Exception:  # noqa: BLE001 - syntax only the regex module knows: nothing known
+        return 0
+
+
+def digit_count(text: str) -> int:
+    """The decimal digits in `text`; a few C-level scans for ASCII text."""
+    if text.isascii():
+        return sum(map(text.count, "0123456789"))
+    return sum(map(str.isdecimal, text))
+
+
 def required_literals(pattern: str, flags: int) -> frozenset[str] | None:
     """Casefolded literals one of which is in every match of `pattern`; None when unknown."""
     return literal_prefilter(pattern, flags)[0]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import string
-import sys
 import unicodedata
 
 LEET_CHARS, LEET_LETTERS = "013457@$", "oieastas"  # "k1ll" → "kill", "$ick" → "sick"
@@ -53,14 +52,24 @@ def _confusables() -> dict[int, str]:
     return table
 
 
+class _FoldTable(dict[int, "str | None"]):
+    """Confusable letters to their ASCII twins; format characters (category Cf) to nothing.
+
+    Format characters are found as they are met: listing them up front meant asking
+    `unicodedata` about all 1.1 million code points (0.6 s at the first non-ASCII text). Only
+    they are remembered (about 170 exist), so no text can make the table grow without bound.
+    """
+
+    def __missing__(self, code: int) -> None:
+        if unicodedata.category(chr(code)) != "Cf":
+            raise LookupError(code)  # str.translate leaves the character as it is
+        self[code] = None
+        return None
+
+
 @functools.cache
-def _fold_table() -> dict[int, str | None]:
-    """Format characters (category Cf) to nothing, confusable letters to their ASCII twins."""
-    table: dict[int, str | None] = dict(_confusables())
-    table.update(
-        (c, None) for c in range(0x80, sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"
-    )
-    return table
+def _fold_table() -> _FoldTable:
+    return _FoldTable(_confusables())
 
 
 def _fold(run: re.Match[str]) -> str:

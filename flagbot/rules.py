@@ -22,7 +22,7 @@ import yaml
 
 from flagbot.config import CATEGORIES, SEVERITIES, yaml_problem
 from flagbot.errors import RulesError
-from flagbot.literals import LiteralSets, literal_prefilter
+from flagbot.literals import LiteralSets, digit_count, literal_prefilter, min_digits
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Rule:
     min_score: float | None
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
     needs: tuple[LiteralSets | None, ...]  # per pattern: one literal of each set is in a match
+    digits: tuple[int, ...]  # per pattern: decimal digits every match holds (a phone number: 10)
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     line: int
@@ -112,9 +113,9 @@ class Rule:
         )
 
     @functools.cached_property
-    def checks(self) -> tuple[tuple[Any, LiteralSets | None], ...]:
-        """Each pattern with the literal sets a match of it needs."""
-        return tuple(zip(self.patterns, self.needs, strict=True))
+    def checks(self) -> tuple[tuple[Any, LiteralSets | None, int], ...]:
+        """Each pattern with the literal sets and the digits a match of it needs."""
+        return tuple(zip(self.patterns, self.needs, self.digits, strict=True))
 
     def all_literals(self) -> frozenset[str]:
         """Every literal the prefilter looks for on this rule's behalf."""
@@ -141,9 +142,15 @@ class Rule:
         try:
             # run only the patterns whose every literal set is represented in the text; most
             # texts match none, and a plain search is the cheapest way to learn that
-            for pattern, needs in self.checks:
+            digits = -1  # counted when a pattern needs digits, once
+            for pattern, needs, needed_digits in self.checks:
                 if needs is not None and any(present.isdisjoint(s) for s in needs):
                     continue
+                if needed_digits:
+                    if digits < 0:
+                        digits = digit_count(text)
+                    if digits < needed_digits:
+                        continue
                 if pattern.search(text, timeout=MATCH_TIMEOUT) is None:
                     continue
                 if not self.unless:
@@ -327,11 +334,12 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
     if len(problems) > before:
         return None
     literals: set[str] | None = set()
-    needs = []
+    needs, digits = [], []
     for pattern in _strings(raw["patterns"]):
         best, sets = literal_prefilter(pattern, std_flags)
         literals = None if best is None or literals is None else literals | best
         needs.append(sets)
+        digits.append(min_digits(pattern, std_flags))
     return Rule(
         id=str(rule_id),
         description=raw["description"],
@@ -344,6 +352,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         min_score=min_score,
         literals=frozenset(literals) if literals is not None else None,
         needs=tuple(needs),
+        digits=tuple(digits),
         examples_match=tuple(match_examples),
         examples_no_match=tuple(no_match_examples),
         line=line,

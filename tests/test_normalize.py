@@ -1,5 +1,7 @@
 """normalize: the spellings people use to slip past filters, undone; ASCII left alone."""
 
+import unicodedata
+
 import pytest
 
 from flagbot.normalize import matching_text, rule_variant
@@ -48,3 +50,16 @@ def test_real_non_latin_text_keeps_its_meaning_where_nothing_looks_latin():
 )
 def test_rule_variant_spells_out_leet_and_joins_spaced_letters(text, expected):
     assert rule_variant(text) == expected
+
+
+def test_every_code_point_is_folded_without_the_table_growing_past_format_characters():
+    from flagbot import normalize
+
+    everything = "".join(chr(c) for c in range(0x80, 0x30000) if not 0xD800 <= c < 0xE000)
+    folded = matching_text(everything)
+    assert "\u200b" not in folded and "\u00ad" not in folded and "\u202e" not in folded
+    table = normalize._fold_table()
+    remembered = {c for c, v in table.items() if v is None}
+    assert remembered  # format characters are remembered as they are met…
+    assert all(unicodedata.category(chr(c)) == "Cf" for c in remembered)  # …and nothing else
+    assert len(table) < len(normalize._confusables()) + 400

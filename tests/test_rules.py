@@ -5,7 +5,7 @@ import time
 import pytest
 
 from flagbot.errors import RulesError
-from flagbot.literals import required_literal_sets, required_literals
+from flagbot.literals import digit_count, min_digits, required_literal_sets, required_literals
 from flagbot.rules import load_rules, parse_rules
 
 RULE = """rules:
@@ -187,6 +187,31 @@ class _Spy:
         return self._compiled.search(text, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "digits"),
+    [
+        (r"\(?[2-9]\d{2}\)?[\s.-]\d{3}[\s.-]\d{4}", 10),  # a phone number
+        (r"(?<=\d{4})call", 0),  # lookarounds are not part of the match
+        (r"(?:\d{3}|none)-\d", 1),  # the cheaper alternative counts
+        (r"[0-9]{2,}|[٠-٩]{3}", 2),  # other scripts' digits are digits too
+        (r"[^0-9]{5}\w\d?", 0),  # negations, word characters, optional digits: none sure
+        (r"\p{Nd}{5}", 0),  # only the regex module reads this: nothing known
+    ],
+)
+def test_the_digits_every_match_holds_come_from_the_pattern(pattern, digits):
+    assert min_digits(pattern, 0) == digits
+
+
+def test_the_digit_gate_counts_every_script_s_digits():
+    arabic_indic = "اتصل على ٤١٥-٥٥٥-٠١٣٢"
+    assert digit_count(arabic_indic) == 10
+    assert digit_count("on 2024-01-05, rev 1187654321") == 18
+    rules = parse_rules(RULE.replace("\\bidiot\\b", "\\d{3}-\\d{3}-\\d{4}"))
+    assert rules.rules[0].digits == (10,)
+    assert [h.rule_id for h in rules.match(arabic_indic, score=0.0)] == ["attack"]
+    assert rules.match("call 555-0132, 2024", score=0.0) == []
+
+
 def test_pattern_python_cannot_parse_runs_without_prefilter():
     rules = parse_rules(RULE.replace("\\bidiot\\b", "\\p{Lu}diot"))
     assert rules.rules[0].literals is None
@@ -194,11 +219,14 @@ def test_pattern_python_cannot_parse_runs_without_prefilter():
 
 
 def test_prefilter_never_changes_a_verdict(ruleset, dev_texts):
-    """The literal prefilter is an optimisation only: same hits as running every pattern."""
+    """The literal and digit prefilters are optimisations only: same hits as running every
+    pattern."""
     plain = dataclasses.replace(
         ruleset,
         rules=tuple(
-            dataclasses.replace(r, literals=None, needs=(None,) * len(r.needs))
+            dataclasses.replace(
+                r, literals=None, needs=(None,) * len(r.needs), digits=(0,) * len(r.digits)
+            )
             for r in ruleset.rules
         ),
     )
