@@ -180,43 +180,14 @@ def _read_text(path: str) -> str:
 
 
 def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
-    from flagbot import diffs, filters
-    from flagbot.errors import SkipEdit
-    from flagbot.events import RecentChange
-    from flagbot.pipeline import explain, not_scored
+    from flagbot.pipeline import explain_revision
     from flagbot.wiki import WikiClient
 
     settings = _settings(args)
-    wiki = settings.wiki(args.wiki or "")
-    if wiki is None:
+    if settings.wiki(args.wiki or "") is None:
         known = ", ".join(w.id for w in settings.wikis)
         raise FlagbotError(f"explain: --wiki {args.wiki!r} is not configured (configured: {known})")
-    client = WikiClient(settings)
-    info = client.revision_info(wiki, args.rev)
-    change = RecentChange(
-        wiki=wiki.id,
-        server_url=wiki.url,
-        script_path=wiki.script_path,
-        namespace=info["namespace"],
-        title=info["title"],
-        user=info.get("user", ""),
-        bot=False,
-        type="edit" if info.get("parentid") else "new",
-        old_rev=info.get("parentid") or None,
-        new_rev=args.rev,
-        timestamp=0,
-        comment=info.get("comment", ""),
-    )
-    where = {"wiki": wiki.id, "rev": args.rev, "title": change.title, "user": change.user}
-    where["filter_reason"] = filters.skip_reason(change, settings)  # None: it would be scored
-    try:
-        added = diffs.fetch_added(client.site(wiki), change)
-    except SkipEdit as skip:
-        return {**where, "added_text": "", **not_scored(skip.reason)}
-    names = filters.new_names(change, settings)
-    if filters.is_account(change.user) and change.user not in names:
-        names = (*names, change.user)
-    return {**where, **explain(scorer, added, change.comment, change.namespace, names)}
+    return explain_revision(settings, WikiClient(settings), scorer, args.wiki, args.rev)
 
 
 def _score_columns(verdict: Any) -> dict[str, Any]:

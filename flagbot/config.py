@@ -80,6 +80,12 @@ class WikiSettings:
     exempt_users: tuple[str, ...] = ()
     exempt_groups: tuple[str, ...] = ()  # looked up on the wiki, cached for an hour
     alerts_mode: str = ""  # "log-only" or "send" for this wiki; empty: alerts.mode
+    # who may file a confidential report about this wiki (0: anyone logged in), and how often
+    # a newcomer may (web.reports_per_day for everyone else)
+    report_min_account_days: int = 0
+    report_min_edits: int = 0
+    report_newcomer_days: int = 30
+    reports_per_day_newcomer: int = 1
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,7 @@ class WebSettings:
     metrics: bool = False  # serve /metrics (counts only; put it behind your proxy's rules)
     base_url: str = ""  # e.g. https://flagbot.example.org: the OAuth callback is built from it
     reports_per_day: int = 3  # confidential reports one account may file in 24 hours
+    reporter_shown_to: str = "oversighters"  # or "reviewers": admins see who reported, too
     report_stats_groups: tuple[str, ...] = ()  # who may see /stats/reports; empty: any account
 
 
@@ -284,6 +291,12 @@ def _count(value: Any) -> str | None:
     return None
 
 
+def _whole_or_zero(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return "expected a whole number, 0 or more"
+    return None
+
+
 def _seconds_or_zero(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return "expected a whole number of seconds, 0 or more"
@@ -309,6 +322,10 @@ WIKI_KEYS: dict[str, tuple[Check, Any]] = {
     "exempt_users": (_list_of(str, "user names"), []),
     "exempt_groups": (_list_of(str, "group names"), []),
     "alerts_mode": (_one_of(("", *ALERT_MODES)), ""),
+    "report_min_account_days": (_whole_or_zero, 0),
+    "report_min_edits": (_whole_or_zero, 0),
+    "report_newcomer_days": (_whole_or_zero, 30),
+    "reports_per_day_newcomer": (_count, 1),
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "type": (_one_of(SOURCE_TYPES), REQUIRED),
@@ -352,6 +369,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "metrics": (BOOL, False),
     "base_url": (_base_url, ""),
     "reports_per_day": (_count, 3),
+    "reporter_shown_to": (_one_of(("oversighters", "reviewers")), "oversighters"),
     "report_stats_groups": (_list_of(str, "group names"), []),
 }
 
@@ -505,6 +523,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         metrics=web["metrics"],
         base_url=web["base_url"],
         reports_per_day=int(web["reports_per_day"]),
+        reporter_shown_to=web["reporter_shown_to"],
         report_stats_groups=tuple(web["report_stats_groups"]),
     )
 

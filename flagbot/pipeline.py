@@ -128,6 +128,45 @@ def explain(
     }
 
 
+def explain_revision(
+    settings: Settings, client: WikiClient, scorer: Scorer, wiki_id: str, rev_id: int
+) -> dict[str, Any]:
+    """`explain` for a revision on a configured wiki, read from the wiki as the pipeline reads
+    an edit: `flagbot explain --rev` and the review queue's view of a reported diff.
+
+    Raises FetchError when the wiki cannot be read or has no such (visible) revision.
+    """
+    wiki = settings.wiki(wiki_id)
+    if wiki is None:
+        known = ", ".join(w.id for w in settings.wikis)
+        raise FetchError(f"wiki {wiki_id!r} is not configured (configured: {known})")
+    info = client.revision_info(wiki, rev_id)
+    change = RecentChange(
+        wiki=wiki.id,
+        server_url=wiki.url,
+        script_path=wiki.script_path,
+        namespace=info["namespace"],
+        title=info["title"],
+        user=info.get("user", ""),
+        bot=False,
+        type="edit" if info.get("parentid") else "new",
+        old_rev=info.get("parentid") or None,
+        new_rev=rev_id,
+        timestamp=0,
+        comment=info.get("comment", ""),
+    )
+    where = {"wiki": wiki.id, "rev": rev_id, "title": change.title, "user": change.user}
+    where["filter_reason"] = filters.skip_reason(change, settings)  # None: it would be scored
+    try:
+        added = diffs.fetch_added(client.site(wiki), change)
+    except SkipEdit as skip:
+        return {**where, "added_text": "", **not_scored(skip.reason)}
+    names = filters.new_names(change, settings)
+    if filters.is_account(change.user) and change.user not in names:
+        names = (*names, change.user)
+    return {**where, **explain(scorer, added, change.comment, change.namespace, names)}
+
+
 USERS_REMEMBERED = 100_000  # user names checked once per process, the oldest forgotten first
 OnFlag = Callable[[Any, int, Outcome], None]
 

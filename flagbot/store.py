@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
     update,
 )
@@ -156,6 +157,8 @@ reports = Table(  # confidential reports: a person tells reviewers what happened
     Column("status", String(16), nullable=False, default="received"),
     Column("created", Float, nullable=False),
     Column("updated", Float, nullable=False),
+    # the model's and the rules' view of a reported diff (JSON, no text), once it was read
+    Column("assessment", Text, nullable=True),
     Index("ix_reports_reporter", "reporter"),
 )
 audit = Table(
@@ -185,6 +188,7 @@ def _migration_2(conn: Connection) -> None:
 
 
 EDIT_KIND, NAME_KIND, REPORT_KIND = "edit", "name", "report"
+SECOND_REVIEW = "second_review"  # a decision waits for a second reviewer to agree
 REPORT_KEY_BASE = 2**40  # a report's flag is keyed -(REPORT_KEY_BASE + id): past any log id
 TEXT_COLUMNS = ("added_text", "summary")  # a flag's text: loaded only when asked for
 BIG_COLUMNS = {"processed": ("rev_id",), "flags": ("rev_id", "old_rev_id", "edit_time")}
@@ -223,6 +227,12 @@ def _migration_6(conn: Connection) -> None:
     reports.create(conn, checkfirst=True)
 
 
+def _migration_7(conn: Connection) -> None:
+    """reports.assessment: how the pipeline scores a reported diff."""
+    if "assessment" not in {c["name"] for c in inspect(conn).get_columns("reports")}:
+        conn.exec_driver_sql("ALTER TABLE reports ADD COLUMN assessment TEXT")
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -231,6 +241,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -587,6 +598,26 @@ class Store:
             for row in conn.execute(select(*columns).order_by(flags.c.id)):
                 yield Flag.from_row(row)
 
+    def case_flags(self, wiki: str, names: Sequence[str]) -> list[tuple[Flag, str]]:
+        """Flags on `wiki` that may concern any of `names` (by them, on a page whose title holds
+        the name, or reports whose targets do), each with its report's targets ("" for other
+        flags), oldest first, without text; the caller decides exactly who is concerned."""
+        columns = [c for c in flags.c if c.name not in TEXT_COLUMNS]
+        mentioned: list[Any] = [flags.c.user.in_(list(names))]
+        for name in names:
+            # any case and either spelling: "User_talk:stalker" in a report names "Stalker"
+            for spelling in {name.lower(), name.lower().replace(" ", "_")}:
+                mentioned.append(func.lower(flags.c.title).contains(spelling, autoescape=True))
+                mentioned.append(func.lower(reports.c.targets).contains(spelling, autoescape=True))
+        query = (
+            select(*columns, reports.c.targets)
+            .outerjoin(reports, reports.c.flag_id == flags.c.id)
+            .where(flags.c.wiki == wiki, or_(*mentioned))
+            .order_by(flags.c.edit_time, flags.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(Flag.from_row(r), r.targets or "") for r in conn.execute(query)]
+
     def unpurged_flags(self) -> list[tuple[str, int]]:
         """(wiki, rev_id) of every flag that still holds text (for the purge check)."""
         with self.engine.connect() as conn:
@@ -661,8 +692,31 @@ class Store:
             )
         )
 
-    def record_decision(self, flag_id: int, reviewer: str, decision: str, note: str = "") -> None:
+    def record_decision(
+        self, flag_id: int, reviewer: str, decision: str, note: str = "", second: bool = False
+    ) -> str:
+        """A reviewer's decision; returns the flag's status after it.
+
+        The two-person rule: a decision marked `second` leaves the flag in SECOND_REVIEW until
+        another reviewer makes the same decision. A different decision, or the same reviewer
+        again, replaces the proposal and still waits.
+        """
         with self.engine.begin() as conn:
+            status = conn.execute(select(flags.c.status).where(flags.c.id == flag_id)).scalar()
+            proposal = conn.execute(
+                select(decisions.c.reviewer, decisions.c.decision)
+                .where(decisions.c.flag_id == flag_id)
+                .order_by(decisions.c.id.desc())
+                .limit(1)
+            ).first()
+            agreed = (
+                status == SECOND_REVIEW
+                and proposal is not None
+                and proposal.reviewer != reviewer
+                and proposal.decision == decision
+            )
+            waits = not agreed and (second or status == SECOND_REVIEW)
+            new_status = SECOND_REVIEW if waits else decision
             conn.execute(
                 decisions.insert().values(
                     flag_id=flag_id,
@@ -672,8 +726,10 @@ class Store:
                     decided_at=time.time(),
                 )
             )
-            conn.execute(update(flags).where(flags.c.id == flag_id).values(status=decision))
-            self.write_audit(conn, reviewer, f"decide:{decision}", flag_id, note)
+            conn.execute(update(flags).where(flags.c.id == flag_id).values(status=new_status))
+            action = f"decide:{decision}" + (":awaiting-second" if waits else "")
+            self.write_audit(conn, reviewer, action, flag_id, note)
+            return new_status
 
     # --- the review queue -------------------------------------------------------------------
     def flag(self, flag_id: int) -> Flag | None:
@@ -691,6 +747,7 @@ class Store:
         max_score: float = 1.0,
         since: float = 0.0,
         order: str = "newest",
+        kind: str = "",
     ) -> list[Flag]:
         """Flags by the queue's filters, without their text; category and access filtering
         happen in the caller, which knows who is asking."""
@@ -702,6 +759,8 @@ class Store:
             query = query.where(flags.c.wiki == wiki)
         if status:
             query = query.where(flags.c.status == status)
+        if kind:
+            query = query.where(flags.c.kind == kind)
         ordering = flags.c.score.desc() if order == "score" else flags.c.created.desc()
         with self.engine.connect() as conn:
             return [Flag.from_row(r) for r in conn.execute(query.order_by(ordering, flags.c.id))]
@@ -742,6 +801,7 @@ class Store:
                 select(decisions.c.decision, decisions.c.reviewer, flags)
                 .join(latest, latest.c.id == decisions.c.id)
                 .join(flags, flags.c.id == decisions.c.flag_id)
+                .where(flags.c.status != SECOND_REVIEW)  # a proposal is not a label yet
                 .order_by(decisions.c.id)
             )
             return [Decided(r.decision, r.reviewer, Flag.from_row(r)) for r in conn.execute(query)]
@@ -960,6 +1020,12 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
             return dict(row._mapping) if row else None
+
+    def set_report_assessment(self, flag_id: int, assessment: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(reports).where(reports.c.flag_id == flag_id).values(assessment=assessment)
+            )
 
     def set_report_status(self, flag_id: int, status: str) -> None:
         with self.engine.begin() as conn:

@@ -68,6 +68,24 @@ class WikiClient:
         self._groups[key] = (time.monotonic(), groups)
         return groups
 
+    def account(self, wiki: WikiSettings, user: str) -> tuple[float | None, int]:
+        """When the account was registered (epoch seconds; None for the oldest accounts, which
+        have no date, or a user unknown there) and its edit count on the wiki."""
+        import calendar
+
+        site = self.site(wiki)
+        try:
+            found: dict[str, Any] = next(iter(site.users([user])), {})
+        except Exception as exc:  # pywikibot has retried already
+            raise FetchError(f"cannot read the account of a user on {wiki.id}: {exc}") from None
+        registered = found.get("registration")
+        when = (
+            float(calendar.timegm(time.strptime(registered, "%Y-%m-%dT%H:%M:%SZ")))
+            if registered
+            else None
+        )
+        return when, int(found.get("editcount") or 0)
+
     def revision_states(self, wiki: WikiSettings, rev_ids: list[int]) -> dict[int, str]:
         """Each revision's state now: visible, hidden (deleted/suppressed), reverted, or missing.
 

@@ -27,6 +27,13 @@ GROUPS = {
     "Oversighter1": frozenset({"user", "sysop", "suppress"}),
     "Editor1": frozenset({"user", "autoconfirmed"}),
 }
+DAY = 86400
+# accounts as the wiki's list=users answers (registration time, edit count); tests change them
+ACCOUNTS = {
+    "Editor1": (time.time() - 400 * DAY, 800),
+    "Admin1": (time.time() - 3000 * DAY, 40000),
+    "Oversighter1": (None, 90000),  # the oldest accounts have no registration date
+}
 ATTACK_TEXT = "you are a worthless idiot and everybody on this talk page knows it"
 PII_TEXT = "her home address is 12 Hidden Lane, go and visit her tonight"
 
@@ -64,13 +71,38 @@ def web(make_settings, tmp_path):
     )
     ids = {f.rev_id: f.id for f in store.iter_flags()}
     states = {}
+    accounts = dict(ACCOUNTS)
+    assessed: list[tuple[str, int]] = []  # what the assessor was asked: the real one reads the
+    # wiki and scores (tests/integration/test_web_browser.py, against the real MediaWiki)
+
+    def assessor(wiki, rev_id):
+        assessed.append((wiki, rev_id))
+        if rev_id == 404:
+            from flagbot.errors import FetchError
+
+            raise FetchError(f"{wiki} has no revision {rev_id} (or it is hidden)")
+        return {
+            "rev": rev_id,
+            "title": "User talk:Target",
+            "user": "Mallory",
+            "score": 0.91,
+            "flagged": True,
+            "categories": ["threat"],
+            "rules": ["threat-kill"],
+            "added_text": "the edit's own text",
+            "normalised_text": "the edit's own text",
+        }
+
     app = create_app(
         settings,
         store=store,
         groups_lookup=lambda user: GROUPS.get(user, frozenset()),
         revision_lookup=lambda wiki, rev: states.get(rev, "visible"),
+        account_lookup=lambda wiki, user: accounts.get(user, (time.time(), 0)),
+        assessor=assessor,
     )
     app.config["TESTING"] = True
+    app.extensions["test"] = {"accounts": accounts, "assessed": assessed}
     yield app, store, ids, states
     store.close()
 
@@ -470,3 +502,179 @@ def test_report_counts_show_the_scale_without_exposing_anyone(web):
     )
     assert editor.get("/stats/reports").status_code == 403
     assert admin.get("/stats/reports").status_code == 200
+
+
+def test_a_reported_diff_is_scored_for_the_reviewers_once_and_without_its_text(web):
+    app, store, _, _ = web
+    assessed = app.extensions["test"]["assessed"]
+    reporter = login(app, "Editor1")
+    links = "User:Mallory\nhttps://en.wikipedia.org/w/index.php?title=User_talk:Target&diff=9001"
+    file_report(reporter, "Editor1", "threat", links)
+    file_report(reporter, "Editor1", "threat", "[[Special:Diff/8000/8002]]")
+    file_report(reporter, "Editor1", "threat", "index.php?oldid=404")
+    flags_ = sorted((f for f in store.iter_flags() if f.kind == "report"), key=lambda f: f.id)
+    admin = login(app, "Admin1")
+    page = admin.get(f"/flag/{flags_[0].id}").get_data(as_text=True)
+    assert assessed == [("enwiki", 9001)]
+    assert 'id="assessed-score">0.910' in page and "threat-kill" in page
+    assert "the edit&#39;s own text" not in page and "the edit's own text" not in page
+    admin.get(f"/flag/{flags_[0].id}")
+    assert assessed == [("enwiki", 9001)]  # kept: read once
+    stored = store.report_for_flag(flags_[0].id)["assessment"]
+    assert "own text" not in stored and '"score": 0.91' in stored
+    admin.get(f"/flag/{flags_[1].id}")
+    assert assessed[-1] == ("enwiki", 8002)  # Special:Diff/OLD/NEW: the newer revision
+    unreadable = admin.get(f"/flag/{flags_[2].id}").get_data(as_text=True)
+    assert 'id="assessment-error"' in unreadable and "no revision 404" in unreadable
+    admin.get(f"/flag/{flags_[2].id}")
+    assert assessed[-2:] == [("enwiki", 404), ("enwiki", 404)]  # not kept: tried again
+
+
+@pytest.mark.parametrize(
+    ("targets", "rev"),
+    [
+        ("https://w.org/w/index.php?title=T&diff=prev&oldid=77", 77),
+        ("https://w.org/w/index.php?diff=78&oldid=77", 78),
+        ("Special:PermanentLink/12", 12),
+        ("https://w.org/wiki/Special:Diff/5", 5),
+        ("User:Someone\nTalk:Page", None),
+        ("?diff=99999999999999999999999", None),  # beyond any revision id: not a database error
+    ],
+)
+def test_the_revision_a_diff_link_shows(targets, rev):
+    from flagbot.web.reports import reported_revision
+
+    assert reported_revision(targets) == rev
+
+
+def test_account_age_edits_and_newcomer_limits_per_wiki(web):
+    app, store, _, _ = web
+    accounts = app.extensions["test"]["accounts"]
+    settings = app.extensions["flagbot"]["settings"]
+    wiki = dataclasses.replace(settings.wikis[0], report_min_account_days=4, report_min_edits=10)
+    app.extensions["flagbot"]["settings"] = dataclasses.replace(settings, wikis=(wiki,))
+    accounts["Fresh"] = (time.time() - 1 * DAY, 50)  # too young
+    accounts["Quiet"] = (time.time() - 90 * DAY, 3)  # too few edits
+    accounts["Newcomer"] = (time.time() - 10 * DAY, 20)  # allowed, one a day
+    for user in ("Fresh", "Quiet"):
+        refused = file_report(login(app, user), user, "threat", "User:X")
+        assert refused.status_code == 403
+        assert "at least 4 days old with 10 edits" in refused.get_data(as_text=True)
+    newcomer = login(app, "Newcomer")
+    assert file_report(newcomer, "Newcomer", "hounding", "User:X").status_code == 200
+    assert file_report(newcomer, "Newcomer", "hounding", "User:Y").status_code == 429
+    blocked_veteran = login(app, "Editor1")  # blocks are not asked about: targets get blocked
+    for n in range(3):
+        assert file_report(blocked_veteran, "Editor1", "hounding", f"User:Z{n}").status_code == 200
+    assert len([f for f in store.iter_flags() if f.kind == "report"]) == 4
+
+
+def test_an_unreachable_wiki_still_takes_a_report_with_a_newcomer_s_limit(web):
+    from flagbot.errors import FetchError
+
+    app, _, _, _ = web
+
+    def down(wiki, user):
+        raise FetchError("cannot read the account of a user on enwiki: timed out")
+
+    app.extensions["flagbot"]["account"] = down
+    reporter = login(app, "Editor1")
+    assert file_report(reporter, "Editor1", "threat", "User:X").status_code == 200
+    assert file_report(reporter, "Editor1", "threat", "User:Y").status_code == 429
+
+
+def test_a_hard_case_waits_for_a_second_reviewer_who_agrees(web):
+    app, store, ids, _ = web
+    reporter = login(app, "Editor1")
+    file_report(reporter, "Editor1", "hounding", "User:Follower")
+    report = next(f for f in store.iter_flags() if f.kind == "report")
+    first, second = login(app, "Admin1"), login(app, "Admin2")
+    GROUPS["Admin2"] = frozenset({"sysop"})
+    try:
+
+        def decide_(client, user, decision, **extra):
+            data = {"csrf": f"token-{user}", "decision": decision, **extra}
+            return client.post(f"/flag/{report.id}/decide", data=data)
+
+        decide_(first, "Admin1", "confirm", second="1", note="unsure: long history")
+        assert store.flag(report.id).status == "second_review"
+        assert "in review" in reporter.get("/my-reports").get_data(as_text=True)
+        assert store.iter_decisions() == []  # a proposal is no label
+        decide_(first, "Admin1", "confirm")  # the same reviewer cannot be the second
+        assert store.flag(report.id).status == "second_review"
+        decide_(second, "Admin2", "false_positive")  # disagreement: a new proposal, waits
+        assert store.flag(report.id).status == "second_review"
+        decide_(first, "Admin1", "false_positive")  # agrees with Admin2's proposal
+        assert store.flag(report.id).status == "false_positive"
+        assert "closed" in reporter.get("/my-reports").get_data(as_text=True)
+        actions = [e["action"] for e in store.audit_entries() if e["flag_id"] == report.id]
+        assert "decide:confirm:awaiting-second" in actions
+        assert actions[0] == "decide:false_positive"  # newest first: the settled decision
+        page = first.get(f"/flag/{report.id}").get_data(as_text=True)
+        assert "unsure: long history" in page  # the history keeps every step
+        assert [d.decision for d in store.iter_decisions()] == ["false_positive"]
+    finally:
+        GROUPS.pop("Admin2")
+
+
+def test_reports_have_their_own_filter_and_the_reporter_can_be_shown_to_admins(web):
+    app, store, _, _ = web
+    file_report(login(app, "Editor1"), "Editor1", "hounding", "User:Follower")
+    admin = login(app, "Admin1")
+    reports_only = admin.get("/?kind=report").get_data(as_text=True)
+    assert "User:Follower" in reports_only and "Talk:Attack" not in reports_only
+    edits_only = admin.get("/?kind=edit").get_data(as_text=True)
+    assert "Talk:Attack" in edits_only and "User:Follower" not in edits_only
+    assert "User:Follower" in admin.get("/?kind=bogus").get_data(as_text=True)  # ignored
+    report = next(f for f in store.iter_flags() if f.kind == "report")
+    assert "Editor1" not in admin.get(f"/flag/{report.id}").get_data(as_text=True)
+    settings = app.extensions["flagbot"]["settings"]
+    app.extensions["flagbot"]["settings"] = dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, reporter_shown_to="reviewers")
+    )
+    assert "Editor1" in admin.get(f"/flag/{report.id}").get_data(as_text=True)
+
+
+def test_a_case_gathers_flags_and_reports_about_a_user_and_a_pair(web):
+    app, store, _, _ = web
+    attack = decide(0.95, [RuleHit("attack-you-are-insult", "personal_attack", "medium")], {})
+    pii = decide(0.2, [RuleHit("pii-street-address", "pii", "high")], {})
+
+    def by(rev, user, title, verdict=attack, namespace=3):
+        edit = dataclasses.replace(change(rev, title), user=user, namespace=namespace)
+        return Outcome(edit, "flagged", verdict, ATTACK_TEXT)
+
+    store.record_batch(
+        "case",
+        [
+            by(201, "Stalker", "User talk:Target"),
+            by(202, "Stalker", "User talk:Target/Archive 1"),
+            by(203, "Stalker", "Talk:Elsewhere", namespace=1),
+            by(204, "Target", "User talk:Stalker"),
+            by(205, "Stalker", "User talk:Target", pii),  # oversight only
+            by(206, "Bystander", "User talk:Someone"),
+        ],
+        None,
+    )
+    file_report(login(app, "Editor1"), "Editor1", "hounding", "User:Somebody\nUser_talk:stalker")
+    admin, oversighter = login(app, "Admin1"), login(app, "Oversighter1")
+    alone = admin.get("/case?wiki=enwiki&user=User:Stalker").get_data(as_text=True)
+    assert alone.count("<tr>") == 6  # 201-204, the report; not the pii flag, not 206
+    assert "Talk:Elsewhere" in alone and "named in a report" in alone
+    assert "User talk:Someone" not in alone
+    pair = admin.get("/case?wiki=enwiki&user=Stalker&with=Target").get_data(as_text=True)
+    assert pair.count("<tr>") == 4  # 201, 202, 204 and the header
+    assert "Talk:Elsewhere" not in pair and "Stalker: by them; Target: on their page" in pair
+    assert (
+        oversighter.get("/case?wiki=enwiki&user=Stalker&with=Target")
+        .get_data(as_text=True)
+        .count("<tr>")
+        == 5
+    )  # and the personal information
+    assert admin.get("/case?wiki=nowiki&user=Stalker").status_code == 400
+    assert login(app, "Editor1").get("/case?wiki=enwiki&user=Stalker").status_code == 403
+    odd = admin.get("/case?wiki=enwiki&user=100%25_x").get_data(as_text=True)
+    assert "Nothing you may see" in odd  # LIKE wildcards in a name match only themselves
+    flag_201 = next(f for f in store.iter_flags() if f.rev_id == 201)
+    page = admin.get(f"/flag/{flag_201.id}").get_data(as_text=True)
+    assert "user=Stalker&amp;with=Target" in page or "with=Target&amp;user=Stalker" in page

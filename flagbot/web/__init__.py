@@ -12,7 +12,9 @@ from __future__ import annotations
 import inspect
 import os
 import secrets
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response
 
@@ -24,6 +26,8 @@ from flagbot.wiki import WikiClient
 # (user) → groups on every wiki, or (wiki id, user) → groups on that wiki
 GroupsLookup = Callable[..., frozenset[str]]
 RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
+AccountLookup = Callable[[str, str], tuple["float | None", int]]  # → (registered, edit count)
+Assessor = Callable[[str, int], dict[str, Any]]  # (wiki id, rev id) → `pipeline.explain` of it
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -38,9 +42,11 @@ def create_app(
     oauth_base: str | None = None,
     revision_lookup: RevisionLookup | None = None,
     client: WikiClient | None = None,
+    account_lookup: AccountLookup | None = None,
+    assessor: Assessor | None = None,
 ) -> Flask:
-    """The app. The lookups and `oauth_base` default to the configured wikis, asked through
-    `client` (one is made if not given)."""
+    """The app. The lookups, the assessor of reported diffs and `oauth_base` default to the
+    configured wikis, asked through `client` (one is made if not given)."""
     from flagbot.web import auth, views
 
     web = settings.web
@@ -62,6 +68,8 @@ def create_app(
         "wiki": wiki,
         "groups": _per_wiki(groups_lookup) if groups_lookup else auth.wiki_groups(settings, client),
         "revision": revision_lookup or _wiki_revision_state(settings, client),
+        "account": account_lookup or _wiki_account(settings, client),
+        "assess": assessor or _pipeline_assessor(settings, client),
     }
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
@@ -112,3 +120,33 @@ def _wiki_revision_state(settings: Settings, client: WikiClient) -> RevisionLook
         return client.revision_states(wiki, [rev_id])[rev_id]
 
     return lookup
+
+
+def _wiki_account(settings: Settings, client: WikiClient) -> AccountLookup:
+    def lookup(wiki_id: str, user: str) -> tuple[float | None, int]:
+        wiki = settings.wiki(wiki_id)
+        assert wiki is not None  # the caller checked the wiki is configured
+        return client.account(wiki, user)
+
+    return lookup
+
+
+def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
+    """A reported diff read and scored as the pipeline would; the model and rules are loaded
+    at the first report a reviewer opens, not when the queue starts."""
+    lock = threading.Lock()
+    scorers: list[Any] = []
+
+    def assess(wiki_id: str, rev_id: int) -> dict[str, Any]:
+        from flagbot.classifier import load_model
+        from flagbot.pipeline import explain_revision
+        from flagbot.rules import load_rules
+        from flagbot.scoring import Scorer
+
+        with lock:
+            if not scorers:
+                model, rules = load_model(settings.model), load_rules(settings.rules)
+                scorers.append(Scorer.build(settings, model, rules))
+        return explain_revision(settings, client, scorers[0], wiki_id, rev_id)
+
+    return assess

@@ -10,6 +10,8 @@ them, never anything about the queue (the answer is the same whatever the queue 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from typing import Any
 
@@ -20,7 +22,7 @@ from flagbot.config import REPORT_CATEGORIES
 from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
-from flagbot.store import Store
+from flagbot.store import SECOND_REVIEW, Flag, Store
 from flagbot.web.auth import context
 
 MAX_TARGETS, MAX_TARGET_CHARS, MAX_DESCRIPTION_CHARS = 10, 500, 5000
@@ -30,7 +32,30 @@ REPORT_STATUS = {
     "handled": "acted on",
     "oversight": "in review",
     "false_positive": "closed",
+    SECOND_REVIEW: "in review",
 }
+DAY = 86400.0
+# the revision a diff link shows: ?diff=N (the newer side), ?oldid=N, Special:Diff/[OLD/]N,
+# Special:PermanentLink/N
+REVISION_IN_LINK = re.compile(
+    r"[?&]diff=(?P<diff>\d+)|[?&]oldid=(?P<oldid>\d+)"
+    r"|Special:(?:Diff|PermanentLink)/(?:\d+/)?(?P<special>\d+)",
+    re.IGNORECASE,
+)
+# what the reviewers see of how the pipeline scores a reported diff: never the edit's text
+ASSESSMENT_KEYS = (
+    "rev",
+    "title",
+    "user",
+    "filter_reason",
+    "skip_reason",
+    "score",
+    "flagged",
+    "categories",
+    "severity",
+    "rules",
+    "reasons",
+)
 
 
 def init(app: Flask) -> None:
@@ -50,10 +75,13 @@ def init(app: Flask) -> None:
             abort(400, "choose a wiki and a category, and name at least one diff, page or user")
         store: Store = context()["store"]
         user = session["user"]
-        if store.reports_today(user, time.time() - 86400) >= settings.web.reports_per_day:
-            return render_template(
-                "report_done.html", limited=True, per_day=settings.web.reports_per_day
-            ), 429
+        wiki_settings = settings.wiki(wiki)
+        assert wiki_settings is not None
+        refusal, per_day = _eligibility(wiki_settings, user)
+        if refusal:
+            return render_template("report_done.html", refused=refusal), 403
+        if store.reports_today(user, time.time() - DAY) >= per_day:
+            return render_template("report_done.html", limited=True, per_day=per_day), 429
         _label, flag_category, severity = REPORT_CATEGORIES[category]
         verdict = decide(
             0.0,
@@ -64,9 +92,8 @@ def init(app: Flask) -> None:
         reported_user = next(
             (t.split(":", 1)[1] for t in targets if t.lower().startswith("user:")), ""
         )
-        wiki_settings = settings.wiki(wiki)
-        base = f"{wiki_settings.url}{wiki_settings.script_path}/index.php" if wiki_settings else ""
-        diff = next((t for t in targets if t.startswith(base) and base), "")
+        base = f"{wiki_settings.url}{wiki_settings.script_path}/index.php"
+        diff = next((t for t in targets if t.startswith(base)), "")
         flag = {
             "wiki": wiki,
             "title": targets[0],
@@ -135,8 +162,59 @@ def _in_groups(groups: tuple[str, ...]) -> bool:
     return False
 
 
-def decided(flag_id: int, decision: str) -> None:
-    """A reviewer's decision on a report's flag becomes the status its reporter sees."""
-    status = REPORT_STATUS.get(decision)
-    if status:
-        context()["store"].set_report_status(flag_id, status)
+def decided(flag_id: int, status: str) -> None:
+    """A reviewer's decision on a report's flag (the flag's status after it) becomes the
+    status its reporter sees."""
+    shown = REPORT_STATUS.get(status)
+    if shown:
+        context()["store"].set_report_status(flag_id, shown)
+
+
+def _eligibility(wiki: Any, user: str) -> tuple[str, int]:
+    """Why the account may not report about `wiki` ("" if it may), and its reports per day.
+
+    Blocked accounts may report (they are often the target). When the wiki cannot be asked,
+    the report is taken with a newcomer's limit: an emergency must not wait for the wiki.
+    """
+    settings = context()["settings"]
+    try:
+        registered, edits = context()["account"](wiki.id, user)
+    except FetchError:
+        return "", wiki.reports_per_day_newcomer
+    age_days = (time.time() - registered) / DAY if registered is not None else float("inf")
+    if age_days < wiki.report_min_account_days or edits < wiki.report_min_edits:
+        return (
+            f"Reports about {wiki.id} can be sent from accounts at least "
+            f"{wiki.report_min_account_days} days old with {wiki.report_min_edits} edits."
+        ), 0
+    newcomer = age_days < wiki.report_newcomer_days
+    return "", wiki.reports_per_day_newcomer if newcomer else settings.web.reports_per_day
+
+
+def reported_revision(targets: str) -> int | None:
+    """The first revision a report's diff links name."""
+    for line in targets.splitlines():
+        found = REVISION_IN_LINK.search(line)
+        if found:
+            number = int(found["diff"] or found["oldid"] or found["special"])
+            return number if 0 < number < 2**63 else None
+    return None
+
+
+def assessment(flag: Flag, report: dict[str, Any]) -> dict[str, Any] | None:
+    """How the pipeline scores the reported diff, read from the wiki once and kept (no text);
+    None when the report names no diff. A wiki that cannot be read now is tried again on the
+    next view."""
+    if report.get("assessment"):
+        found: dict[str, Any] = json.loads(report["assessment"])
+        return found
+    rev_id = reported_revision(report["targets"])
+    if rev_id is None:
+        return None
+    try:
+        explained = context()["assess"](flag.wiki, rev_id)
+    except FetchError as exc:
+        return {"rev": rev_id, "error": str(exc)}
+    kept = {key: explained.get(key) for key in ASSESSMENT_KEYS}
+    context()["store"].set_report_assessment(flag.id, json.dumps(kept))
+    return kept

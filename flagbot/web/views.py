@@ -13,7 +13,7 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 
 from flagbot.config import CATEGORIES
 from flagbot.errors import FetchError
-from flagbot.store import Flag
+from flagbot.store import SECOND_REVIEW, Flag
 from flagbot.web.auth import (
     OVERSIGHTER,
     can_see,
@@ -32,7 +32,8 @@ DECISIONS = {
     "handled": "Already handled",
     "oversight": "Needs oversight",
 }
-STATUSES = ("new", *DECISIONS)
+STATUSES = ("new", *DECISIONS, SECOND_REVIEW)
+KINDS = {"edit": "edits", "name": "titles and user names", "report": "reports"}
 SCORE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
 TRUE_POSITIVE = {"confirm", "handled", "oversight"}
 
@@ -66,6 +67,7 @@ def init(app: Flask) -> None:
             max_score=_number(args.get("max_score"), 1.0),
             since=time.time() - age * 86400 if age else 0.0,
             order="score" if args.get("order") == "score" else "newest",
+            kind=args.get("kind", "") if args.get("kind") in KINDS else "",
         )
         category = args.get("category", "")
         visible = [f for f in rows if can_see(f) and (not category or category in f.categories)]
@@ -83,6 +85,7 @@ def init(app: Flask) -> None:
             wikis=[w.id for w in context()["settings"].wikis],
             categories=CATEGORIES,
             statuses=STATUSES,
+            kinds=KINDS,
         )
 
     @app.get("/flag/<int:flag_id>")
@@ -93,12 +96,20 @@ def init(app: Flask) -> None:
         found = store.flag(flag_id)  # again: the purge may have just removed the text
         store.audit(session["user"], "view_flag", flag_id, "")
         report = store.report_for_flag(flag_id) if found and found.kind == "report" else None
-        if report and report["status"] == "received":
-            store.set_report_status(flag_id, "in review")  # the reporter sees someone looked
+        assessed = None
+        if found and report:
+            if report["status"] == "received":
+                store.set_report_status(flag_id, "in review")  # the reporter sees someone looked
+            from flagbot.web.reports import assessment
+
+            assessed = assessment(found, report)
         return render_template(
             "flag.html",
             flag=found,
             report=report,
+            assessed=assessed,
+            reporter_shown=found is not None and _reporter_shown(found.wiki),
+            owner=page_owner(found) if found else "",
             history=store.decisions_for(flag_id),
             decisions=DECISIONS,
         )
@@ -113,16 +124,37 @@ def init(app: Flask) -> None:
         if decision not in DECISIONS and not note:
             abort(400, "unknown decision")
         if decision in DECISIONS:
-            store.record_decision(flag_id, session["user"], decision, note)
+            second = bool(request.form.get("second"))
+            status = store.record_decision(flag_id, session["user"], decision, note, second)
             if found.kind == "report":
                 from flagbot.web.reports import decided
 
-                decided(flag_id, decision)
-            if decision == "oversight":
+                decided(flag_id, status)
+            if status == "oversight":
                 _route_to_oversight(found)
         else:
             store.audit(session["user"], "note", flag_id, note)
         return redirect(url_for("flag", flag_id=flag_id))
+
+    @app.get("/case")
+    @reviewer
+    def case() -> Any:
+        """Flags and reports about one user, or between two, in time order: harassment is
+        repetitive, and one remark rarely shows it."""
+        store = context()["store"]
+        wiki = request.args.get("wiki", "")
+        user = user_name(request.args.get("user", ""))
+        other = user_name(request.args.get("with", ""))
+        if context()["settings"].wiki(wiki) is None or not user:
+            abort(400, "name a configured wiki and a user")
+        names = [n for n in (user, other) if n]
+        timeline = []
+        for found, targets in store.case_flags(wiki, names):
+            how = {n: concerns(found, targets, n) for n in names}
+            if can_see(found) and all(how.values()):
+                timeline.append((found, "; ".join(f"{n}: {h}" for n, h in how.items())))
+        store.audit(session["user"], "view_case", None, f"{wiki} {' / '.join(names)}"[:200])
+        return render_template("case.html", wiki=wiki, names=names, timeline=timeline)
 
     @app.get("/stats")
     @reviewer
@@ -171,6 +203,47 @@ def init(app: Flask) -> None:
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=flagbot-labels.csv"},
         )
+
+
+USER_PAGE_NAMESPACES = (2, 3)  # User, User talk
+
+
+def user_name(raw: str) -> str:
+    """A user name as MediaWiki writes it: spaces, first letter capital, no "User:" prefix."""
+    name = raw.replace("_", " ").strip()
+    if name.lower().startswith("user:"):
+        name = name[5:].strip()
+    return name[:1].upper() + name[1:255]
+
+
+def page_owner(flag: Flag) -> str:
+    """Whose user or user talk page (or subpage) the flag is on; "" for other pages."""
+    if flag.namespace not in USER_PAGE_NAMESPACES or ":" not in flag.title:
+        return ""
+    return user_name(flag.title.split(":", 1)[1].split("/", 1)[0])
+
+
+def concerns(flag: Flag, targets: str, name: str) -> str:
+    """How a flag concerns a user, "" if it does not: by them, on their page, or a report
+    naming them."""
+    if flag.user == name:
+        return "report about them" if flag.kind == "report" else "by them"
+    if page_owner(flag) == name:
+        return "on their page"
+    for line in targets.splitlines() if flag.kind == "report" else ():
+        prefix, _, rest = line.partition(":")
+        user_page = prefix.replace("_", " ").strip().lower() in ("user", "user talk")
+        if user_page and user_name(rest.split("/")[0]) == name:
+            return "named in a report"
+    return ""
+
+
+def _reporter_shown(wiki: str) -> bool:
+    """Whether this reviewer may see who reported: oversighters, or every reviewer when
+    web.reporter_shown_to says so."""
+    if context()["settings"].web.reporter_shown_to == "reviewers":
+        return True
+    return role_on(wiki) == OVERSIGHTER
 
 
 def _visible_flag(flag_id: int) -> Flag:
