@@ -159,6 +159,7 @@ reports = Table(  # confidential reports: a person tells reviewers what happened
     Column("updated", Float, nullable=False),
     # the model's and the rules' view of a reported diff (JSON, no text), once it was read
     Column("assessment", Text, nullable=True),
+    Column("notify", Integer, nullable=False, default=0),  # wiki email on each status change
     Index("ix_reports_reporter", "reporter"),
 )
 audit = Table(
@@ -188,6 +189,7 @@ def _migration_2(conn: Connection) -> None:
 
 
 EDIT_KIND, NAME_KIND, REPORT_KIND = "edit", "name", "report"
+STATUS_ROUTE = "status:"  # + a report's new status: the route of the notice to its reporter
 SECOND_REVIEW = "second_review"  # a decision waits for a second reviewer to agree
 REPORT_KEY_BASE = 2**40  # a report's flag is keyed -(REPORT_KEY_BASE + id): past any log id
 TEXT_COLUMNS = ("added_text", "summary")  # a flag's text: loaded only when asked for
@@ -228,9 +230,12 @@ def _migration_6(conn: Connection) -> None:
 
 
 def _migration_7(conn: Connection) -> None:
-    """reports.assessment: how the pipeline scores a reported diff."""
-    if "assessment" not in {c["name"] for c in inspect(conn).get_columns("reports")}:
+    """reports.assessment (how the pipeline scores a reported diff) and reports.notify."""
+    columns = {c["name"] for c in inspect(conn).get_columns("reports")}
+    if "assessment" not in columns:
         conn.exec_driver_sql("ALTER TABLE reports ADD COLUMN assessment TEXT")
+    if "notify" not in columns:
+        conn.exec_driver_sql("ALTER TABLE reports ADD COLUMN notify INTEGER NOT NULL DEFAULT 0")
 
 
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
@@ -1028,9 +1033,20 @@ class Store:
             )
 
     def set_report_status(self, flag_id: int, status: str) -> None:
+        """The status the reporter sees; a reporter who asked is sent a wiki email the first
+        time the report reaches each status (an outbox row on the route "status:<status>")."""
         with self.engine.begin() as conn:
+            row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
+            if row is None or row.status == status:
+                return
             conn.execute(
                 update(reports)
                 .where(reports.c.flag_id == flag_id)
                 .values(status=status, updated=time.time())
             )
+            route = f"{STATUS_ROUTE}{status}"
+            already = conn.execute(
+                select(outbox.c.id).where(outbox.c.flag_id == flag_id, outbox.c.route == route)
+            ).first()
+            if row.notify and already is None:
+                self.queue_alerts(conn, flag_id, [(route, f"wikimail:{row.reporter}")])

@@ -678,3 +678,32 @@ def test_a_case_gathers_flags_and_reports_about_a_user_and_a_pair(web):
     flag_201 = next(f for f in store.iter_flags() if f.rev_id == 201)
     page = admin.get(f"/flag/{flag_201.id}").get_data(as_text=True)
     assert "user=Stalker&amp;with=Target" in page or "with=Target&amp;user=Stalker" in page
+
+
+def test_a_reporter_who_asked_is_mailed_each_new_status_and_nothing_more(web):
+    from flagbot.alerts import Alert, FlagRef, render
+
+    app, store, _, _ = web
+    asked, quiet = login(app, "Editor1"), login(app, "Admin1")
+    file_report(asked, "Editor1", "hounding", "User:Follower", "he follows me", notify="1")
+    file_report(quiet, "Admin1", "hounding", "User:Other", "he follows her")
+    mine, theirs = sorted((f for f in store.iter_flags() if f.kind == "report"), key=lambda f: f.id)
+    oversighter = login(app, "Oversighter1")
+    for flag in (mine, theirs):
+        oversighter.get(f"/flag/{flag.id}")
+        oversighter.get(f"/flag/{flag.id}")  # a second view changes nothing
+        data = {"csrf": "token-Oversighter1", "decision": "confirm"}
+        oversighter.post(f"/flag/{flag.id}/decide", data=data)
+        oversighter.post(f"/flag/{flag.id}/decide", data=data)  # the same status again
+    notices = store.due_alerts(time.time() + 1)
+    routes = sorted((d.route, d.recipient, d.flag.id) for d in notices if "status" in d.route)
+    assert routes == [
+        ("status:acted on", "wikimail:Editor1", mine.id),
+        ("status:in review", "wikimail:Editor1", mine.id),
+    ]  # nothing for the reporter who did not ask
+    ref = FlagRef.of(store.flag(mine.id), "https://flagbot.example.org")
+    subject, body = render(Alert("wikimail", "Editor1", "status:acted on", (ref,), wiki="enwiki"))
+    assert subject == "[flagbot] your report R-1: acted on"
+    assert "https://flagbot.example.org/my-reports" in body
+    for secret in ("Follower", "follows", "Oversighter1", "hounding"):
+        assert secret not in subject + body

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from flagbot.config import AlertSettings, Settings
-from flagbot.store import REPORT_KIND, Flag, Outcome, Store
+from flagbot.store import REPORT_KEY_BASE, REPORT_KIND, STATUS_ROUTE, Flag, Outcome, Store
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class FlagRef:
     review_url: str
     names_flagged: bool = False  # the title or user name is the flagged text: never shown
     report: bool = False  # a confidential report: what the reporter named is not shown either
+    report_id: int = 0  # its reference number, R-<id>
 
     @classmethod
     def of(cls, flag: Flag, review_url: str) -> FlagRef:
@@ -54,6 +55,7 @@ class FlagRef:
             review_url=f"{review}/flag/{flag.id}" if review else "",
             names_flagged=flag.names_flagged or flag.kind == REPORT_KIND,
             report=flag.kind == REPORT_KIND,
+            report_id=-flag.rev_id - REPORT_KEY_BASE if flag.kind == REPORT_KIND else 0,
         )
 
 
@@ -93,6 +95,8 @@ WITHHELD = "(not shown: a page title or user name is what was flagged)"
 
 def render(alert: Alert) -> tuple[str, str]:
     """Subject and plain-text body: links and metadata only, neutral wording."""
+    if alert.route.startswith(STATUS_ROUTE):
+        return _status_notice(alert)
     first = alert.items[0]
     if len(alert.items) == 1:
         where = (
@@ -128,6 +132,22 @@ def render(alert: Alert) -> tuple[str, str]:
         f"Route: {alert.route}. The text of the edits is not included in this message on purpose."
     )
     return subject, "\n\n".join(blocks) + "\n"
+
+
+def _status_notice(alert: Alert) -> tuple[str, str]:
+    """To a reporter who asked: their report's new status, and nothing else — not what was
+    reported, not who reviewed it."""
+    status = alert.route.removeprefix(STATUS_ROUTE)
+    references = ", ".join(f"R-{item.report_id}" for item in alert.items)
+    first = alert.items[0]
+    subject = f"[flagbot] your report {references}: {status}"
+    lines = [
+        f"The status of your confidential report {references} on {first.wiki} is now: {status}."
+    ]
+    if first.review_url:
+        lines.append(f"My reports: {first.review_url.rsplit('/flag/', 1)[0]}/my-reports")
+    lines.append("This message does not repeat what you reported, on purpose.")
+    return subject, "\n\n".join(lines) + "\n"
 
 
 def dry_run(settings: Settings) -> Settings:

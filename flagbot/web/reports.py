@@ -114,6 +114,7 @@ def init(app: Flask) -> None:
             "category": category,
             "targets": "\n".join(targets),
             "contact": int(bool(form.get("contact"))),
+            "notify": int(bool(form.get("notify"))),
         }
 
         def enqueue(conn: Any, flag_id: int) -> None:
