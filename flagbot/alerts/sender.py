@@ -27,7 +27,7 @@ from flagbot.alerts import Alert, FlagRef, notifiers, render
 from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
 from flagbot.errors import DeliveryError, FetchError
 from flagbot.metrics import Metrics
-from flagbot.store import Due, Store
+from flagbot.store import STATUS_ROUTE, Due, Store
 from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,10 @@ def deliver(
         ready += _drop_stale(store, settings, client, wiki_id, wiki_rows, report)
     by_recipient: dict[str, list[Due]] = defaultdict(list)
     for row in ready:
+        if row.route.startswith(STATUS_ROUTE):
+            # a reply to one reporter about one report, not an alert: no bursts, no digests
+            _send_group(store, settings, client, row.recipient, [row], False, now, report)
+            continue
         by_recipient[row.recipient].append(row)
     for recipient, recipient_rows in by_recipient.items():
         _send_to(store, settings, client, recipient, recipient_rows, now, report)

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,140 @@ def test_web_user_without_the_groups_learns_nothing(browser, review):
     assert "No access" in body
     assert "Integration" not in body and "415-555" not in body and "idiot" not in body
     page.close()
+
+
+# --- confidential reports, end to end -----------------------------------------------------------
+SENDER_INTERVAL = 1.0  # seconds between the sender's passes in this test
+
+
+@pytest.fixture
+def reports_app(wiki, wiki_settings, scorer, bot_login, mailbox, monkeypatch, tmp_path):
+    """The review app with a running sender: emergencies by SMTP to the emergency team (the
+    real test SMTP server), status notices by wiki email through the real wiki."""
+    from flagbot.alerts.sender import run_sender
+    from flagbot.config import AlertSettings
+
+    wiki.create_user("Carol", email="carol@example.test")
+    monkeypatch.setenv("FLAGBOT_OAUTH_SECRET", "provider-secret")
+    settings = dataclasses.replace(
+        wiki_settings,
+        web=WebSettings(oauth_client_id="flagbot-review", secure_cookies=False),
+        alerts=AlertSettings(
+            recipients={
+                "oversight": ("smtp:oversight-l@lists.test",),
+                "emergency": ("smtp:emergency@team.test",),
+            },
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox.port,
+            smtp_security="none",
+            smtp_timeout=5.0,
+            interval=SENDER_INTERVAL,
+            review_url="https://flagbot.example.test",
+            outbox=str(tmp_path / "outbox"),
+            stale_check=False,
+        ),
+    )
+    store, revs = flag_real_edits(wiki, settings, scorer, [("Bob", fresh_title(), ATTACK)])
+    store.close()
+    stop = threading.Event()
+    with OAuthProvider("flagbot-review", "provider-secret") as provider:
+        store = Store(settings.store).open()
+        app = create_app(settings, store=store, oauth_base=provider.url)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threads = [
+            threading.Thread(target=server.serve_forever, daemon=True),
+            threading.Thread(target=run_sender, args=(store, settings, stop), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", provider, revs, wiki
+        finally:
+            stop.set()
+            server.shutdown()
+            threads[1].join(timeout=10)
+
+
+def wait_for(mailbox, address, count=1, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = mailbox.to(address)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no mail to {address} within {timeout} s")
+
+
+def file_report(page, url, category, targets, description, notify=False):
+    page.goto(url + "/report")
+    page.check(f"input[name=category][value={category}]")
+    page.fill("textarea[name=targets]", targets)
+    page.fill("textarea[name=description]", description)
+    if notify:
+        page.check("input[name=notify]")
+    with page.expect_navigation():
+        page.click("#send-report")
+    return page.inner_text("#reference")
+
+
+def test_a_reported_diff_is_reviewed_and_the_reporter_sees_and_is_told_the_outcome(
+    browser, reports_app, mailbox, tmp_path
+):
+    url, provider, revs, wiki = reports_app
+    (rev,) = revs
+    shots = screenshot_dir(tmp_path)
+    carol = log_in(browser, url, provider, "Carol")
+    carol.goto(url + "/report")
+    carol.screenshot(path=str(shots / "report-form.png"), full_page=True)
+    description = "He keeps calling me names on every page I edit"
+    reference = file_report(
+        carol, url, "personal_attack", f"{wiki.url}/index.php?diff={rev}", description, True
+    )
+    assert reference.startswith("R-")
+
+    reviewer = log_in(browser, url, provider, "Oversighter")
+    reviewer.goto(url + "/?kind=report")
+    with reviewer.expect_navigation():
+        reviewer.click("#queue tbody tr a")
+    assert reviewer.inner_text("#reporter").startswith("Carol")  # oversighters see who
+    # the reported diff, read from the real wiki and scored by the real pipeline
+    assert float(reviewer.inner_text("#assessed-score")) > 0.5
+    assert reviewer.inner_text("#assessed-flagged").startswith("yes")
+    with reviewer.expect_navigation():
+        reviewer.click("#decide-confirm")
+    assert reviewer.inner_text("#report-status") == "acted on"
+
+    carol.goto(url + "/my-reports")
+    mine = carol.inner_text("main")
+    assert reference in mine and "acted on" in mine and "Oversighter" not in mine
+    carol.screenshot(path=str(shots / "my-reports.png"), full_page=True)
+    notices = wait_for(mailbox, "carol@example.test", count=2)  # in review, then acted on
+    for notice in notices:
+        body = notice.get_content()
+        assert reference in notice["Subject"] and "Oversighter" not in body
+        assert "calling me names" not in body and "Bob" not in body and str(rev) not in body
+    assert {n["Subject"].rsplit(": ", 1)[1] for n in notices} == {"in review", "acted on"}
+    carol.close()
+    reviewer.close()
+
+
+def test_an_emergency_report_reaches_the_emergency_team_within_the_sender_interval(
+    browser, reports_app, mailbox
+):
+    url, provider, _, _ = reports_app
+    carol = log_in(browser, url, provider, "Carol")
+    copies_before = len(mailbox.to("oversight-l@lists.test"))  # the mailbox serves every test
+    sent = time.time()
+    reference = file_report(
+        carol, url, "threat", "User:Bob", "He wrote that he will come to my school tomorrow"
+    )
+    (alert,) = wait_for(mailbox, "emergency@team.test")
+    arrived = mailbox.arrivals[[m for _, m in mailbox.messages].index(alert)]
+    assert arrived - sent <= SENDER_INTERVAL + 5.0  # one pass of the sender, and sending
+    assert "threat" in alert["Subject"] and "confidential report" in alert["Subject"]
+    # threats go to oversight too, by default
+    copy = wait_for(mailbox, "oversight-l@lists.test", copies_before + 1)[-1]
+    for mail in (alert, copy):
+        for secret in ("Carol", "school", "Bob", reference):
+            assert secret not in mail["Subject"] + mail.get_content()
+    carol.close()
