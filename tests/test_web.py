@@ -707,3 +707,23 @@ def test_a_reporter_who_asked_is_mailed_each_new_status_and_nothing_more(web):
     assert "https://flagbot.example.org/my-reports" in body
     for secret in ("Follower", "follows", "Oversighter1", "hounding"):
         assert secret not in subject + body
+
+
+def test_a_reporter_learns_nothing_about_the_queue_from_the_answers(web):
+    """A report about an account the queue holds flags on answers exactly like one about an
+    account it has never seen: a report must not leak the queue's contents."""
+    app, store, _, _ = web
+    assert any(f.user == "Vandal101" for f in store.iter_flags())
+    reporter = login(app, "Editor1")
+    answers = []
+    for name in ("Vandal101", "Nobody"):
+        answer = file_report(reporter, "Editor1", "personal_attack", f"User:{name}", "again")
+        answers.append((answer.status_code, re.sub(r"R-\d+", "R-n", answer.get_data(as_text=True))))
+    assert answers[0] == answers[1]
+    mine = reporter.get("/my-reports").get_data(as_text=True)
+    assert "Vandal101" not in mine and "Nobody" not in mine  # what was reported is not echoed
+    rows = [
+        re.sub(r"R-\d+|\d{4}-\d\d-\d\d \d\d:\d\d", "…", row)
+        for row in re.findall(r"<tr>.*?</tr>", mine, re.S)[1:]  # the header first
+    ]
+    assert len(rows) == 2 and rows[0] == rows[1]
