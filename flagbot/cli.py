@@ -204,6 +204,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
     store = Store(_settings(args).store).open()
     try:
+        found_patterns = store.pattern_details()
         for flag in store.iter_flags():
             created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flag.created))
             record = {
@@ -218,6 +219,11 @@ def cmd_flags(args: argparse.Namespace) -> int:
                 "status": flag.status,
                 "created": created,
             }
+            if flag.id in found_patterns:
+                details = found_patterns[flag.id]
+                record.update(
+                    pattern=details["pattern"], target=details["target"], rev_ids=details["rev_ids"]
+                )
             if args.json:
                 print(json.dumps(record, ensure_ascii=False))
             else:

@@ -177,6 +177,16 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RepeatSettings:
+    """Repeated targeting (flagbot.patterns): `count` borderline edits by one author aimed at
+    one target within `days` raise one pattern flag for the pair."""
+
+    count: int = 3
+    days: float = 7.0
+    borderline: float = 0.0  # an edit counts from this score; 0: the card's threshold at P 0.6
+
+
+@dataclass(frozen=True)
 class Settings:
     origin: str
     user_agent_contact: str
@@ -192,6 +202,7 @@ class Settings:
     purge_interval: float = 3600.0  # seconds between checks for revisions the wiki has hidden
     metrics_port: int = 0  # `flagbot run` serves Prometheus metrics here on loopback; 0: off
     text_retention_days: float = 90.0  # flagged text and report descriptions kept this long
+    repeat: RepeatSettings = field(default_factory=RepeatSettings)
     stale_seconds: float = 900.0  # `status --check`: a live source's position older is a problem
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -352,10 +363,17 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "metrics_port": (_port_or_zero, 0),
     "text_retention_days": (_positive, 90.0),
     "health": (MAPPING, {}),
+    "patterns": (MAPPING, {}),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
 }
 HEALTH_KEYS: dict[str, tuple[Check, Any]] = {"stale_seconds": (_positive, 900.0)}
+PATTERN_KEYS: dict[str, tuple[Check, Any]] = {"repeat": (MAPPING, {})}
+REPEAT_KEYS: dict[str, tuple[Check, Any]] = {
+    "count": (_count, 3),
+    "days": (_positive, 7.0),
+    "borderline": (_probability, 0.0),
+}
 WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "oauth_client_id": (STR, ""),
     "oauth_client_secret_env": (STR, "FLAGBOT_OAUTH_SECRET"),
@@ -484,6 +502,8 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
     alerts = _alert_settings(top.get("alerts", {}), problems)
     web = _section(top.get("web", {}), WEB_KEYS, "web", problems)
     health = _section(top.get("health", {}), HEALTH_KEYS, "health", problems)
+    patterns = _section(top.get("patterns", {}), PATTERN_KEYS, "patterns", problems)
+    repeat = _section(patterns.get("repeat", {}), REPEAT_KEYS, "patterns.repeat", problems)
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -504,6 +524,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         metrics_port=top["metrics_port"],
         text_retention_days=float(top["text_retention_days"]),
         stale_seconds=float(health.get("stale_seconds", 900.0)),
+        repeat=RepeatSettings(**repeat) if len(repeat) == len(REPEAT_KEYS) else RepeatSettings(),
         alerts=alerts,
         web=_web_settings(web),
     )

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flagbot import diffs, filters, wikitext
+from flagbot import diffs, filters, patterns, wikitext
 from flagbot.config import Settings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
@@ -198,6 +198,7 @@ class Pipeline:
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
+        self.repeat = patterns.RepeatRule.build(settings, scorer.model.card)
         self.summary = Summary()
         self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
@@ -275,6 +276,7 @@ class Pipeline:
         fresh = self._drop_duplicates(candidates)
         outcomes: list[Outcome] = []
         to_score: list[tuple[RecentChange, Texts]] = []
+        aimed_at: dict[int, tuple[str, ...]] = {}  # id(change) → whom it targets
         for change, added in zip(fresh, self._fetch_all(fresh, stop), strict=True):
             if isinstance(added, SkipEdit):
                 summary.skipped[added.reason] += 1
@@ -284,6 +286,7 @@ class Pipeline:
                 if isinstance(added, Poison):
                     raise added.error
                 texts = readable_texts(added, change.comment, self._names(change))
+                aimed_at[id(change)] = patterns.targets(change, added)
             except Exception as exc:
                 outcomes.append(self._poisoned(change, exc))
                 continue
@@ -322,9 +325,15 @@ class Pipeline:
                 stored = "\n".join(
                     filter(None, (self.scorer.excerpt(texts.added, change.namespace), texts.quoted))
                 )
-                outcomes.append(Outcome(change, "flagged", verdict, stored or None))
+                outcomes.append(
+                    Outcome(
+                        change, "flagged", verdict, stored or None, aimed_at.get(id(change), ())
+                    )
+                )
             else:
-                outcomes.append(Outcome(change, "scored", verdict))
+                outcomes.append(
+                    Outcome(change, "scored", verdict, None, aimed_at.get(id(change), ()))
+                )
         return outcomes
 
     def _names(self, change: RecentChange) -> tuple[str, ...]:
@@ -391,14 +400,16 @@ class Pipeline:
     def commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
         position = next((p for _, p in reversed(items) if p is not None), None)
         try:
-            self.summary.new_flags += self.store.record_batch(key, outcomes, position, self.on_flag)
+            self.summary.new_flags += self.store.record_batch(
+                key, outcomes, position, self.on_flag, self.repeat
+            )
             return
         except RowRejected:
             log.warning("the store refused a batch; storing its events one by one")
         for outcome in outcomes:  # one refused row must not keep the others (or the bot) back
             try:
                 self.summary.new_flags += self.store.record_batch(
-                    key, [outcome], None, self.on_flag
+                    key, [outcome], None, self.on_flag, self.repeat
                 )
             except RowRejected as exc:
                 poisoned = self._poisoned(outcome.change, exc.error)

@@ -51,6 +51,7 @@ from sqlalchemy.exc import (
 from flagbot.errors import StoreError
 from flagbot.events import RecentChange
 from flagbot.files import private_file
+from flagbot.patterns import REPEAT_PATTERN, RepeatRule
 from flagbot.scoring import Verdict
 
 
@@ -162,6 +163,32 @@ reports = Table(  # confidential reports: a person tells reviewers what happened
     Column("notify", Integer, nullable=False, default=0),  # wiki email on each status change
     Index("ix_reports_reporter", "reporter"),
 )
+pattern_edits = Table(  # borderline edits aimed at a target, for repeated targeting
+    "pattern_edits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("wiki", String(64), nullable=False),
+    Column("author", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("rev_id", BigInteger, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    UniqueConstraint("wiki", "rev_id", "target", name="uq_pattern_edit"),
+    Index("ix_pattern_edits_pair", "wiki", "author", "target", "time"),
+)
+patterns = Table(  # one pattern flag per (wiki, pattern, user, target), extended by later edits
+    "patterns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flag_id", Integer, ForeignKey("flags.id"), nullable=False),
+    Column("wiki", String(64), nullable=False),
+    Column("pattern", String(16), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("rev_ids", Text, nullable=False),  # the diffs involved, oldest first, ";"-joined
+    Column("updated", Float, nullable=False),
+    UniqueConstraint("wiki", "pattern", "user", "target", name="uq_pattern"),
+)
 audit = Table(
     "audit",
     metadata,
@@ -188,7 +215,8 @@ def _migration_2(conn: Connection) -> None:
     control.create(conn, checkfirst=True)
 
 
-EDIT_KIND, NAME_KIND, REPORT_KIND = "edit", "name", "report"
+EDIT_KIND, NAME_KIND, REPORT_KIND, PATTERN_KIND = "edit", "name", "report", "pattern"
+PATTERN_KEY_BASE = 2**42  # a pattern's flag is keyed -(PATTERN_KEY_BASE + id): past reports
 STATUS_ROUTE = "status:"  # + a report's new status: the route of the notice to its reporter
 SECOND_REVIEW = "second_review"  # a decision waits for a second reviewer to agree
 REPORT_KEY_BASE = 2**40  # a report's flag is keyed -(REPORT_KEY_BASE + id): past any log id
@@ -238,6 +266,12 @@ def _migration_7(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE reports ADD COLUMN notify INTEGER NOT NULL DEFAULT 0")
 
 
+def _migration_8(conn: Connection) -> None:
+    """Repeated targeting: borderline edits per (author, target), and pattern flags."""
+    pattern_edits.create(conn, checkfirst=True)
+    patterns.create(conn, checkfirst=True)
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -247,6 +281,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -341,6 +376,7 @@ class Outcome:
     outcome: str
     verdict: Verdict | None = None
     added_text: str | None = None
+    targets: tuple[str, ...] = ()  # whom the edit is aimed at (flagbot.patterns.targets)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -460,14 +496,17 @@ class Store:
         outcomes: Sequence[Outcome],
         position: str | None,
         on_flag: Callable[[Connection, int, Outcome], None] | None = None,
+        repeat: RepeatRule | None = None,
     ) -> int:
         """Store a batch and the position after it in one transaction; returns new flags.
 
         A revision already processed (the overlap after a restart) is skipped silently.
-        `on_flag` runs inside the same transaction for each new flag (the alerts outbox).
+        `on_flag` runs inside the same transaction for each new flag (the alerts outbox), and
+        so does the repeated-targeting detector (`repeat`): a restart neither loses nor repeats
+        what an edit adds to a pattern.
         """
         try:
-            return self._record_batch(source, outcomes, position, on_flag)
+            return self._record_batch(source, outcomes, position, on_flag, repeat)
         except (OperationalError, InterfaceError):
             raise  # the database is away: the batch waits for it
         except (DataError, IntegrityError, StatementError) as exc:
@@ -479,9 +518,11 @@ class Store:
         outcomes: Sequence[Outcome],
         position: str | None,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
+        repeat: RepeatRule | None = None,
     ) -> int:
         new_flags = 0
         now = time.time()
+        aimed: list[Outcome] = []
         with self.engine.begin() as conn:
             inserted: set[tuple[str, int]] = set()
             rows = [
@@ -502,6 +543,13 @@ class Store:
                 if (change.wiki, change.key) not in inserted:
                     continue  # processed before: the overlap after a restart
                 inserted.discard((change.wiki, change.key))  # once, even if listed twice
+                if (
+                    repeat
+                    and item.targets
+                    and item.verdict
+                    and item.verdict.score >= repeat.borderline
+                ):
+                    aimed.append(item)
                 if item.verdict is None or not item.verdict.flagged:
                     continue
                 verdict = item.verdict
@@ -531,9 +579,162 @@ class Store:
                 new_flags += 1
                 if on_flag is not None:
                     on_flag(conn, flag_id, item)
+            if repeat is not None and aimed:
+                new_flags += self._repeated_targeting(conn, aimed, repeat, on_flag, now)
             if position is not None:
                 self.save_position(source, position, conn)
         return new_flags
+
+    def _repeated_targeting(
+        self,
+        conn: Connection,
+        aimed: list[Outcome],
+        repeat: RepeatRule,
+        on_flag: Callable[[Connection, int, Outcome], None] | None,
+        now: float,
+    ) -> int:
+        """Record borderline edits per (author, target); a pair with `repeat.count` of them
+        within `repeat.days` gets one pattern flag, which later edits extend. Returns new flags."""
+        for item in aimed:
+            change = item.change
+            assert item.verdict is not None
+            for target in item.targets:
+                conn.execute(
+                    self._insert(pattern_edits)
+                    .values(
+                        wiki=change.wiki,
+                        author=change.user,
+                        target=target,
+                        rev_id=change.key,
+                        score=item.verdict.score,
+                        time=change.timestamp,
+                    )
+                    .on_conflict_do_nothing()
+                )
+        new_flags = 0
+        # each edit in time order, with the window that ends at it: a batch may span weeks
+        for item in sorted(aimed, key=lambda o: o.change.timestamp):
+            change = item.change
+            for target in item.targets:
+                edits = conn.execute(
+                    select(pattern_edits.c.rev_id, pattern_edits.c.score)
+                    .where(
+                        pattern_edits.c.wiki == change.wiki,
+                        pattern_edits.c.author == change.user,
+                        pattern_edits.c.target == target,
+                        pattern_edits.c.time >= change.timestamp - repeat.days * 86400,
+                        pattern_edits.c.time <= change.timestamp,
+                    )
+                    .order_by(pattern_edits.c.time, pattern_edits.c.rev_id)
+                ).all()
+                if len(edits) >= repeat.count:
+                    rev_ids, score = [r for r, _ in edits], max(s for _, s in edits)
+                    new_flags += self._pattern_flag(
+                        conn, REPEAT_PATTERN, item, target, rev_ids, score, repeat, on_flag, now
+                    )
+                elif self._pattern_id(conn, REPEAT_PATTERN, change.wiki, change.user, target):
+                    score = item.verdict.score if item.verdict else 0.0
+                    self._pattern_flag(  # a flagged pair: each later edit extends its flag
+                        conn, REPEAT_PATTERN, item, target, [change.key], score, repeat, None, now
+                    )
+        return new_flags
+
+    @staticmethod
+    def _pattern_id(conn: Connection, pattern: str, wiki: str, user: str, target: str) -> int:
+        found = conn.execute(
+            select(patterns.c.id).where(
+                patterns.c.wiki == wiki,
+                patterns.c.pattern == pattern,
+                patterns.c.user == user,
+                patterns.c.target == target,
+            )
+        ).scalar()
+        return int(found or 0)
+
+    def _pattern_flag(
+        self,
+        conn: Connection,
+        pattern: str,
+        latest: Outcome,
+        target: str,
+        rev_ids: list[int],
+        score: float,
+        repeat: RepeatRule,
+        on_flag: Callable[[Connection, int, Outcome], None] | None,
+        now: float,
+    ) -> int:
+        """Raise the pattern flag of (author, target), or extend it; returns 1 if new."""
+        change = latest.change
+        found = conn.execute(
+            select(patterns.c.id, patterns.c.flag_id, patterns.c.rev_ids, flags.c.score)
+            .join(flags, flags.c.id == patterns.c.flag_id)
+            .where(
+                patterns.c.wiki == change.wiki,
+                patterns.c.pattern == pattern,
+                patterns.c.user == change.user,
+                patterns.c.target == target,
+            )
+        ).first()
+        if found is not None:
+            known = [int(r) for r in found.rev_ids.split(";") if r]
+            merged = known + [r for r in rev_ids if r not in set(known)]
+            conn.execute(
+                update(patterns)
+                .where(patterns.c.id == found.id)
+                .values(rev_ids=";".join(map(str, merged)), updated=now)
+            )
+            conn.execute(
+                update(flags)
+                .where(flags.c.id == found.flag_id)
+                .values(
+                    edit_time=change.timestamp,
+                    diff_url=change.diff_url,
+                    score=max(score, found.score),
+                )
+            )
+            return 0
+        verdict = repeat.verdict
+        flag_id = conn.execute(
+            flags.insert().values(
+                wiki=change.wiki,
+                rev_id=-(2 * PATTERN_KEY_BASE + secrets.randbelow(PATTERN_KEY_BASE)),
+                kind=PATTERN_KIND,
+                old_rev_id=None,
+                title=f"User talk:{target}",
+                namespace=3,
+                user=change.user,
+                edit_time=change.timestamp,
+                diff_url=change.diff_url,
+                categories=";".join(verdict.categories),
+                score=score,
+                rules=";".join(verdict.rule_ids),
+                severity=verdict.severity,
+                route=";".join(verdict.routes),
+                status="new",
+                added_text=None,
+                summary=None,
+                created=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        pattern_id = conn.execute(
+            patterns.insert().values(
+                flag_id=flag_id,
+                wiki=change.wiki,
+                pattern=pattern,
+                user=change.user,
+                target=target,
+                rev_ids=";".join(map(str, rev_ids)),
+                updated=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(
+            update(flags)
+            .where(flags.c.id == flag_id)
+            .values(rev_id=-(PATTERN_KEY_BASE + pattern_id))
+        )
+        if on_flag is not None:
+            on_flag(conn, flag_id, Outcome(change, "flagged", verdict))
+        return 1
 
     def is_processed(self, wiki: str, rev_id: int) -> bool:
         return (wiki, rev_id) in self.processed_among([(wiki, rev_id)])
@@ -602,6 +803,35 @@ class Store:
         with self.engine.connect() as conn:
             for row in conn.execute(select(*columns).order_by(flags.c.id)):
                 yield Flag.from_row(row)
+
+    def pattern_details(self, flag_id: int | None = None) -> dict[int, dict[str, Any]]:
+        """For pattern flags (all, or one): pattern, user, target and the diffs involved, each
+        with its score and time where the detector recorded them."""
+        query = select(patterns)
+        if flag_id is not None:
+            query = query.where(patterns.c.flag_id == flag_id)
+        details: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                rev_ids = [int(r) for r in row.rev_ids.split(";") if r]
+                edits = {
+                    r.rev_id: {"rev_id": r.rev_id, "score": r.score, "time": r.time}
+                    for r in conn.execute(
+                        select(pattern_edits).where(
+                            pattern_edits.c.wiki == row.wiki,
+                            pattern_edits.c.author == row.user,
+                            pattern_edits.c.target == row.target,
+                        )
+                    )
+                }
+                details[row.flag_id] = {
+                    "pattern": row.pattern,
+                    "user": row.user,
+                    "target": row.target,
+                    "rev_ids": rev_ids,
+                    "edits": [edits.get(r, {"rev_id": r}) for r in rev_ids],
+                }
+        return details
 
     def case_flags(self, wiki: str, names: Sequence[str]) -> list[tuple[Flag, str]]:
         """Flags on `wiki` that may concern any of `names` (by them, on a page whose title holds

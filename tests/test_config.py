@@ -30,6 +30,11 @@ def test_valid_file_gives_frozen_settings_with_defaults(tmp_path):
     assert settings.wikis[0].extra_pages == ("Wikipedia:Administrators' noticeboard",)
     assert settings.source.read_timeout == 60.0 and settings.model == "default"
     assert settings.thresholds["toxic"] == 0.85
+    assert (settings.repeat.count, settings.repeat.days, settings.repeat.borderline) == (
+        3,
+        7.0,
+        0.0,
+    )
     with pytest.raises(AttributeError):
         settings.store = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -65,6 +70,15 @@ def test_valid_file_gives_frozen_settings_with_defaults(tmp_path):
         ),
         (GOOD.replace("type: eventstreams", "type: replay"), "source.path: missing required value"),
         ("- just a list", "(top): expected a mapping"),
+        (
+            GOOD + "patterns:\n  repeat:\n    count: 0\n",
+            "flagbot.yaml: patterns.repeat.count: expected a whole number, 1 or more",
+        ),
+        (
+            GOOD + "patterns:\n  repeat:\n    days: .nan\n",
+            "flagbot.yaml: patterns.repeat.days: expected a positive number",
+        ),
+        (GOOD + "patterns:\n  repeats: {}\n", "flagbot.yaml: patterns.repeats: unknown key"),
         ("key: [unclosed", "not valid YAML"),
     ],
 )

@@ -727,3 +727,32 @@ def test_a_reporter_learns_nothing_about_the_queue_from_the_answers(web):
         for row in re.findall(r"<tr>.*?</tr>", mine, re.S)[1:]  # the header first
     ]
     assert len(rows) == 2 and rows[0] == rows[1]
+
+
+def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
+    from flagbot.patterns import RepeatRule
+
+    app, store, _, _ = web
+    settings = app.extensions["flagbot"]["settings"]
+    repeat = RepeatRule.build(settings, model.card)
+    borderline = decide(0.4, [], {})
+    edits = [
+        dataclasses.replace(
+            change(300 + i, "User talk:Target"), user="Mallory", timestamp=1_767_225_600 + i * 3600
+        )
+        for i in range(3)
+    ]
+    store.record_batch(
+        "test",
+        [Outcome(e, "scored", borderline, None, ("Target",)) for e in edits],
+        None,
+        None,
+        repeat,
+    )
+    admin = login(app, "Admin1")
+    queue = admin.get("/?kind=pattern").get_data(as_text=True)
+    assert "User talk:Target" in queue and "Talk:Attack" not in queue
+    (flag,) = [f for f in store.iter_flags() if f.kind == "pattern"]
+    page = admin.get(f"/flag/{flag.id}").get_data(as_text=True)
+    assert "Repeated targeting: Mallory → Target" in page
+    assert all(f"?diff={300 + i}" in page for i in range(3)) and "0.40" in page

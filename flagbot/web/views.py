@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
 
+from flagbot import patterns
 from flagbot.config import CATEGORIES
 from flagbot.errors import FetchError
 from flagbot.store import SECOND_REVIEW, Flag
@@ -33,7 +34,12 @@ DECISIONS = {
     "oversight": "Needs oversight",
 }
 STATUSES = ("new", *DECISIONS, SECOND_REVIEW)
-KINDS = {"edit": "edits", "name": "titles and user names", "report": "reports"}
+KINDS = {
+    "edit": "edits",
+    "name": "titles and user names",
+    "report": "reports",
+    "pattern": "patterns",
+}
 SCORE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
 TRUE_POSITIVE = {"confirm", "handled", "oversight"}
 
@@ -110,6 +116,7 @@ def init(app: Flask) -> None:
             assessed=assessed,
             reporter_shown=found is not None and _reporter_shown(found.wiki),
             owner=page_owner(found) if found else "",
+            pattern=store.pattern_details(flag_id).get(flag_id) if found else None,
             history=store.decisions_for(flag_id),
             decisions=DECISIONS,
         )
@@ -143,8 +150,8 @@ def init(app: Flask) -> None:
         repetitive, and one remark rarely shows it."""
         store = context()["store"]
         wiki = request.args.get("wiki", "")
-        user = user_name(request.args.get("user", ""))
-        other = user_name(request.args.get("with", ""))
+        user = patterns.user_name(request.args.get("user", ""))
+        other = patterns.user_name(request.args.get("with", ""))
         if context()["settings"].wiki(wiki) is None or not user:
             abort(400, "name a configured wiki and a user")
         names = [n for n in (user, other) if n]
@@ -205,22 +212,9 @@ def init(app: Flask) -> None:
         )
 
 
-USER_PAGE_NAMESPACES = (2, 3)  # User, User talk
-
-
-def user_name(raw: str) -> str:
-    """A user name as MediaWiki writes it: spaces, first letter capital, no "User:" prefix."""
-    name = raw.replace("_", " ").strip()
-    if name.lower().startswith("user:"):
-        name = name[5:].strip()
-    return name[:1].upper() + name[1:255]
-
-
 def page_owner(flag: Flag) -> str:
-    """Whose user or user talk page (or subpage) the flag is on; "" for other pages."""
-    if flag.namespace not in USER_PAGE_NAMESPACES or ":" not in flag.title:
-        return ""
-    return user_name(flag.title.split(":", 1)[1].split("/", 1)[0])
+    """Whose user page or user talk page (or subpage) the flag is on; "" for other pages."""
+    return patterns.page_owner(flag.namespace, flag.title)
 
 
 def concerns(flag: Flag, targets: str, name: str) -> str:
@@ -233,7 +227,7 @@ def concerns(flag: Flag, targets: str, name: str) -> str:
     for line in targets.splitlines() if flag.kind == "report" else ():
         prefix, _, rest = line.partition(":")
         user_page = prefix.replace("_", " ").strip().lower() in ("user", "user talk")
-        if user_page and user_name(rest.split("/")[0]) == name:
+        if user_page and patterns.user_name(rest.split("/")[0]) == name:
             return "named in a report"
     return ""
 

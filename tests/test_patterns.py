@@ -1,0 +1,177 @@
+"""Repeated targeting (flagbot.patterns): whom an edit is aimed at, and one pattern flag per
+(author, target) when borderline edits repeat within days — through the real pipeline, store and
+`flagbot replay`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import pytest
+
+from flagbot.events import RecentChange
+from flagbot.patterns import borderline_threshold, targets
+from tests.conftest import rc_event
+from tests.test_cli import flagbot
+from tests.test_pipeline import make_pipeline, write_replay
+
+DAY = 86400
+START = 1_767_225_600
+# borderline: above the card's threshold at precision 0.6 (0.2), under the alert threshold
+BORDERLINE = [
+    "Stop reverting me, you clearly have no idea what you are doing.",
+    "Stop reverting me, you clearly have no idea what you are doing here.",
+    "Stop reverting me again, you clearly have no idea what you are doing.",
+    "Once more: stop reverting me, you clearly have no idea what you are doing.",
+]
+FRIENDLY = "Thanks for adding the source, I have fixed the citation format."
+
+
+def change(title="User talk:Target", user="Mallory", namespace=3):
+    return RecentChange(
+        wiki="enwiki",
+        server_url="https://en.wikipedia.org",
+        script_path="/w",
+        namespace=namespace,
+        title=title,
+        user=user,
+        bot=False,
+        type="edit",
+        old_rev=1,
+        new_rev=2,
+        timestamp=START,
+        comment="",
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "wikitext", "expected"),
+    [
+        (change(), "you again", ("Target",)),
+        (change("User talk:Target/Archive 2"), "you again", ("Target",)),
+        (change("Talk:Page", namespace=1), "{{ping|Alice|bob_smith}} look", ("Alice", "Bob smith")),
+        (
+            change("Talk:Page", namespace=1),
+            "{{Reply to|Alice}} and {{u|Carol}}",
+            ("Alice", "Carol"),
+        ),
+        (change("Talk:Page", namespace=1), "as [[User:Dave|Dave]] said", ("Dave",)),
+        # the author's own signature and own talk page are never targets
+        (change("Talk:Page", namespace=1), "hi [[User:Mallory|M]] ([[User talk:Mallory|t]])", ()),
+        (change("User talk:Mallory", user="Mallory"), "archiving", ()),
+        (
+            change("Talk:Page", namespace=1),
+            "{{ping|" + "|".join(f"U{i}" for i in range(30)) + "}}",
+            tuple(f"U{i}" for i in range(10)),
+        ),
+        (change(), "{{ping|{{{1}}}}} [[User:", ("Target",)),  # broken wikitext: the owner still
+    ],
+)
+def test_whom_an_edit_is_aimed_at(where, wikitext, expected):
+    assert targets(where, wikitext) == expected
+
+
+def test_the_borderline_threshold_comes_from_the_model_card(model):
+    threshold = borderline_threshold(model.card)
+    assert 0.0 < threshold < model.threshold
+    table = model.card["metrics"]["dev"]["threshold_table"]
+    assert min(r["precision"] for r in table if r["threshold"] >= threshold) >= 0.6
+
+
+def aimed(i, text, ts, user="Mallory", title="User talk:Target", namespace=3):
+    event = rc_event(i, text, namespace=namespace, title=title, ts=ts)
+    event["user"] = user
+    return event
+
+
+def pattern_flags(store):
+    details = store.pattern_details()
+    return [(f, details[f.id]) for f in store.iter_flags() if f.kind == "pattern"]
+
+
+def test_repeated_borderline_edits_at_one_target_raise_one_pattern_flag(
+    tmp_path, make_settings, scorer
+):
+    scores = scorer.model.score(BORDERLINE)
+    borderline = borderline_threshold(scorer.model.card)
+    assert all(borderline <= s < scorer.model.threshold for s in scores), scores  # none alerts
+    settings = make_settings(
+        source={
+            "type": "replay",
+            "path": write_replay(
+                tmp_path / "r.jsonl",
+                [
+                    aimed(1, BORDERLINE[0], START),
+                    aimed(2, BORDERLINE[1], START + 1 * DAY),
+                    aimed(3, FRIENDLY, START + 2 * DAY),  # friendly: does not count
+                    aimed(
+                        4, BORDERLINE[0], START + 2 * DAY, user="Target", title="User talk:Target"
+                    ),  # own
+                    aimed(5, BORDERLINE[2], START + 3 * DAY),  # the third within 7 days: the flag
+                    aimed(6, BORDERLINE[3], START + 20 * DAY),  # later: extends it
+                    aimed(
+                        7, BORDERLINE[0], START, user="Other", title="User talk:Someone"
+                    ),  # once only
+                    aimed(
+                        8,
+                        "{{ping|Someone}} " + BORDERLINE[1],
+                        START + DAY,
+                        user="Other",
+                        title="Talk:X",
+                        namespace=1,
+                    ),
+                ],
+            ),
+        }
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    store = pipeline.store
+    found = pattern_flags(store)
+    assert len(found) == 1
+    flag, details = found[0]
+    assert (flag.user, details["target"], details["pattern"]) == ("Mallory", "Target", "repeat")
+    assert details["rev_ids"] == [1001, 1002, 1005, 1006]  # rc_event: rev 1000 + i
+    assert flag.categories == ("harassment",) and flag.routes == ("admins",)
+    assert flag.edit_time == START + 20 * DAY  # extended to the latest edit
+    assert [f.kind for f in store.iter_flags()].count("edit") == 0  # nothing alerted on its own
+
+    # a restart re-reads the same events: nothing counted twice, no second flag
+    again = make_pipeline(settings, scorer)
+    again.run(threading.Event())
+    assert pattern_flags(again.store)[0][1]["rev_ids"] == [1001, 1002, 1005, 1006]
+    assert len(pattern_flags(again.store)) == 1
+
+
+def test_borderline_edits_spread_wider_than_the_window_raise_nothing(
+    tmp_path, make_settings, scorer
+):
+    lines = [aimed(i, BORDERLINE[i % 4], START + i * 4 * DAY) for i in range(1, 6)]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    assert pattern_flags(pipeline.store) == []  # never 3 within 7 days
+    tighter = dataclasses.replace(settings, repeat=dataclasses.replace(settings.repeat, days=9.0))
+    pipeline = make_pipeline(
+        dataclasses.replace(tighter, store=f"sqlite:///{tmp_path}/b.db"), scorer
+    )
+    pipeline.run(threading.Event())
+    assert len(pattern_flags(pipeline.store)) == 1
+
+
+def test_replay_and_flags_json_show_pattern_flags(tmp_path):
+    lines = [aimed(i, BORDERLINE[i % 4], START + i * DAY) for i in range(1, 4)]
+    replay = write_replay(tmp_path / "r.jsonl", lines)
+    store = f"sqlite:///{tmp_path}/s.db"
+    flagbot("replay", replay, "--store", store, cwd=tmp_path)
+    records = [
+        json.loads(x)
+        for x in flagbot("flags", "--json", "--store", store, cwd=tmp_path).stdout.splitlines()
+    ]
+    (pattern,) = [r for r in records if r["kind"] == "pattern"]
+    assert pattern["pattern"] == "repeat" and pattern["user"] == "Mallory"
+    assert pattern["target"] == "Target" and pattern["wiki"] == "enwiki"
+    assert pattern["rev_ids"] == [1001, 1002, 1003] and pattern["categories"] == ["harassment"]
