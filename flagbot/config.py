@@ -187,6 +187,17 @@ class RepeatSettings:
 
 
 @dataclass(frozen=True)
+class HoundingSettings:
+    """Hounding (flagbot.patterns): a follower who, within `days`, edits `pages` pages within
+    `hours` after the followed user did, more than chance explains (`max_chance`)."""
+
+    pages: int = 5
+    hours: float = 24.0
+    days: float = 14.0
+    max_chance: float = 1e-4  # how unlikely the overlap must be for editors this active
+
+
+@dataclass(frozen=True)
 class Settings:
     origin: str
     user_agent_contact: str
@@ -203,6 +214,7 @@ class Settings:
     metrics_port: int = 0  # `flagbot run` serves Prometheus metrics here on loopback; 0: off
     text_retention_days: float = 90.0  # flagged text and report descriptions kept this long
     repeat: RepeatSettings = field(default_factory=RepeatSettings)
+    hounding: HoundingSettings = field(default_factory=HoundingSettings)
     stale_seconds: float = 900.0  # `status --check`: a live source's position older is a problem
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -368,7 +380,13 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "web": (MAPPING, {}),
 }
 HEALTH_KEYS: dict[str, tuple[Check, Any]] = {"stale_seconds": (_positive, 900.0)}
-PATTERN_KEYS: dict[str, tuple[Check, Any]] = {"repeat": (MAPPING, {})}
+PATTERN_KEYS: dict[str, tuple[Check, Any]] = {"repeat": (MAPPING, {}), "hounding": (MAPPING, {})}
+HOUNDING_KEYS: dict[str, tuple[Check, Any]] = {
+    "pages": (_count, 5),
+    "hours": (_positive, 24.0),
+    "days": (_positive, 14.0),
+    "max_chance": (_probability, 1e-4),
+}
 REPEAT_KEYS: dict[str, tuple[Check, Any]] = {
     "count": (_count, 3),
     "days": (_positive, 7.0),
@@ -504,6 +522,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
     health = _section(top.get("health", {}), HEALTH_KEYS, "health", problems)
     patterns = _section(top.get("patterns", {}), PATTERN_KEYS, "patterns", problems)
     repeat = _section(patterns.get("repeat", {}), REPEAT_KEYS, "patterns.repeat", problems)
+    hounding = _section(patterns.get("hounding", {}), HOUNDING_KEYS, "patterns.hounding", problems)
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -525,6 +544,9 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         text_retention_days=float(top["text_retention_days"]),
         stale_seconds=float(health.get("stale_seconds", 900.0)),
         repeat=RepeatSettings(**repeat) if len(repeat) == len(REPEAT_KEYS) else RepeatSettings(),
+        hounding=HoundingSettings(**hounding)
+        if len(hounding) == len(HOUNDING_KEYS)
+        else HoundingSettings(),
         alerts=alerts,
         web=_web_settings(web),
     )

@@ -27,6 +27,20 @@ def skip_reason(change: RecentChange, settings: Settings) -> str | None:
     return None
 
 
+def is_activity(change: RecentChange, settings: Settings) -> bool:
+    """An edit the hounding detector keeps: any namespace on a watched wiki, never a bot's
+    (whatever `skip_bots` says: bots overlap with everyone) or an exempt user's."""
+    wiki = settings.wiki(change.wiki)
+    return (
+        wiki is not None
+        and change.type in EDIT_TYPES
+        and bool(change.new_rev)
+        and bool(change.user)
+        and not change.bot
+        and change.user not in wiki.exempt_users
+    )
+
+
 def new_names(change: RecentChange, settings: Settings) -> tuple[str, ...]:
     """Titles and user names this change makes public: a new page's title, a move's target, a
     new account's name. Checked by the rules in any namespace: an address in a title is as

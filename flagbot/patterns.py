@@ -1,16 +1,27 @@
 """Patterns, not just comments: one author aiming borderline edits at one target, again and
-again (repeated targeting).
+again (repeated targeting), and one user following another from page to page (hounding).
 
 One borderline remark is rarely actionable; several from the same person to the same target in a
 week is harassment, which is "characteristically repetitive". For each scored talk-page edit the
 pipeline finds its targets (`targets`): the owner of the user talk page it was posted on and the
 users it addresses. The store keeps the edits whose score reaches the borderline threshold per
 (author, target) and raises one pattern flag for the pair when `count` of them fall within
-`days` (`Store.record_patterns`); later edits of the pair extend that flag.
+`days` (`Store._repeated_targeting`); later edits of the pair extend that flag.
+
+Hounding: every edit on the watched wikis, in any namespace (bots and exempt users aside), is
+kept as (wiki, user, page, revision, time) for `days` — no text. A follower F is flagged for a
+followed user L when F's first edit on at least `pages` pages came within `hours` after L edited
+them (`followed_pages`), and that overlap is unlikely by chance (`chance`): were F to pick pages
+at random in proportion to how much each edits, F and L would share about
+λ = pages(F) × pages(L) / pages(wiki) pages in the window, and P(Poisson(λ) ≥ k) must be at most
+`max_chance`. Heavy editors — patrollers, reverting admins, WikiProject regulars — share many
+pages with everyone, so λ is large for them and k must be far larger before they are flagged.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +39,7 @@ PING_TEMPLATES = frozenset(
 )
 USER_PREFIXES = ("user", "user talk")
 MAX_TARGETS = 10  # a mass ping is an announcement, not a target list
-REPEAT_PATTERN = "repeat"
+REPEAT_PATTERN, HOUNDING_PATTERN = "repeat", "hounding"
 
 
 def user_name(raw: str) -> str:
@@ -86,6 +97,83 @@ class RepeatRule:
             borderline=repeat.borderline or borderline_threshold(card),
             verdict=decide(1.0, [hit], {}, settings.alerts.routes),
         )
+
+
+@dataclass(frozen=True)
+class HoundingRule:
+    """Hounding as the store applies it (see the module docstring)."""
+
+    pages: int
+    hours: float
+    days: float
+    max_chance: float
+    verdict: Verdict
+
+    @classmethod
+    def build(cls, settings: Settings) -> HoundingRule:
+        h = settings.hounding
+        hit = RuleHit(f"pattern:{HOUNDING_PATTERN}", "harassment", "medium")
+        return cls(
+            h.pages, h.hours, h.days, h.max_chance, decide(1.0, [hit], {}, settings.alerts.routes)
+        )
+
+
+@dataclass(frozen=True)
+class PatternRules:
+    """Both detectors, as the pipeline hands them to the store."""
+
+    repeat: RepeatRule
+    hounding: HoundingRule
+
+    @classmethod
+    def build(cls, settings: Settings, card: dict[str, Any]) -> PatternRules:
+        return cls(RepeatRule.build(settings, card), HoundingRule.build(settings))
+
+
+Edit = tuple[str, int, int]  # (page, time, revision id)
+
+
+def followed_pages(
+    follower: Iterable[Edit], followed: Iterable[Edit], hours: float
+) -> list[tuple[str, int, int, int]]:
+    """Pages where the follower's first edit came within `hours` after the followed user edited
+    the page (the follower had not edited it before): (page, followed time, follower time,
+    follower revision), oldest first."""
+    first: dict[str, tuple[int, int]] = {}
+    for page, when, rev_id in follower:
+        if page not in first or when < first[page][0]:
+            first[page] = (when, rev_id)
+    before: dict[
+        str, int
+    ] = {}  # the followed user's last edit on each page before the follower's first
+    for page, when, _rev in followed:
+        if page in first and when < first[page][0] and when > before.get(page, -1):
+            before[page] = when
+    found = [
+        (page, led, first[page][0], first[page][1])
+        for page, led in before.items()
+        if first[page][0] - led <= hours * 3600
+    ]
+    return sorted(found, key=lambda f: f[2])
+
+
+def chance(shared: int, follower_pages: int, followed_pages_count: int, wiki_pages: int) -> float:
+    """P(Poisson(λ) ≥ shared) with λ = follower_pages × followed_pages / wiki_pages: how likely
+    two users this active share this many pages by chance."""
+    expected = follower_pages * followed_pages_count / max(wiki_pages, 1)
+    if shared <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+    log_term = -expected + shared * math.log(expected) - math.lgamma(shared + 1)
+    total, i = 0.0, shared
+    while True:  # the tail summed term by term: 1 - CDF loses everything to rounding
+        term = math.exp(log_term)
+        total += term
+        i += 1
+        if term <= total * 1e-12 or i > shared + 100_000:
+            return min(total, 1.0)
+        log_term += math.log(expected) - math.log(i)
 
 
 def borderline_threshold(card: dict[str, Any], precision: float = 0.6) -> float:

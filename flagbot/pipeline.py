@@ -198,7 +198,7 @@ class Pipeline:
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
-        self.repeat = patterns.RepeatRule.build(settings, scorer.model.card)
+        self.patterns = patterns.PatternRules.build(settings, scorer.model.card)
         self.summary = Summary()
         self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
@@ -397,11 +397,19 @@ class Pipeline:
             fresh.append(change)
         return fresh
 
+    def _activity(self, items: list[SourceItem]) -> list[RecentChange]:
+        """Every edit of the batch the hounding detector keeps, in any namespace."""
+        return [
+            self._rebased(item)
+            for item, _position in items
+            if isinstance(item, RecentChange) and filters.is_activity(item, self.settings)
+        ]
+
     def commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
         position = next((p for _, p in reversed(items) if p is not None), None)
         try:
             self.summary.new_flags += self.store.record_batch(
-                key, outcomes, position, self.on_flag, self.repeat
+                key, outcomes, position, self.on_flag, self.patterns, self._activity(items)
             )
             return
         except RowRejected:
@@ -409,12 +417,16 @@ class Pipeline:
         for outcome in outcomes:  # one refused row must not keep the others (or the bot) back
             try:
                 self.summary.new_flags += self.store.record_batch(
-                    key, [outcome], None, self.on_flag, self.repeat
+                    key, [outcome], None, self.on_flag, self.patterns
                 )
             except RowRejected as exc:
                 poisoned = self._poisoned(outcome.change, exc.error)
                 with contextlib.suppress(RowRejected):  # even its key may be what is refused
                     self.store.record_batch(key, [poisoned], None)
+        with contextlib.suppress(RowRejected):  # the activity, apart: a refused row loses it
+            self.store.record_batch(
+                key, [], None, self.on_flag, self.patterns, self._activity(items)
+            )
         if position is not None:
             self.store.save_position(key, position)
 

@@ -45,8 +45,10 @@ def purge_hidden(store: Store, settings: Settings, client: WikiClient | None = N
 
 
 def purge_expired(store: Store, settings: Settings) -> int:
-    """Retention: the text of flags and reports older than `text_retention_days` is forgotten."""
+    """Retention: the text of flags and reports older than `text_retention_days` is forgotten,
+    and activity (who edited which page when) older than the hounding window."""
     purged = store.purge_older_than(time.time() - settings.text_retention_days * 86400)
+    store.prune_activity(time.time() - settings.hounding.days * 86400)  # hounding's window only
     if purged:
         log.info(
             "retention: forgot the text of %d flag(s) older than %g days",

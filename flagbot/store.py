@@ -51,7 +51,14 @@ from sqlalchemy.exc import (
 from flagbot.errors import StoreError
 from flagbot.events import RecentChange
 from flagbot.files import private_file
-from flagbot.patterns import REPEAT_PATTERN, RepeatRule
+from flagbot.patterns import (
+    HOUNDING_PATTERN,
+    REPEAT_PATTERN,
+    PatternRules,
+    RepeatRule,
+    chance,
+    followed_pages,
+)
 from flagbot.scoring import Verdict
 
 
@@ -189,6 +196,20 @@ patterns = Table(  # one pattern flag per (wiki, pattern, user, target), extende
     Column("updated", Float, nullable=False),
     UniqueConstraint("wiki", "pattern", "user", "target", name="uq_pattern"),
 )
+activity = Table(  # every edit on the watched wikis, no text: what hounding is found in
+    "activity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("wiki", String(64), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("page", Text, nullable=False),
+    Column("rev_id", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    UniqueConstraint("wiki", "rev_id", name="uq_activity"),
+    Index("ix_activity_page", "wiki", "page", "time"),
+    Index("ix_activity_user", "wiki", "user", "time"),
+    Index("ix_activity_time", "time"),
+)
 audit = Table(
     "audit",
     metadata,
@@ -267,9 +288,10 @@ def _migration_7(conn: Connection) -> None:
 
 
 def _migration_8(conn: Connection) -> None:
-    """Repeated targeting: borderline edits per (author, target), and pattern flags."""
+    """Patterns: borderline edits per (author, target), activity for hounding, pattern flags."""
     pattern_edits.create(conn, checkfirst=True)
     patterns.create(conn, checkfirst=True)
+    activity.create(conn, checkfirst=True)
 
 
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
@@ -395,6 +417,7 @@ class Store:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url
         self._engine: Engine | None = None
+        self._page_counts: dict[str, tuple[float, int]] = {}  # wiki → (when counted, pages)
 
     @property
     def engine(self) -> Engine:
@@ -496,17 +519,18 @@ class Store:
         outcomes: Sequence[Outcome],
         position: str | None,
         on_flag: Callable[[Connection, int, Outcome], None] | None = None,
-        repeat: RepeatRule | None = None,
+        rules: PatternRules | None = None,
+        edits: Sequence[RecentChange] = (),
     ) -> int:
         """Store a batch and the position after it in one transaction; returns new flags.
 
         A revision already processed (the overlap after a restart) is skipped silently.
         `on_flag` runs inside the same transaction for each new flag (the alerts outbox), and
-        so does the repeated-targeting detector (`repeat`): a restart neither loses nor repeats
-        what an edit adds to a pattern.
+        so do the pattern detectors (`rules`; `edits`: every edit of the batch that counts as
+        activity, any namespace): a restart neither loses nor repeats what an edit adds.
         """
         try:
-            return self._record_batch(source, outcomes, position, on_flag, repeat)
+            return self._record_batch(source, outcomes, position, on_flag, rules, edits)
         except (OperationalError, InterfaceError):
             raise  # the database is away: the batch waits for it
         except (DataError, IntegrityError, StatementError) as exc:
@@ -518,8 +542,10 @@ class Store:
         outcomes: Sequence[Outcome],
         position: str | None,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
-        repeat: RepeatRule | None = None,
+        rules: PatternRules | None = None,
+        edits: Sequence[RecentChange] = (),
     ) -> int:
+        repeat = rules.repeat if rules else None
         new_flags = 0
         now = time.time()
         aimed: list[Outcome] = []
@@ -581,6 +607,8 @@ class Store:
                     on_flag(conn, flag_id, item)
             if repeat is not None and aimed:
                 new_flags += self._repeated_targeting(conn, aimed, repeat, on_flag, now)
+            if rules is not None and edits:
+                new_flags += self._hounding(conn, edits, rules, on_flag, now)
             if position is not None:
                 self.save_position(source, position, conn)
         return new_flags
@@ -639,6 +667,118 @@ class Store:
                     )
         return new_flags
 
+    def _hounding(
+        self,
+        conn: Connection,
+        edits: Sequence[RecentChange],
+        rules: PatternRules,
+        on_flag: Callable[[Connection, int, Outcome], None] | None,
+        now: float,
+    ) -> int:
+        """Record the batch's activity; for each new edit that came soon after someone else's
+        on the same page, test the pair for hounding (see flagbot.patterns). Returns new flags."""
+        rule = rules.hounding
+        new: list[RecentChange] = []
+        for change in edits:
+            inserted = conn.execute(
+                self._insert(activity)
+                .values(
+                    wiki=change.wiki,
+                    user=change.user,
+                    page=change.title,
+                    rev_id=change.key,
+                    time=change.timestamp,
+                )
+                .on_conflict_do_nothing()
+                .returning(activity.c.id)
+            ).first()
+            if inserted is not None:
+                new.append(change)
+        new_flags = 0
+        for change in sorted(new, key=lambda c: c.timestamp):
+            leaders = conn.execute(
+                select(activity.c.user)
+                .distinct()
+                .where(
+                    activity.c.wiki == change.wiki,
+                    activity.c.page == change.title,
+                    activity.c.user != change.user,
+                    activity.c.time >= change.timestamp - rule.hours * 3600,
+                    activity.c.time < change.timestamp,
+                )
+            ).scalars()
+            for leader in list(leaders):
+                new_flags += self._follows(conn, change, leader, rules, on_flag, now)
+        return new_flags
+
+    def _follows(
+        self,
+        conn: Connection,
+        change: RecentChange,
+        leader: str,
+        rules: PatternRules,
+        on_flag: Callable[[Connection, int, Outcome], None] | None,
+        now: float,
+    ) -> int:
+        """Test (follower = the change's user, followed = leader) at the change's time."""
+        rule = rules.hounding
+        since = change.timestamp - rule.days * 86400
+
+        def edits_of(user: str) -> list[tuple[str, int, int]]:
+            return [
+                (r.page, r.time, r.rev_id)
+                for r in conn.execute(
+                    select(activity.c.page, activity.c.time, activity.c.rev_id).where(
+                        activity.c.wiki == change.wiki,
+                        activity.c.user == user,
+                        activity.c.time >= since,
+                        activity.c.time <= change.timestamp,
+                    )
+                )
+            ]
+
+        follower, followed = edits_of(change.user), edits_of(leader)
+        found = followed_pages(follower, followed, rule.hours)
+        if len(found) < rule.pages:
+            return 0
+        wiki_pages = self._pages_edited(conn, change.wiki, since)
+        odds = chance(
+            len(found), len({e[0] for e in follower}), len({e[0] for e in followed}), wiki_pages
+        )
+        if odds > rule.max_chance:
+            return 0
+        rev_ids = [rev_id for _page, _led, _when, rev_id in found]
+        return self._pattern_flag(
+            conn,
+            HOUNDING_PATTERN,
+            Outcome(change, "flagged"),
+            leader,
+            rev_ids,
+            1.0 - odds,
+            rule,
+            on_flag,
+            now,
+        )
+
+    def _pages_edited(self, conn: Connection, wiki: str, since: float) -> int:
+        """Distinct pages edited on a wiki since a time; counted again at most every 10 minutes
+        (at Wikimedia's rate the table holds tens of millions of rows)."""
+        cached = self._page_counts.get(wiki)
+        if cached is not None and time.monotonic() - cached[0] < 600:
+            return cached[1]
+        count = conn.execute(
+            select(func.count(distinct(activity.c.page))).where(
+                activity.c.wiki == wiki, activity.c.time >= since
+            )
+        ).scalar()
+        self._page_counts[wiki] = (time.monotonic(), int(count or 0))
+        return int(count or 0)
+
+    def prune_activity(self, before: float) -> int:
+        """Forget activity older than the hounding window: the table stays bounded."""
+        with self.engine.begin() as conn:
+            return conn.execute(activity.delete().where(activity.c.time < before)).rowcount
+
     @staticmethod
     def _pattern_id(conn: Connection, pattern: str, wiki: str, user: str, target: str) -> int:
         found = conn.execute(
@@ -659,11 +799,12 @@ class Store:
         target: str,
         rev_ids: list[int],
         score: float,
-        repeat: RepeatRule,
+        rule: Any,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
         now: float,
     ) -> int:
-        """Raise the pattern flag of (author, target), or extend it; returns 1 if new."""
+        """Raise the pattern flag of (user, target), or extend it; returns 1 if new. `rule`
+        (a RepeatRule or HoundingRule) says how it is categorised and routed."""
         change = latest.change
         found = conn.execute(
             select(patterns.c.id, patterns.c.flag_id, patterns.c.rev_ids, flags.c.score)
@@ -693,7 +834,7 @@ class Store:
                 )
             )
             return 0
-        verdict = repeat.verdict
+        verdict = rule.verdict
         flag_id = conn.execute(
             flags.insert().values(
                 wiki=change.wiki,
@@ -814,24 +955,62 @@ class Store:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 rev_ids = [int(r) for r in row.rev_ids.split(";") if r]
-                edits = {
-                    r.rev_id: {"rev_id": r.rev_id, "score": r.score, "time": r.time}
-                    for r in conn.execute(
-                        select(pattern_edits).where(
-                            pattern_edits.c.wiki == row.wiki,
-                            pattern_edits.c.author == row.user,
-                            pattern_edits.c.target == row.target,
-                        )
-                    )
-                }
                 details[row.flag_id] = {
                     "pattern": row.pattern,
                     "user": row.user,
                     "target": row.target,
                     "rev_ids": rev_ids,
-                    "edits": [edits.get(r, {"rev_id": r}) for r in rev_ids],
+                    "edits": (
+                        self._follow_timeline(conn, row.wiki, row.target, rev_ids)
+                        if row.pattern == HOUNDING_PATTERN
+                        else self._aimed_edits(conn, row, rev_ids)
+                    ),
                 }
         return details
+
+    @staticmethod
+    def _aimed_edits(conn: Connection, row: Any, rev_ids: list[int]) -> list[dict[str, Any]]:
+        """A repeated-targeting flag's diffs with their scores and times."""
+        edits = {
+            r.rev_id: {"rev_id": r.rev_id, "score": r.score, "time": r.time}
+            for r in conn.execute(
+                select(pattern_edits).where(
+                    pattern_edits.c.wiki == row.wiki,
+                    pattern_edits.c.author == row.user,
+                    pattern_edits.c.target == row.target,
+                )
+            )
+        }
+        return [edits.get(r, {"rev_id": r}) for r in rev_ids]
+
+    @staticmethod
+    def _follow_timeline(
+        conn: Connection, wiki: str, followed: str, rev_ids: list[int]
+    ) -> list[dict[str, Any]]:
+        """A hounding flag's interaction timeline: each page, when the followed user edited it,
+        when the follower did, and the gap (while the activity is still kept)."""
+        timeline = []
+        for follower_edit in conn.execute(
+            select(activity).where(activity.c.wiki == wiki, activity.c.rev_id.in_(rev_ids))
+        ):
+            led = conn.execute(
+                select(func.max(activity.c.time)).where(
+                    activity.c.wiki == wiki,
+                    activity.c.page == follower_edit.page,
+                    activity.c.user == followed,
+                    activity.c.time < follower_edit.time,
+                )
+            ).scalar()
+            timeline.append(
+                {
+                    "rev_id": follower_edit.rev_id,
+                    "page": follower_edit.page,
+                    "time": follower_edit.time,
+                    "followed_time": led,
+                    "gap_hours": round((follower_edit.time - led) / 3600, 1) if led else None,
+                }
+            )
+        return sorted(timeline, key=lambda e: e["time"])
 
     def case_flags(self, wiki: str, names: Sequence[str]) -> list[tuple[Flag, str]]:
         """Flags on `wiki` that may concern any of `names` (by them, on a page whose title holds

@@ -175,3 +175,79 @@ def test_replay_and_flags_json_show_pattern_flags(tmp_path):
     assert pattern["pattern"] == "repeat" and pattern["user"] == "Mallory"
     assert pattern["target"] == "Target" and pattern["wiki"] == "enwiki"
     assert pattern["rev_ids"] == [1001, 1002, 1003] and pattern["categories"] == ["harassment"]
+
+
+# --- hounding --------------------------------------------------------------------------------
+HOUR = 3600
+
+
+def test_followed_pages_are_first_edits_soon_after_the_followed_user():
+    from flagbot.patterns import followed_pages
+
+    followed = [("A", 100, 1), ("B", 100, 2), ("C", 100, 3), ("D", 100, 4)]
+    follower = [
+        ("A", 100 + HOUR, 11),  # an hour after: followed
+        ("B", 50, 12),  # there first: not following, even if it edits again later
+        ("B", 200, 13),
+        ("C", 100 + 30 * HOUR, 14),  # over a day later: not followed
+        ("E", 300, 15),  # a page the other never edited
+    ]
+    assert followed_pages(follower, followed, 24) == [("A", 100, 100 + HOUR, 11)]
+
+
+def test_chance_is_small_for_a_rare_overlap_and_large_for_heavy_editors():
+    from flagbot.patterns import chance
+
+    assert chance(6, 6, 6, 500) < 1e-8  # two occasional editors sharing six pages
+    assert chance(6, 200, 6, 500) > 1e-2  # a patroller who edits 200 of the wiki's 500
+    assert chance(0, 5, 5, 10) == 1.0
+    assert abs(chance(1, 10, 10, 100) - (1 - 2.718281828459045**-1)) < 1e-9  # λ = 1
+
+
+def activity_events(start_i, user, pages, start, step, namespace=0, bot=False):
+    out = []
+    for n, page in enumerate(pages):
+        event = rc_event(
+            start_i + n, None, namespace=namespace, title=page, ts=start + n * step, bot=bot
+        )
+        event["user"] = user
+        out.append(event)
+    return out
+
+
+def test_a_follower_is_flagged_a_patroller_and_a_bot_are_not(tmp_path, make_settings, scorer):
+    lines = []
+    for u in range(80):  # the wiki's other editors: 400 pages in all
+        pages = [f"Article {u}-{p}" for p in range(5)]
+        lines += activity_events(10_000 + u * 10, f"Editor{u}", pages, START, HOUR)
+    victim_pages = [f"Victim page {p}" for p in range(6)]
+    lines += activity_events(20_000, "Vic", victim_pages, START, 3 * HOUR)
+    lines += activity_events(21_000, "Stalk", victim_pages, START + HOUR, 3 * HOUR)
+    # a patroller: hundreds of pages a day, the victim's among them, soon after the victim
+    patrolled = [f"Article {u}-{p}" for u in range(80) for p in range(3)]
+    lines += activity_events(22_000, "Patrol", patrolled, START - 8 * HOUR, 100)
+    lines += activity_events(22_500, "Patrol", victim_pages, START + 2 * HOUR, 3 * HOUR)
+    lines += activity_events(23_000, "HelperBot", victim_pages, START + HOUR, 3 * HOUR, bot=True)
+    lines += activity_events(24_000, "Early", victim_pages, START - 50 * HOUR, 3 * HOUR)  # first
+    lines.sort(key=lambda e: e["timestamp"])
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    found = [(f.user, d["target"], d["pattern"]) for f, d in pattern_flags(pipeline.store)]
+    assert found == [("Stalk", "Vic", "hounding")]
+    ((flag, details),) = pattern_flags(pipeline.store)
+    assert details["rev_ids"][:5] == [1000 + 21_000 + n for n in range(5)]
+    timeline = details["edits"]
+    assert [e["page"] for e in timeline][:2] == victim_pages[:2]
+    assert all(e["gap_hours"] == 1.0 for e in timeline)
+    assert flag.categories == ("harassment",)
+    # the whole batch again (a restart): nothing new
+    again = make_pipeline(settings, scorer)
+    again.run(threading.Event())
+    assert len(pattern_flags(again.store)) == 1
+    # retention: activity older than the window is forgotten
+    assert again.store.prune_activity(START + 100 * HOUR) > 0
+    with again.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM activity").scalar() == 0

@@ -730,11 +730,11 @@ def test_a_reporter_learns_nothing_about_the_queue_from_the_answers(web):
 
 
 def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
-    from flagbot.patterns import RepeatRule
+    from flagbot.patterns import PatternRules
 
     app, store, _, _ = web
     settings = app.extensions["flagbot"]["settings"]
-    repeat = RepeatRule.build(settings, model.card)
+    rules = PatternRules.build(settings, model.card)
     borderline = decide(0.4, [], {})
     edits = [
         dataclasses.replace(
@@ -747,7 +747,7 @@ def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
         [Outcome(e, "scored", borderline, None, ("Target",)) for e in edits],
         None,
         None,
-        repeat,
+        rules,
     )
     admin = login(app, "Admin1")
     queue = admin.get("/?kind=pattern").get_data(as_text=True)
