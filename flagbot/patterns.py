@@ -9,19 +9,23 @@ users it addresses. The store keeps the edits whose score reaches the borderline
 `days` (`Store._repeated_targeting`); later edits of the pair extend that flag.
 
 Hounding: every edit on the watched wikis, in any namespace (bots and exempt users aside), is
-kept as (wiki, user, page, revision, time) for `days` — no text. A follower F is flagged for a
-followed user L when F's first edit on at least `pages` pages came within `hours` after L edited
-them (`followed_pages`), and that overlap is unlikely by chance (`chance`): were F to pick pages
-at random in proportion to how much each edits, F and L would share about
-λ = pages(F) × pages(L) / pages(wiki) pages in the window, and P(Poisson(λ) ≥ k) must be at most
-`max_chance`. Heavy editors — patrollers, reverting admins, WikiProject regulars — share many
-pages with everyone, so λ is large for them and k must be far larger before they are flagged.
+kept as (wiki, user, page, revision, time) for `days` — no text. A user's first edit on a page
+within `hours` after another user edited it is a *follow* (`Store._hounding`), unless more
+than MAX_LEADERS users edited the page in those hours (a busy page, where all overlap). A
+follower F is flagged for a followed user L when F followed L on at least `pages` pages within
+`days`, and that is unlikely by chance. Chance is estimated both ways (`expected_follows`):
+following people at the rate F follows anyone, F would follow about pages(L) × (share of the
+wiki's pages on which F followed someone); and were L as often "just before" F as L is before
+everyone, about pages(F) × (share of the wiki's edits that followed L). λ is the larger, and
+P(Poisson(λ) ≥ follows) must be at most `max_chance`. Patrollers, reverting admins and
+WikiProject regulars follow on a large share of pages, and are followed by everyone, so λ is
+large for them and far more follows are needed; a follower who follows almost nobody but L has
+a tiny λ.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,9 @@ PING_TEMPLATES = frozenset(
 USER_PREFIXES = ("user", "user talk")
 MAX_TARGETS = 10  # a mass ping is an announcement, not a target list
 REPEAT_PATTERN, HOUNDING_PATTERN = "repeat", "hounding"
+# A first edit follows the users who edited the page in the hours before only when they were at
+# most this many: on a busy page everyone "follows" everyone, and that says nothing.
+MAX_LEADERS = 2
 
 
 def user_name(raw: str) -> str:
@@ -130,41 +137,37 @@ class PatternRules:
         return cls(RepeatRule.build(settings, card), HoundingRule.build(settings))
 
 
-Edit = tuple[str, int, int]  # (page, time, revision id)
+def expected_follows(
+    followed_pages: int,
+    follower_pages: int,
+    follower_follows: int,
+    followed_followed: int,
+    wiki_pages: int,
+    wiki_edits: int,
+) -> float:
+    """How many follows of the followed user by the follower chance explains, the larger of:
+    - the followed user's pages × the share of the wiki's pages on which the follower followed
+      anyone (a patroller follows on a large share of pages);
+    - the follower's pages × the share of the wiki's edits that followed the followed user (a
+      patroller is followed by everyone: they were there just before).
+    """
+    by_follower = followed_pages * min(follower_follows / max(wiki_pages, 1), 1.0)
+    by_followed = follower_pages * min(followed_followed / max(wiki_edits, 1), 1.0)
+    return max(by_follower, by_followed)
 
 
-def followed_pages(
-    follower: Iterable[Edit], followed: Iterable[Edit], hours: float
-) -> list[tuple[str, int, int, int]]:
-    """Pages where the follower's first edit came within `hours` after the followed user edited
-    the page (the follower had not edited it before): (page, followed time, follower time,
-    follower revision), oldest first."""
-    first: dict[str, tuple[int, int]] = {}
-    for page, when, rev_id in follower:
-        if page not in first or when < first[page][0]:
-            first[page] = (when, rev_id)
-    before: dict[
-        str, int
-    ] = {}  # the followed user's last edit on each page before the follower's first
-    for page, when, _rev in followed:
-        if page in first and when < first[page][0] and when > before.get(page, -1):
-            before[page] = when
-    found = [
-        (page, led, first[page][0], first[page][1])
-        for page, led in before.items()
-        if first[page][0] - led <= hours * 3600
-    ]
-    return sorted(found, key=lambda f: f[2])
-
-
-def chance(shared: int, follower_pages: int, followed_pages_count: int, wiki_pages: int) -> float:
-    """P(Poisson(λ) ≥ shared) with λ = follower_pages × followed_pages / wiki_pages: how likely
-    two users this active share this many pages by chance."""
-    expected = follower_pages * followed_pages_count / max(wiki_pages, 1)
+def chance(shared: int, expected: float) -> float:
+    """P(Poisson(expected) ≥ shared): how likely this many follows are by chance."""
     if shared <= 0:
         return 1.0
     if expected <= 0:
         return 0.0
+    if shared <= expected:  # at or below the mean: 1 - the lower tail, no rounding to fear
+        term, below = math.exp(-expected), 0.0
+        for i in range(shared):
+            below += term
+            term *= expected / (i + 1)
+        return max(0.0, 1.0 - below)
     log_term = -expected + shared * math.log(expected) - math.lgamma(shared + 1)
     total, i = 0.0, shared
     while True:  # the tail summed term by term: 1 - CDF loses everything to rounding

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 
 import pytest
@@ -181,27 +182,20 @@ def test_replay_and_flags_json_show_pattern_flags(tmp_path):
 HOUR = 3600
 
 
-def test_followed_pages_are_first_edits_soon_after_the_followed_user():
-    from flagbot.patterns import followed_pages
+def test_chance_is_small_for_a_rare_follower_and_large_for_a_patroller():
+    from flagbot.patterns import chance, expected_follows
 
-    followed = [("A", 100, 1), ("B", 100, 2), ("C", 100, 3), ("D", 100, 4)]
-    follower = [
-        ("A", 100 + HOUR, 11),  # an hour after: followed
-        ("B", 50, 12),  # there first: not following, even if it edits again later
-        ("B", 200, 13),
-        ("C", 100 + 30 * HOUR, 14),  # over a day later: not followed
-        ("E", 300, 15),  # a page the other never edited
-    ]
-    assert followed_pages(follower, followed, 24) == [("A", 100, 100 + HOUR, 11)]
-
-
-def test_chance_is_small_for_a_rare_overlap_and_large_for_heavy_editors():
-    from flagbot.patterns import chance
-
-    assert chance(6, 6, 6, 500) < 1e-8  # two occasional editors sharing six pages
-    assert chance(6, 200, 6, 500) > 1e-2  # a patroller who edits 200 of the wiki's 500
-    assert chance(0, 5, 5, 10) == 1.0
-    assert abs(chance(1, 10, 10, 100) - (1 - 2.718281828459045**-1)) < 1e-9  # λ = 1
+    # an editor who followed someone on 6 of the wiki's 1,000 pages, following on 6 of 6
+    rare = expected_follows(6, 20, 6, 8, 1_000, 3_000)
+    assert rare == pytest.approx(max(6 * 0.006, 20 * 8 / 3_000)) and chance(6, rare) < 1e-6
+    # a patroller who followed someone on 600 of them, also on all 6
+    assert chance(6, expected_follows(6, 700, 600, 8, 1_000, 3_000)) > 0.01
+    # anyone following a patroller, whom 900 of the wiki's 3,000 edits came just after
+    assert chance(6, expected_follows(600, 20, 6, 900, 1_000, 3_000)) > 0.01
+    assert chance(0, 5.0) == 1.0 and chance(3, 0.0) == 0.0
+    assert chance(1, 1.0) == pytest.approx(1 - math.exp(-1))
+    assert chance(15, 829.0) == pytest.approx(1.0)  # far below the mean: certain, not rare
+    assert chance(20, 20.0) == pytest.approx(0.5297, abs=1e-3)
 
 
 def activity_events(start_i, user, pages, start, step, namespace=0, bot=False):
@@ -223,9 +217,10 @@ def test_a_follower_is_flagged_a_patroller_and_a_bot_are_not(tmp_path, make_sett
     victim_pages = [f"Victim page {p}" for p in range(6)]
     lines += activity_events(20_000, "Vic", victim_pages, START, 3 * HOUR)
     lines += activity_events(21_000, "Stalk", victim_pages, START + HOUR, 3 * HOUR)
-    # a patroller: hundreds of pages a day, the victim's among them, soon after the victim
-    patrolled = [f"Article {u}-{p}" for u in range(80) for p in range(3)]
-    lines += activity_events(22_000, "Patrol", patrolled, START - 8 * HOUR, 100)
+    # a patroller: minutes after nearly everyone, the victim's editor included
+    for u in range(80):
+        pages = [f"Article {u}-{p}" for p in range(3)]
+        lines += activity_events(30_000 + u * 10, "Patrol", pages, START + 600 + u, HOUR)
     lines += activity_events(22_500, "Patrol", victim_pages, START + 2 * HOUR, 3 * HOUR)
     lines += activity_events(23_000, "HelperBot", victim_pages, START + HOUR, 3 * HOUR, bot=True)
     lines += activity_events(24_000, "Early", victim_pages, START - 50 * HOUR, 3 * HOUR)  # first
