@@ -246,3 +246,18 @@ def test_a_follower_is_flagged_a_patroller_and_a_bot_are_not(tmp_path, make_sett
     assert again.store.prune_activity(START + 100 * HOUR) > 0
     with again.store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM activity").scalar() == 0
+
+
+def test_activity_is_every_watched_edit_but_bots_exempt_users_and_log_entries(make_settings):
+    from flagbot.filters import is_activity
+
+    settings = make_settings()
+    wiki = dataclasses.replace(settings.wikis[0], exempt_users=("ArchiveBot",))
+    settings = dataclasses.replace(settings, wikis=(wiki,))
+    article = change("Some article", user="Alice", namespace=0)
+    assert is_activity(article, settings)  # any namespace: hounding happens in articles
+    assert not is_activity(dataclasses.replace(article, bot=True), settings)
+    assert not is_activity(dataclasses.replace(article, user="ArchiveBot"), settings)
+    assert not is_activity(dataclasses.replace(article, wiki="dewiki"), settings)
+    log_entry = dataclasses.replace(article, type="log", new_rev=None, log_id=5)
+    assert not is_activity(log_entry, settings)
