@@ -261,3 +261,42 @@ def test_activity_is_every_watched_edit_but_bots_exempt_users_and_log_entries(ma
     assert not is_activity(dataclasses.replace(article, wiki="dewiki"), settings)
     log_entry = dataclasses.replace(article, type="log", new_rev=None, log_id=5)
     assert not is_activity(log_entry, settings)
+
+
+def test_both_detectors_on_sqlite_and_postgresql(store_url, make_settings, model):
+    """The detectors' SQL (executemany with RETURNING, grouped counts, LIKE-free lookups) on
+    both databases the store supports."""
+    from flagbot.patterns import PatternRules
+    from flagbot.scoring import decide
+    from flagbot.store import Outcome, Store
+
+    store = Store(store_url).open()
+    rules = PatternRules.build(make_settings(), model.card)
+    aimed_at = [
+        dataclasses.replace(change(), new_rev=100 + i, timestamp=START + i * DAY) for i in range(3)
+    ]
+    borderline = decide(0.4, [], {})
+    outcomes = [Outcome(c, "scored", borderline, None, ("Target",)) for c in aimed_at]
+    victim = [
+        dataclasses.replace(
+            change(f"Quiet {p}", "Vic", 0), new_rev=200 + p, timestamp=START + p * HOUR
+        )
+        for p in range(6)
+    ]
+    follower = [
+        dataclasses.replace(c, user="Stalk", new_rev=300 + p, timestamp=c.timestamp + 600)
+        for p, c in enumerate(victim)
+    ]
+    others = [  # the rest of the wiki: 300 pages edited by 300 people
+        dataclasses.replace(change(f"Other {i}", f"U{i}", 0), new_rev=1000 + i, timestamp=START + i)
+        for i in range(300)
+    ]
+    edits = others + victim + follower
+    assert store.record_batch("t", outcomes, None, None, rules, edits) == 2
+    found = {(d["pattern"], d["user"], d["target"]) for d in store.pattern_details().values()}
+    assert found == {("repeat", "Mallory", "Target"), ("hounding", "Stalk", "Vic")}
+    # the same batch again: nothing new, nothing counted twice
+    assert store.record_batch("t", outcomes, None, None, rules, edits) == 0
+    hounding = next(d for d in store.pattern_details().values() if d["pattern"] == "hounding")
+    assert hounding["rev_ids"] == [300 + p for p in range(6)]
+    store.close()
