@@ -745,8 +745,11 @@ class Store:
         if found:
             conn.execute(self._insert(follows).on_conflict_do_nothing(), found)
         latest = {(f["wiki"], f["follower"], f["followed"]): f for f in found}
+        by_key = {(c.wiki, c.key): c for c in new}  # a flag links the follower's latest edit
         return sum(
-            self._test_pair(conn, follow, count, rules, on_flag, now)
+            self._test_pair(
+                conn, follow, by_key[(follow["wiki"], follow["rev_id"])], count, rules, on_flag, now
+            )
             for follow, count in self._pairs_over(conn, latest, rule)
         )
 
@@ -802,6 +805,7 @@ class Store:
         self,
         conn: Connection,
         follow: dict[str, Any],
+        change: RecentChange,
         count: int,
         rules: PatternRules,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
@@ -831,20 +835,6 @@ class Store:
             )
             if odds > rule.max_chance:
                 return 0
-        change = RecentChange(
-            wiki=wiki,
-            server_url="",
-            script_path="",
-            namespace=0,
-            title=follow["page"],
-            user=follower,
-            bot=False,
-            type="edit",
-            old_rev=None,
-            new_rev=follow["rev_id"],
-            timestamp=follow["time"],
-            comment="",
-        )
         return self._pattern_flag(
             conn,
             HOUNDING_PATTERN,

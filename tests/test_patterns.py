@@ -299,4 +299,10 @@ def test_both_detectors_on_sqlite_and_postgresql(store_url, make_settings, model
     assert store.record_batch("t", outcomes, None, None, rules, edits) == 0
     hounding = next(d for d in store.pattern_details().values() if d["pattern"] == "hounding")
     assert hounding["rev_ids"] == [300 + p for p in range(6)]
+    # both flags link the wiki's own diff of their latest edit, never a relative URL
+    links = {f.diff_url for f in store.iter_flags() if f.kind == "pattern"}
+    assert links == {
+        "https://en.wikipedia.org/w/index.php?diff=102&oldid=1",
+        "https://en.wikipedia.org/w/index.php?diff=305&oldid=1",
+    }
     store.close()
