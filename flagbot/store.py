@@ -208,7 +208,7 @@ activity = Table(  # every edit on the watched wikis, no text: what hounding is 
     Column("time", BigInteger, nullable=False),
     UniqueConstraint("wiki", "rev_id", name="uq_activity"),
     Index("ix_activity_page", "wiki", "page", "time"),
-    Index("ix_activity_user", "wiki", "user", "time"),
+    Index("ix_activity_user", "wiki", "user", "page", "time"),
     Index("ix_activity_time", "time"),
 )
 follows = Table(  # a user's first edit on a page soon after another user's: hounding's unit
@@ -715,7 +715,7 @@ class Store:
         new = sorted((c for c in edits if (c.wiki, c.key) in added), key=lambda c: c.timestamp)
         if not new:
             return 0
-        history = self._page_history(conn, new, rule.days)
+        history = self._page_history(conn, new, rule)
         found: list[dict[str, Any]] = []
         for change in new:
             seen = history.get((change.wiki, change.title), [])
@@ -755,24 +755,47 @@ class Store:
 
     @staticmethod
     def _page_history(
-        conn: Connection, new: list[RecentChange], days: float
+        conn: Connection, new: list[RecentChange], rule: Any
     ) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
-        """(time, rev_id, user) of every kept edit on the batch's pages up to its last edit."""
-        history: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-        by_wiki: dict[str, set[str]] = {}
+        """(time, rev_id, user) on the batch's pages: every edit from `rule.hours` before the
+        batch to its end (who came just before), and the batch's own users' edits on them over
+        the whole window (who was there first). Not every edit of a busy page in two weeks."""
+        history: dict[tuple[str, str], set[tuple[int, int, str]]] = {}
+        by_wiki: dict[str, tuple[set[str], set[str]]] = {}
         for change in new:
-            by_wiki.setdefault(change.wiki, set()).add(change.title)
-        since = new[0].timestamp - days * 86400
-        for wiki, titles in by_wiki.items():
-            pages = sorted(titles)
-            for start in range(0, len(pages), 500):
-                for page, when, rev_id, user in conn.execute(
-                    select(activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user)
-                    .where(activity.c.wiki == wiki, activity.c.page.in_(pages[start : start + 500]))
-                    .where(activity.c.time >= since, activity.c.time <= new[-1].timestamp)
-                ):
-                    history.setdefault((wiki, page), []).append((when, rev_id, user))
-        return history
+            pages, users = by_wiki.setdefault(change.wiki, (set(), set()))
+            pages.add(change.title)
+            users.add(change.user)
+        since, first, last = (
+            new[0].timestamp - rule.days * 86400,
+            new[0].timestamp - rule.hours * 3600,
+            new[-1].timestamp,
+        )
+        columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user)
+        for wiki, (pages, users) in by_wiki.items():
+            titles, names = sorted(pages), sorted(users)
+            for start in range(0, len(titles), 400):
+                chunk = titles[start : start + 400]
+                recent = select(*columns).where(
+                    activity.c.wiki == wiki,
+                    activity.c.page.in_(chunk),
+                    activity.c.time >= first,
+                    activity.c.time <= last,
+                )
+                own = [
+                    select(*columns).where(
+                        activity.c.wiki == wiki,
+                        activity.c.user.in_(names[at : at + 400]),
+                        activity.c.page.in_(chunk),
+                        activity.c.time >= since,
+                        activity.c.time <= last,
+                    )
+                    for at in range(0, len(names), 400)
+                ]
+                for query in (recent, *own):
+                    for page, when, rev_id, user in conn.execute(query):
+                        history.setdefault((wiki, page), set()).add((when, rev_id, user))
+        return {key: sorted(rows) for key, rows in history.items()}
 
     @staticmethod
     def _pairs_over(
