@@ -68,6 +68,8 @@ def targets(change: RecentChange, added_wikitext: str) -> tuple[str, ...]:
     """Whom an edit is aimed at: the owner of the user talk page it was posted on, and the
     users it pings or links; never its author (a signature links the author's own page)."""
     found = [page_owner(change.namespace, change.title)]
+    if "{{" not in added_wikitext and "[[" not in added_wikitext:
+        added_wikitext = ""  # no ping, no link: the text was parsed once already, spare it
     try:
         code = mwparserfromhell.parse(added_wikitext)
         for template in code.filter_templates(recursive=True):
@@ -84,6 +86,12 @@ def targets(change: RecentChange, added_wikitext: str) -> tuple[str, ...]:
     return tuple(names)[:MAX_TARGETS]
 
 
+def pattern_verdict(pattern: str, settings: Settings) -> Verdict:
+    """A pattern flag is categorised and routed as harassment (the admins' queue)."""
+    hit = RuleHit(f"pattern:{pattern}", "harassment", "medium")
+    return decide(1.0, [hit], {}, settings.alerts.routes)
+
+
 @dataclass(frozen=True)
 class RepeatRule:
     """Repeated targeting as the store applies it: `count` edits scoring at least
@@ -97,12 +105,11 @@ class RepeatRule:
     @classmethod
     def build(cls, settings: Settings, card: dict[str, Any]) -> RepeatRule:
         repeat = settings.repeat
-        hit = RuleHit(f"pattern:{REPEAT_PATTERN}", "harassment", "medium")
         return cls(
             count=repeat.count,
             days=repeat.days,
             borderline=repeat.borderline or borderline_threshold(card),
-            verdict=decide(1.0, [hit], {}, settings.alerts.routes),
+            verdict=pattern_verdict(REPEAT_PATTERN, settings),
         )
 
 
@@ -119,10 +126,8 @@ class HoundingRule:
     @classmethod
     def build(cls, settings: Settings) -> HoundingRule:
         h = settings.hounding
-        hit = RuleHit(f"pattern:{HOUNDING_PATTERN}", "harassment", "medium")
-        return cls(
-            h.pages, h.hours, h.days, h.max_chance, decide(1.0, [hit], {}, settings.alerts.routes)
-        )
+        verdict = pattern_verdict(HOUNDING_PATTERN, settings)
+        return cls(h.pages, h.hours, h.days, h.max_chance, verdict)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from flagbot.patterns import (
     HOUNDING_PATTERN,
     MAX_LEADERS,
     REPEAT_PATTERN,
+    HoundingRule,
     PatternRules,
     RepeatRule,
     chance,
@@ -435,8 +436,8 @@ class Store:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url
         self._engine: Engine | None = None
-        self._page_counts: dict[str, tuple[float, int]] = {}  # wiki → (window start, pages)
-        self._edit_counts: dict[str, tuple[float, int]] = {}  # wiki → (window start, edits)
+        # (wiki, pages or edits) → (window start, count): see _window_count
+        self._window_counts: dict[tuple[str, bool], tuple[float, int]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -642,22 +643,21 @@ class Store:
     ) -> int:
         """Record borderline edits per (author, target); a pair with `repeat.count` of them
         within `repeat.days` gets one pattern flag, which later edits extend. Returns new flags."""
-        for item in aimed:
-            change = item.change
-            assert item.verdict is not None
-            for target in item.targets:
-                conn.execute(
-                    self._insert(pattern_edits)
-                    .values(
-                        wiki=change.wiki,
-                        author=change.user,
-                        target=target,
-                        rev_id=change.key,
-                        score=item.verdict.score,
-                        time=change.timestamp,
-                    )
-                    .on_conflict_do_nothing()
-                )
+        conn.execute(
+            self._insert(pattern_edits).on_conflict_do_nothing(),
+            [
+                {
+                    "wiki": item.change.wiki,
+                    "author": item.change.user,
+                    "target": target,
+                    "rev_id": item.change.key,
+                    "score": item.verdict.score if item.verdict else 0.0,
+                    "time": item.change.timestamp,
+                }
+                for item in aimed
+                for target in item.targets
+            ],
+        )
         new_flags = 0
         # each edit in time order, with the window that ends at it: a batch may span weeks
         for item in sorted(aimed, key=lambda o: o.change.timestamp):
@@ -674,16 +674,19 @@ class Store:
                     )
                     .order_by(pattern_edits.c.time, pattern_edits.c.rev_id)
                 ).all()
-                if len(edits) >= repeat.count:
-                    rev_ids, score = [r for r, _ in edits], max(s for _, s in edits)
-                    new_flags += self._pattern_flag(
-                        conn, REPEAT_PATTERN, item, target, rev_ids, score, repeat, on_flag, now
-                    )
-                elif self._pattern_id(conn, REPEAT_PATTERN, change.wiki, change.user, target):
-                    score = item.verdict.score if item.verdict else 0.0
-                    self._pattern_flag(  # a flagged pair: each later edit extends its flag
-                        conn, REPEAT_PATTERN, item, target, [change.key], score, repeat, None, now
-                    )
+                # under the count, an edit only extends a pair's flag that already exists
+                new_flags += self._pattern_flag(
+                    conn,
+                    REPEAT_PATTERN,
+                    change,
+                    target,
+                    [r for r, _ in edits],
+                    max(s for _, s in edits),
+                    repeat,
+                    on_flag,
+                    now,
+                    create=len(edits) >= repeat.count,
+                )
         return new_flags
 
     def _hounding(
@@ -755,7 +758,7 @@ class Store:
 
     @staticmethod
     def _page_history(
-        conn: Connection, new: list[RecentChange], rule: Any
+        conn: Connection, new: list[RecentChange], rule: HoundingRule
     ) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
         """(time, rev_id, user) on the batch's pages: every edit from `rule.hours` before the
         batch to its end (who came just before), and the batch's own users' edits on them over
@@ -799,16 +802,18 @@ class Store:
 
     @staticmethod
     def _pairs_over(
-        conn: Connection, latest: dict[tuple[str, str, str], dict[str, Any]], rule: Any
+        conn: Connection, latest: dict[tuple[str, str, str], dict[str, Any]], rule: HoundingRule
     ) -> list[tuple[dict[str, Any], int]]:
         """The latest follow of each pair of the batch that has `rule.pages` follows or more
         within `rule.days`, with that count: one grouped query per wiki and follower set."""
+        if not latest:
+            return []
         over = []
         by_wiki: dict[str, set[str]] = {}
         for wiki, follower, _followed in latest:
             by_wiki.setdefault(wiki, set()).add(follower)
+        since = min(f["time"] for f in latest.values()) - rule.days * 86400
         for wiki, followers in by_wiki.items():
-            since = min(f["time"] for f in latest.values()) - rule.days * 86400
             names = sorted(followers)
             for start in range(0, len(names), 500):
                 for follower, followed, count in conn.execute(
@@ -861,7 +866,7 @@ class Store:
         return self._pattern_flag(
             conn,
             HOUNDING_PATTERN,
-            Outcome(change, "flagged"),
+            change,
             followed,
             rev_ids,
             1.0 - odds,
@@ -898,33 +903,21 @@ class Store:
             followed_followed=count(
                 select(func.count()).where(*in_window, follows.c.followed == followed)
             ),
-            wiki_pages=self._pages_edited(conn, wiki, since),
-            wiki_edits=self._edits_in_window(conn, wiki, since),
+            wiki_pages=self._window_count(conn, wiki, since, pages=True),
+            wiki_edits=self._window_count(conn, wiki, since, pages=False),
         )
 
-    def _pages_edited(self, conn: Connection, wiki: str, since: float) -> int:
-        """Distinct pages edited on a wiki since a time; counted again once the window has moved
-        an hour (at Wikimedia's rate the table holds tens of millions of rows)."""
-        cached = self._page_counts.get(wiki)
+    def _window_count(self, conn: Connection, wiki: str, since: float, pages: bool) -> int:
+        """Distinct pages (or edits) kept on a wiki since a time; counted again once the window
+        has moved an hour (at Wikimedia's rate the table holds tens of millions of rows)."""
+        cached = self._window_counts.get((wiki, pages))
         if cached is not None and abs(since - cached[0]) < 3600:
             return cached[1]
+        counted = func.count(distinct(activity.c.page)) if pages else func.count()
         count = conn.execute(
-            select(func.count(distinct(activity.c.page))).where(
-                activity.c.wiki == wiki, activity.c.time >= since
-            )
+            select(counted).where(activity.c.wiki == wiki, activity.c.time >= since)
         ).scalar()
-        self._page_counts[wiki] = (since, int(count or 0))
-        return int(count or 0)
-
-    def _edits_in_window(self, conn: Connection, wiki: str, since: float) -> int:
-        """Edits kept on a wiki since a time; counted again like `_pages_edited`."""
-        cached = self._edit_counts.get(wiki)
-        if cached is not None and abs(since - cached[0]) < 3600:
-            return cached[1]
-        count = conn.execute(
-            select(func.count()).where(activity.c.wiki == wiki, activity.c.time >= since)
-        ).scalar()
-        self._edit_counts[wiki] = (since, int(count or 0))
+        self._window_counts[(wiki, pages)] = (since, int(count or 0))
         return int(count or 0)
 
     def prune_activity(self, before: float) -> int:
@@ -949,17 +942,17 @@ class Store:
         self,
         conn: Connection,
         pattern: str,
-        latest: Outcome,
+        change: RecentChange,
         target: str,
         rev_ids: list[int],
         score: float,
-        rule: Any,
+        rule: RepeatRule | HoundingRule,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
         now: float,
+        create: bool = True,
     ) -> int:
-        """Raise the pattern flag of (user, target), or extend it; returns 1 if new. `rule`
-        (a RepeatRule or HoundingRule) says how it is categorised and routed."""
-        change = latest.change
+        """Extend the pattern flag of (the change's user, target), or raise it (unless not
+        `create`); returns 1 if new. `rule` says how it is categorised and routed."""
         found = conn.execute(
             select(patterns.c.id, patterns.c.flag_id, patterns.c.rev_ids, flags.c.score)
             .join(flags, flags.c.id == patterns.c.flag_id)
@@ -988,44 +981,40 @@ class Store:
                 )
             )
             return 0
+        if not create:
+            return 0
         verdict = rule.verdict
-        flag_id = conn.execute(
-            flags.insert().values(
-                wiki=change.wiki,
-                rev_id=-(2 * PATTERN_KEY_BASE + secrets.randbelow(PATTERN_KEY_BASE)),
-                kind=PATTERN_KIND,
-                old_rev_id=None,
-                title=f"User talk:{target}",
-                namespace=3,
-                user=change.user,
-                edit_time=change.timestamp,
-                diff_url=change.diff_url,
-                categories=";".join(verdict.categories),
-                score=score,
-                rules=";".join(verdict.rule_ids),
-                severity=verdict.severity,
-                route=";".join(verdict.routes),
-                status="new",
-                added_text=None,
-                summary=None,
-                created=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        pattern_id = conn.execute(
-            patterns.insert().values(
-                flag_id=flag_id,
-                wiki=change.wiki,
-                pattern=pattern,
-                user=change.user,
-                target=target,
-                rev_ids=";".join(map(str, rev_ids)),
-                updated=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        conn.execute(
-            update(flags)
-            .where(flags.c.id == flag_id)
-            .values(rev_id=-(PATTERN_KEY_BASE + pattern_id))
+        flag_id, _owner = self._flag_with_owner(
+            conn,
+            {
+                "wiki": change.wiki,
+                "kind": PATTERN_KIND,
+                "old_rev_id": None,
+                "title": f"User talk:{target}",
+                "namespace": 3,
+                "user": change.user,
+                "edit_time": change.timestamp,
+                "diff_url": change.diff_url,
+                "categories": ";".join(verdict.categories),
+                "score": score,
+                "rules": ";".join(verdict.rule_ids),
+                "severity": verdict.severity,
+                "route": ";".join(verdict.routes),
+                "status": "new",
+                "added_text": None,
+                "summary": None,
+                "created": now,
+            },
+            PATTERN_KEY_BASE,
+            patterns,
+            {
+                "wiki": change.wiki,
+                "pattern": pattern,
+                "user": change.user,
+                "target": target,
+                "rev_ids": ";".join(map(str, rev_ids)),
+                "updated": now,
+            },
         )
         if on_flag is not None:
             on_flag(conn, flag_id, Outcome(change, "flagged", verdict))
@@ -1512,6 +1501,21 @@ class Store:
             ).scalar()
             return int(count or 0)
 
+    @staticmethod
+    def _flag_with_owner(
+        conn: Connection, flag: dict[str, Any], base: int, owner: Table, row: dict[str, Any]
+    ) -> tuple[int, int]:
+        """A flag that belongs to a report or a pattern, and its owner's row. The flag is keyed
+        -(base + owner id), known only once the owner row exists: it starts with a random
+        placeholder key (two writers may insert at once). Returns (flag id, owner id)."""
+        flag_id = conn.execute(
+            flags.insert().values(**flag, rev_id=-(2 * base + secrets.randbelow(base)))
+        ).inserted_primary_key[0]  # type: ignore[index]
+        owned = conn.execute(owner.insert().values(**row, flag_id=flag_id))
+        owner_id = owned.inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(update(flags).where(flags.c.id == flag_id).values(rev_id=-(base + owner_id)))
+        return int(flag_id), int(owner_id)
+
     # --- confidential reports ------------------------------------------------------------
     def record_report(
         self,
@@ -1523,24 +1527,12 @@ class Store:
         `on_flag`, its alerts, in one transaction; returns the report id."""
         now = time.time()
         with self.engine.begin() as conn:
-            flag_id = conn.execute(
-                flags.insert().values(  # a placeholder key: two reporters may write at once
-                    **flag,
-                    kind=REPORT_KIND,
-                    rev_id=-(2 * REPORT_KEY_BASE + secrets.randbelow(REPORT_KEY_BASE)),
-                    status="new",
-                    created=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            report_id = conn.execute(
-                reports.insert().values(
-                    **report, flag_id=flag_id, status="received", created=now, updated=now
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            conn.execute(  # the key that keeps (wiki, rev_id) unique, now that the id is known
-                update(flags)
-                .where(flags.c.id == flag_id)
-                .values(rev_id=-(REPORT_KEY_BASE + report_id))
+            flag_id, report_id = self._flag_with_owner(
+                conn,
+                {**flag, "kind": REPORT_KIND, "status": "new", "created": now},
+                REPORT_KEY_BASE,
+                reports,
+                {**report, "status": "received", "created": now, "updated": now},
             )
             if on_flag is not None:
                 on_flag(conn, flag_id)

@@ -14,7 +14,7 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 from flagbot import patterns
 from flagbot.config import CATEGORIES
 from flagbot.errors import FetchError
-from flagbot.store import SECOND_REVIEW, Flag
+from flagbot.store import PATTERN_KIND, SECOND_REVIEW, Flag
 from flagbot.web.auth import (
     OVERSIGHTER,
     can_see,
@@ -116,7 +116,9 @@ def init(app: Flask) -> None:
             assessed=assessed,
             reporter_shown=found is not None and _reporter_shown(found.wiki),
             owner=page_owner(found) if found else "",
-            pattern=store.pattern_details(flag_id).get(flag_id) if found else None,
+            pattern=store.pattern_details(flag_id).get(flag_id)
+            if found and found.kind == PATTERN_KIND
+            else None,
             history=store.decisions_for(flag_id),
             decisions=DECISIONS,
         )

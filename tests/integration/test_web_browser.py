@@ -159,31 +159,30 @@ SENDER_INTERVAL = 1.0  # seconds between the sender's passes in this test
 
 
 @pytest.fixture
-def reports_app(wiki, wiki_settings, scorer, bot_login, mailbox, monkeypatch, tmp_path):
+def reports_app(
+    wiki, wiki_settings, make_settings, scorer, bot_login, mailbox, monkeypatch, tmp_path
+):
     """The review app with a running sender: emergencies by SMTP to the emergency team (the
     real test SMTP server), status notices by wiki email through the real wiki."""
     from flagbot.alerts.sender import run_sender
-    from flagbot.config import AlertSettings
+    from tests.integration.test_alerts import smtp_settings
 
     wiki.create_user("Carol", email="carol@example.test")
     monkeypatch.setenv("FLAGBOT_OAUTH_SECRET", "provider-secret")
+    alerts = smtp_settings(
+        make_settings,
+        mailbox,
+        recipients={
+            "oversight": ("smtp:oversight-l@lists.test",),
+            "emergency": ("smtp:emergency@team.test",),
+        },
+        interval=SENDER_INTERVAL,
+        outbox=str(tmp_path / "outbox"),
+    ).alerts
     settings = dataclasses.replace(
         wiki_settings,
         web=WebSettings(oauth_client_id="flagbot-review", secure_cookies=False),
-        alerts=AlertSettings(
-            recipients={
-                "oversight": ("smtp:oversight-l@lists.test",),
-                "emergency": ("smtp:emergency@team.test",),
-            },
-            smtp_host="127.0.0.1",
-            smtp_port=mailbox.port,
-            smtp_security="none",
-            smtp_timeout=5.0,
-            interval=SENDER_INTERVAL,
-            review_url="https://flagbot.example.test",
-            outbox=str(tmp_path / "outbox"),
-            stale_check=False,
-        ),
+        alerts=alerts,
     )
     store, revs = flag_real_edits(wiki, settings, scorer, [("Bob", fresh_title(), ATTACK)])
     store.close()
