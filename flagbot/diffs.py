@@ -2,14 +2,19 @@
 
 The diff itself (`added_wikitext`) is pure and works on plain strings: added lines and in-line
 insertions count; moved lines (present verbatim in the old text) and untouched text do not.
-`fetch_added` wraps it with the API call and turns every reason not to score into a SkipEdit.
+`fetch_edit` wraps it with the API call and turns every reason not to score into a SkipEdit;
+it also reads whose comment the edit replies to (`replied_to`), for the repeated-targeting
+detector.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -26,6 +31,22 @@ HIDING_MARKUP = ("<!--", "-->", "display", "visibility", "font-size", "{{void", 
 CANDIDATE_WINDOW = 20  # a replaced line is compared with the old lines this near its place
 MAX_ADDED_WIKITEXT = 4_000_000  # twice the largest page MediaWiki allows ($wgMaxArticleSize)
 RETRIES = 2  # after pywikibot's own; then the pipeline's batch retry takes over
+REPLY_LOOKBACK = 500  # lines above a reply searched for the comment it is indented under
+# the last of these links on a line is its signature: [[User:A|A]] ([[User talk:A|talk]])
+SIGNATURE_LINK = re.compile(
+    r"\[\[\s*(?:user(?:[ _]+talk)?\s*:|special\s*:\s*contrib(?:ution)?s\s*/)\s*([^|\]/#\n]+)",
+    re.IGNORECASE,
+)
+HEADING = re.compile(r"^=+[^=].*=+\s*$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What an edit added (wikitext, for scoring) and whose signed comment it is indented
+    under ("" when it is no reply or the comment above is unsigned)."""
+
+    added: str
+    replied_to: str = ""
 
 
 def _changed_blocks(old: Sequence[str], new: Sequence[str]) -> Iterator[tuple[int, int, int, int]]:
@@ -104,6 +125,39 @@ def edit_added(old: str, new: str) -> str:
     return f"{added}\n{unhidden}" if unhidden else added
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(":*#"))
+
+
+def replied_to(old: str, new: str) -> str:
+    """The user whose comment the edit's first new line replies to, read from talk-page
+    threading: the reply is indented deeper (`:`) than the comment above it, whose last line
+    ends with its author's signature. Replies to the same comment sit between them and are
+    passed over; a heading or an unsigned comment above means no one can be named."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    start = len(os.path.commonprefix([old_lines, new_lines]))
+    old_set = set(old_lines)
+    first = next(
+        (
+            j
+            for j in range(start, len(new_lines))
+            if new_lines[j].strip() and new_lines[j] not in old_set
+        ),
+        None,
+    )
+    if first is None or _indent(new_lines[first]) == 0:
+        return ""  # nothing new, or a new thread or top-level comment
+    depth = _indent(new_lines[first])
+    for line in reversed(new_lines[max(first - REPLY_LOOKBACK, 0) : first]):
+        if HEADING.match(line.strip()):
+            return ""
+        if not line.strip() or _indent(line) >= depth:
+            continue  # a blank line, or another reply to the same comment
+        names = SIGNATURE_LINK.findall(line)
+        return names[-1].strip() if names else ""
+    return ""
+
+
 def _revision_texts(response: dict[str, Any], wanted: list[int]) -> dict[int, str]:
     query = response.get("query", {})
     if query.get("badrevids"):
@@ -127,7 +181,13 @@ def _revision_texts(response: dict[str, Any], wanted: list[int]) -> dict[int, st
 
 
 def fetch_added(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT) -> str:
-    """The wikitext this edit added, fetched through `site` (a pywikibot APISite).
+    """The wikitext this edit added (`fetch_edit`)."""
+    return fetch_edit(site, change, limit).added
+
+
+def fetch_edit(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT) -> Edit:
+    """The wikitext this edit added, and whom it replies to, fetched through `site` (a
+    pywikibot APISite).
 
     No size cap applies here: markup and comments are not what readers see, so a threat padded
     with a hidden 20,000-character comment must still be scored (the pipeline caps what it
@@ -171,7 +231,8 @@ def fetch_added(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT
         delay = min(delay * 2, 30)
     texts = _revision_texts(response, wanted)
     old = texts.get(change.old_rev, "") if change.old_rev else ""
-    added = valid_unicode(edit_added(old, texts[change.new_rev]))
+    new = texts[change.new_rev]
+    added = valid_unicode(edit_added(old, new))
     if len(added) > limit:
         raise SkipEdit("too_large")
-    return added
+    return Edit(added, valid_unicode(replied_to(old, new)))

@@ -20,12 +20,13 @@ everyone, about pages(F) × (share of the wiki's edits that followed L). λ is t
 P(Poisson(λ) ≥ follows) must be at most `max_chance`. Patrollers, reverting admins and
 WikiProject regulars follow on a large share of pages, and are followed by everyone, so λ is
 large for them and far more follows are needed; a follower who follows almost nobody but L has
-a tiny λ.
+a tiny λ. A follower in one of the wiki's `exempt_groups` is never flagged.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,10 +65,11 @@ def page_owner(namespace: int, title: str) -> str:
     return user_name(title.split(":", 1)[1].split("/", 1)[0])
 
 
-def targets(change: RecentChange, added_wikitext: str) -> tuple[str, ...]:
-    """Whom an edit is aimed at: the owner of the user talk page it was posted on, and the
-    users it pings or links; never its author (a signature links the author's own page)."""
-    found = [page_owner(change.namespace, change.title)]
+def targets(change: RecentChange, added_wikitext: str, replied_to: str = "") -> tuple[str, ...]:
+    """Whom an edit is aimed at: the owner of the user talk page it was posted on, the user
+    whose comment it replies to (`flagbot.diffs.replied_to`), and the users it pings or links;
+    never its author (a signature links the author's own page)."""
+    found = [page_owner(change.namespace, change.title), replied_to]
     if "{{" not in added_wikitext and "[[" not in added_wikitext:
         added_wikitext = ""  # no ping, no link: the text was parsed once already, spare it
     try:
@@ -113,21 +115,28 @@ class RepeatRule:
         )
 
 
+# (wiki id, user) → whether the user is in one of the wiki's `exempt_groups`
+ExemptLookup = Callable[[str, str], bool]
+
+
 @dataclass(frozen=True)
 class HoundingRule:
-    """Hounding as the store applies it (see the module docstring)."""
+    """Hounding as the store applies it (see the module docstring). `exempt` is asked only
+    about a follower about to be flagged: a group lookup for every editor of a wiki would be a
+    request per edit."""
 
     pages: int
     hours: float
     days: float
     max_chance: float
     verdict: Verdict
+    exempt: ExemptLookup | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> HoundingRule:
+    def build(cls, settings: Settings, exempt: ExemptLookup | None = None) -> HoundingRule:
         h = settings.hounding
         verdict = pattern_verdict(HOUNDING_PATTERN, settings)
-        return cls(h.pages, h.hours, h.days, h.max_chance, verdict)
+        return cls(h.pages, h.hours, h.days, h.max_chance, verdict, exempt)
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,10 @@ class PatternRules:
     hounding: HoundingRule
 
     @classmethod
-    def build(cls, settings: Settings, card: dict[str, Any]) -> PatternRules:
-        return cls(RepeatRule.build(settings, card), HoundingRule.build(settings))
+    def build(
+        cls, settings: Settings, card: dict[str, Any], exempt: ExemptLookup | None = None
+    ) -> PatternRules:
+        return cls(RepeatRule.build(settings, card), HoundingRule.build(settings, exempt))
 
 
 def expected_follows(

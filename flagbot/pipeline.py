@@ -198,7 +198,9 @@ class Pipeline:
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
-        self.patterns = patterns.PatternRules.build(settings, scorer.model.card)
+        self.patterns = patterns.PatternRules.build(
+            settings, scorer.model.card, self._in_exempt_group
+        )
         self.summary = Summary()
         self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
@@ -209,9 +211,9 @@ class Pipeline:
         self._pool.shutdown(wait=True)
 
     # --- one batch ------------------------------------------------------------------------
-    def _added_wikitext(self, change: RecentChange) -> str:
+    def _added_wikitext(self, change: RecentChange) -> diffs.Edit:
         if change.added_text is not None:
-            return change.added_text
+            return diffs.Edit(change.added_text)
         if self.settings.offline:
             raise SkipEdit("no_text_offline")
         wiki = self.settings.wiki(change.wiki)
@@ -220,7 +222,20 @@ class Pipeline:
             wiki.exempt_groups
         ):
             raise SkipEdit("exempt_group")
-        return diffs.fetch_added(self.client.site(wiki), change)
+        return diffs.fetch_edit(self.client.site(wiki), change)
+
+    def _in_exempt_group(self, wiki_id: str, user: str) -> bool:
+        """Whether a follower about to be flagged for hounding is in one of the wiki's exempt
+        groups (patrollers, admins: following others is their job). An unreadable wiki counts
+        as no: a reviewer sees the flag, rather than a hounder going unseen."""
+        wiki = self.settings.wiki(wiki_id)
+        if wiki is None or not wiki.exempt_groups:
+            return False
+        try:
+            return bool(self.client.user_groups(wiki, user).intersection(wiki.exempt_groups))
+        except FetchError as exc:
+            log.warning("cannot read the groups of a follower on %s (%s); flagged", wiki_id, exc)
+            return False
 
     def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
         """Added wikitext, a SkipEdit or a Poison per change; retries the batch while the wiki
@@ -285,8 +300,8 @@ class Pipeline:
             try:
                 if isinstance(added, Poison):
                     raise added.error
-                texts = readable_texts(added, change.comment, self._names(change))
-                aimed_at[id(change)] = patterns.targets(change, added)
+                texts = readable_texts(added.added, change.comment, self._names(change))
+                aimed_at[id(change)] = patterns.targets(change, added.added, added.replied_to)
             except Exception as exc:
                 outcomes.append(self._poisoned(change, exc))
                 continue

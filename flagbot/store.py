@@ -861,8 +861,8 @@ class Store:
             odds = chance(
                 len(rev_ids), self._expected_follows(conn, wiki, follower, followed, since)
             )
-            if odds > rule.max_chance:
-                return 0
+            if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
+                return 0  # chance explains it, or following is their job (exempt groups)
         return self._pattern_flag(
             conn,
             HOUNDING_PATTERN,

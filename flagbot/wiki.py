@@ -93,31 +93,39 @@ class WikiClient:
         look a log entry up by its id.
         """
         states: dict[int, str] = {key: "visible" for key in rev_ids if key <= 0}
-        rev_ids = [r for r in rev_ids if r > 0]
+        found = self._revisions(wiki, [r for r in rev_ids if r > 0])
+        for rev_id in rev_ids:
+            if rev_id > 0:  # a deleted page's revisions vanish from the API: missing
+                states[rev_id] = _state(found[rev_id]) if rev_id in found else "missing"
+        return states
+
+    def revision_tags(self, wiki: WikiSettings, rev_ids: list[int]) -> dict[int, tuple[str, ...]]:
+        """Each revision's change tags now (`mw-undo`, `mw-rollback`, `mw-reverted`, …); a
+        missing or hidden revision has none to show."""
+        found = self._revisions(wiki, [r for r in rev_ids if r > 0])
+        return {rev_id: tuple(found.get(rev_id, {}).get("tags", ())) for rev_id in rev_ids}
+
+    def _revisions(self, wiki: WikiSettings, rev_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """ids, tags and sha1 of revisions the wiki still has, 50 per request."""
+        found: dict[int, dict[str, Any]] = {}
         if not rev_ids:
-            return states
+            return found
         site = self.site(wiki)
         try:
             for start in range(0, len(rev_ids), 50):
-                chunk = rev_ids[start : start + 50]
                 data = site.simple_request(
                     action="query",
                     prop="revisions",
-                    revids=chunk,
+                    revids=rev_ids[start : start + 50],
                     rvprop=["ids", "tags", "sha1"],
                     formatversion=2,
                 ).submit()
-                query = data.get("query", {})
-                for bad in (query.get("badrevids") or {}).values():  # keyed by revid
-                    states[int(bad["revid"])] = "missing"
-                for page in query.get("pages", []):
+                for page in data.get("query", {}).get("pages", []):
                     for rev in page.get("revisions", []):
-                        states[int(rev["revid"])] = _state(rev)
+                        found[int(rev["revid"])] = rev
         except Exception as exc:  # pywikibot has retried already
             raise FetchError(f"cannot check revisions on {wiki.id}: {exc}") from None
-        for rev_id in rev_ids:
-            states.setdefault(rev_id, "missing")  # a deleted page's revisions vanish from the API
-        return states
+        return found
 
     def page_text(self, wiki: WikiSettings, title: str) -> str | None:
         """The current text of a page, or None when it does not exist."""

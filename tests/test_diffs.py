@@ -204,3 +204,69 @@ def test_quoting_text_first_hidden_in_a_comment_is_not_a_genuine_quote():
     old = OLD + "<!-- you are a pathetic idiot -->\n"
     added = edit_added(old, old + ":You said {{tq|you are a pathetic idiot}}\n")
     assert "you are a pathetic idiot" in readable_text(added)
+
+
+SIG = "[[User:{0}|{0}]] ([[User talk:{0}|talk]]) 10:00, 1 January 2026 (UTC)"
+THREAD = "\n".join(
+    [
+        "== Reverts ==",
+        "Why did you revert me? " + SIG.format("Bob"),
+        ":Because the source says otherwise, see [[User:Zed|Zed]]'s note. " + SIG.format("Carol"),
+        "::I disagree. " + SIG.format("Dave"),
+        "",
+        "== Another thread ==",
+        "Unsigned question, no signature here",
+        "",
+    ]
+)
+
+
+def reply_at(thread: str, after: str, line: str) -> str:
+    """The page with `line` inserted after the line starting with `after`."""
+    lines = thread.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith(after)) + 1
+    return "\n".join(lines[:at] + [line] + lines[at:])
+
+
+@pytest.mark.parametrize(
+    ("after", "line", "expected"),
+    [
+        # deeper than Carol's comment, after the sibling reply by Dave: Carol, not Dave or Zed
+        ("::I disagree", "::You are a liar. ~~~~", "Carol"),
+        ("::I disagree", ":::You too. ~~~~", "Dave"),  # under Dave's
+        ("Why did you", ":Reply to the opener ~~~~", "Bob"),  # inserted mid-page
+        ("::I disagree", "Not indented: no reply", ""),
+        ("Unsigned question", ":a reply to nobody signed", ""),
+        ("== Another", ":indented under a heading", ""),
+        # an IP's signature links its contributions
+        (
+            "Why did you",
+            ":x " + SIG.format("Eve").replace("User:Eve", "Special:Contributions/192.0.2.7"),
+            "Bob",
+        ),
+    ],
+)
+def test_whose_comment_a_reply_is_indented_under(after, line, expected):
+    from flagbot.diffs import replied_to
+
+    assert replied_to(THREAD, reply_at(THREAD, after, line)) == expected
+
+
+def test_replies_to_an_ip_and_on_a_page_of_20000_lines():
+    from flagbot.diffs import replied_to
+
+    ip = "Question " + "[[Special:Contributions/192.0.2.7|192.0.2.7]] 10:00 (UTC)"
+    assert replied_to(ip, ip + "\n:answer") == "192.0.2.7"
+    big = "\n".join(f"Line {i} of an archive " + SIG.format(f"U{i}") for i in range(20_000))
+    assert replied_to(big, big + "\n:you again") == "U19999"
+    assert replied_to(big, big) == ""  # a null edit
+    assert replied_to(big, big.replace("Line 5 ", "Line five ", 1)) == ""  # an unindented fix
+
+
+def test_fetch_edit_names_the_comment_replied_to():
+    from flagbot.diffs import fetch_edit
+
+    old, new = THREAD, reply_at(THREAD, "::I disagree", "::You are a liar.")
+    site = RecordedSite(pages(rev(1, old), rev(2, new)))
+    edit = fetch_edit(site, change(), 20000)
+    assert edit.added == "::You are a liar." and edit.replied_to == "Carol"

@@ -73,6 +73,13 @@ def test_whom_an_edit_is_aimed_at(where, wikitext, expected):
     assert targets(where, wikitext) == expected
 
 
+def test_the_user_replied_to_is_a_target_but_not_the_author_answering_themself():
+    on_article_talk = change("Talk:Page", namespace=1)
+    assert targets(on_article_talk, "::you again", "carol_x") == ("Carol x",)
+    assert targets(change(), "::you again", "Carol") == ("Target", "Carol")
+    assert targets(on_article_talk, "::and another thing", "Mallory") == ()
+
+
 def test_the_borderline_threshold_comes_from_the_model_card(model):
     threshold = borderline_threshold(model.card)
     assert 0.0 < threshold < model.threshold

@@ -756,3 +756,37 @@ def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
     page = admin.get(f"/flag/{flag.id}").get_data(as_text=True)
     assert "Repeated targeting: Mallory → Target" in page
     assert all(f"?diff={300 + i}" in page for i in range(3)) and "0.40" in page
+
+
+def test_a_hounding_timeline_says_which_edits_reverted_and_when_the_wiki_cannot_say(web, model):
+    from flagbot.errors import FetchError
+    from flagbot.patterns import PatternRules
+
+    app, store, _, _ = web
+    settings = app.extensions["flagbot"]["settings"]
+    start = int(time.time()) - 86400
+
+    def edit(rev, user, page, when):
+        found = dataclasses.replace(change(rev, page), user=user, namespace=0, timestamp=when)
+        return dataclasses.replace(found, old_rev=None)
+
+    others = [edit(1000 + i, f"U{i}", f"Other {i}", start + i) for i in range(300)]
+    victim = [edit(2000 + p, "Vic", f"Quiet {p}", start + p * 3600) for p in range(6)]
+    follower = [edit(3000 + p, "Stalk", f"Quiet {p}", start + p * 3600 + 600) for p in range(6)]
+    rules = PatternRules.build(settings, model.card)
+    assert store.record_batch("t", [], None, None, rules, others + victim + follower) == 1
+    (flag,) = [f for f in store.iter_flags() if f.kind == "pattern"]
+    tags = {3000: ("mw-undo",), 3001: ("mw-rollback", "mw-reverted"), 3002: ("visualeditor",)}
+    app.extensions["flagbot"]["tags"] = lambda wiki, revs: {r: tags.get(r, ()) for r in revs}
+    admin = login(app, "Admin1")
+    rows = re.findall(r"<tr>.*?</tr>", admin.get(f"/flag/{flag.id}").get_data(as_text=True))
+    cells = [row for row in rows if "Quiet" in row]
+    assert ["yes: undo" in r for r in cells] == [True] + [False] * 5
+    assert "yes: rollback" in cells[1] and all(">no<" in r for r in cells[2:])
+
+    def unreadable(wiki, revs):
+        raise FetchError("enwiki is down")
+
+    app.extensions["flagbot"]["tags"] = unreadable
+    page = admin.get(f"/flag/{flag.id}").get_data(as_text=True)
+    assert page.count("unknown (wiki unreadable)") == 6

@@ -30,7 +30,8 @@ def iso(ts: int | float) -> str:
 
 
 def rows_since(site: Any, wiki: WikiSettings, start: str | None) -> Iterator[dict[str, Any]]:
-    """Every recentchanges row from `start` (inclusive) to now, oldest first, all pages."""
+    """Every recentchanges row from `start` (inclusive) to now, oldest first, every namespace:
+    the hounding detector keeps edits in articles too (the pipeline filters what it scores)."""
     from pywikibot.data.api import ListGenerator
 
     # formatversion 2: in version 1 a bot edit carries "bot": "", which reads as false
@@ -42,8 +43,6 @@ def rows_since(site: Any, wiki: WikiSettings, start: str | None) -> Iterator[dic
     }
     if start:
         params["rcstart"] = start
-    if wiki.namespaces:
-        params["rcnamespace"] = "|".join(str(n) for n in wiki.namespaces)
     generator = ListGenerator("recentchanges", site=site, **params)
     generator.set_maximum_items(-1)
     yield from generator

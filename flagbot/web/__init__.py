@@ -28,6 +28,7 @@ GroupsLookup = Callable[..., frozenset[str]]
 RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
 AccountLookup = Callable[[str, str], tuple["float | None", int]]  # → (registered, edit count)
 Assessor = Callable[[str, int], dict[str, Any]]  # (wiki id, rev id) → `pipeline.explain` of it
+TagsLookup = Callable[[str, list[int]], dict[int, tuple[str, ...]]]  # → change tags per rev id
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -44,6 +45,7 @@ def create_app(
     client: WikiClient | None = None,
     account_lookup: AccountLookup | None = None,
     assessor: Assessor | None = None,
+    tags_lookup: TagsLookup | None = None,
 ) -> Flask:
     """The app. The lookups, the assessor of reported diffs and `oauth_base` default to the
     configured wikis, asked through `client` (one is made if not given)."""
@@ -70,6 +72,7 @@ def create_app(
         "revision": revision_lookup or _wiki_revision_state(settings, client),
         "account": account_lookup or _wiki_account(settings, client),
         "assess": assessor or _pipeline_assessor(settings, client),
+        "tags": tags_lookup or _wiki_revision_tags(settings, client),
     }
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
@@ -118,6 +121,14 @@ def _wiki_revision_state(settings: Settings, client: WikiClient) -> RevisionLook
         if wiki is None:
             return "visible"
         return client.revision_states(wiki, [rev_id])[rev_id]
+
+    return lookup
+
+
+def _wiki_revision_tags(settings: Settings, client: WikiClient) -> TagsLookup:
+    def lookup(wiki_id: str, rev_ids: list[int]) -> dict[int, tuple[str, ...]]:
+        wiki = settings.wiki(wiki_id)
+        return client.revision_tags(wiki, rev_ids) if wiki else {}
 
     return lookup
 

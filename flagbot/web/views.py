@@ -116,7 +116,7 @@ def init(app: Flask) -> None:
             assessed=assessed,
             reporter_shown=found is not None and _reporter_shown(found.wiki),
             owner=page_owner(found) if found else "",
-            pattern=store.pattern_details(flag_id).get(flag_id)
+            pattern=_with_reverts(found, store.pattern_details(flag_id).get(flag_id))
             if found and found.kind == PATTERN_KIND
             else None,
             history=store.decisions_for(flag_id),
@@ -265,6 +265,29 @@ def _precision(counts: dict[str, Counter[str]]) -> list[tuple[str, int, int, flo
         total = c["tp"] + c["fp"]
         rows.append((key, c["tp"], c["fp"], c["tp"] / total if total else 0.0))
     return rows
+
+
+REVERT_TAGS = {"mw-rollback": "rollback", "mw-undo": "undo", "mw-manual-revert": "manual revert"}
+
+
+def _with_reverts(flag: Flag, pattern: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A hounding timeline with, per follower's edit, whether it reverted (the wiki's change
+    tags, asked now: the stream carries none): "undo", "rollback", "manual revert", "" for
+    none, None when the wiki cannot be read."""
+    if not pattern or pattern["pattern"] != patterns.HOUNDING_PATTERN:
+        return pattern
+    try:
+        tags = context()["tags"](flag.wiki, [e["rev_id"] for e in pattern["edits"]])
+    except FetchError:
+        tags = None
+    for edit in pattern["edits"]:
+        found = None if tags is None else tags.get(edit["rev_id"], ())
+        edit["revert"] = (
+            None
+            if found is None
+            else ", ".join(name for tag, name in REVERT_TAGS.items() if tag in found)
+        )
+    return pattern
 
 
 def _purge_if_hidden(flag: Flag) -> None:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from flagbot.diffs import fetch_added
+from flagbot.diffs import fetch_added, fetch_edit
 from flagbot.errors import SkipEdit
 from flagbot.events import RecentChange
 from flagbot.pipeline import Pipeline
@@ -74,6 +74,9 @@ def test_added_text_of_real_edits(wiki, wiki_settings):
     added = fetch_added(site, change_for(wiki, reply, title), 20000)
     assert added.startswith(":You are an idiot. [[User:Alice|Alice]]")
     assert "The book is fine" not in added
+    answer = wiki.session("Bob").edit(title, "\n::Look who is talking. ~~~~", append=True)
+    edit = fetch_edit(site, change_for(wiki, answer, title), 20000)
+    assert edit.added.startswith("::Look who is talking.") and edit.replied_to == "Alice"
 
     current = wiki.session("Bob").get(
         action="query", prop="revisions", titles=title, rvprop="content", rvslots="main"
@@ -281,3 +284,54 @@ def test_explain_a_real_revision_by_id(wiki, wiki_settings, tmp_path, capsys):
     assert result["added_text"] == "His phone number is 415-555-0132"
     assert result["title"] == title and result["user"] == "Alice"
     assert result["filter_reason"] is None and "oversight" in result["routes"]
+
+
+def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
+    wiki, wiki_settings, scorer, tmp_path
+):
+    """Stalk undoes Vic's edits on three articles; the oversighter copyedits three others after
+    Vic. Both follow Vic; only Stalk is flagged while `suppress` is an exempt group, and the
+    timeline says, from the wiki's own tags, that Stalk's edits were undos."""
+    from flagbot.config import HoundingSettings
+    from flagbot.web import create_app
+    from tests.test_web import login
+
+    for name in ("Vic", "Stalk"):
+        wiki.create_user(name)
+    vic, stalk, oversighter = (wiki.session(n) for n in ("Vic", "Stalk", "Oversighter"))
+    undos = []
+    for _ in range(3):
+        undone, copyedited = f"Hounded article {next(_pages)}", f"Hounded article {next(_pages)}"
+        vic.edit(undone, "A stub about a river.")
+        revid = vic.edit(undone, "A stub about a river, with its length.")["newrevid"]
+        undo = stalk.post(action="edit", title=undone, undo=revid, token=stalk.csrf)["edit"]
+        undos.append(undo["newrevid"])
+        vic.edit(copyedited, "A stub about a lake.")
+        oversighter.edit(copyedited, "A stub about a lake, copyedited.")
+    sentinel = post_comments(wiki, [("Alice", fresh_title(), "Thanks for the sources.")])
+    lenient = HoundingSettings(pages=3, max_chance=0.5)  # a test wiki has few pages to compare
+    settings = dataclasses.replace(
+        wiki_settings,
+        wikis=(dataclasses.replace(wiki_settings.wikis[0], exempt_groups=("suppress",)),),
+        hounding=lenient,
+    )
+    found = {}
+    for exempt, store in (("suppress",), settings.store), ((), f"sqlite:///{tmp_path}/b.db"):
+        wiki_ = dataclasses.replace(settings.wikis[0], exempt_groups=exempt)
+        pipeline = make_pipeline(dataclasses.replace(settings, wikis=(wiki_,), store=store), scorer)
+        run_until(pipeline, set(sentinel))
+        pipeline.close()
+        details = pipeline.store.pattern_details()
+        found[exempt] = {
+            (d["user"], flag_id)
+            for flag_id, d in details.items()
+            if d["pattern"] == "hounding" and d["target"] == "Vic"
+        }
+    assert {user for user, _ in found[()]} == {"Stalk", "Oversighter"}
+    ((user, flag_id),) = found[("suppress",)]
+    assert user == "Stalk"
+
+    store = Store(settings.store).open()
+    app = create_app(settings, store=store, groups_lookup=lambda _user: frozenset({"sysop"}))
+    page = login(app, "Admin").get(f"/flag/{flag_id}").get_data(as_text=True)
+    assert page.count("yes: undo") == 3 and all(f"?diff={rev}" in page for rev in undos)
