@@ -59,8 +59,9 @@ def set_default(directory: Path, name: str) -> Path:
 
 
 def resolve_model_path(spec: str) -> Path:
-    """`default`, a model NAME in classifiers/, or a path to NAME.skops."""
-    if spec.endswith((MODEL_SUFFIX, ".joblib", ".pkl", ".pickle")):
+    """`default`, a model NAME in classifiers/, or a path to NAME.skops (or a cascade's
+    NAME.json)."""
+    if spec.endswith((MODEL_SUFFIX, ".json", ".joblib", ".pkl", ".pickle")):
         return Path(spec)
     directory = project_path(CLASSIFIERS_DIR)
     if spec == "default":
@@ -97,9 +98,19 @@ class Model:
         return [float(p) for p in self.estimator.predict_proba(list(texts))[:, 1]]
 
 
-def load_model(spec: str) -> Model:
+def check_threshold(card_path: Path, card: dict[str, Any]) -> None:
+    threshold = card.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
+    if not 0 <= threshold <= 1:  # NaN fails this too
+        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
+
+
+def load_model(spec: str, cascade: bool = True) -> Model:
+    """A model, or a cascade (flagbot.cascade; with `cascade` false, its fast model alone),
+    every file checked against its card before anything is read from it."""
     path = resolve_model_path(spec)
-    if path.suffix != MODEL_SUFFIX:
+    if path.suffix not in (MODEL_SUFFIX, ".json"):
         raise ModelError(
             f"{path}: a pickle can run any code when it is loaded, so flagbot loads only "
             f"{MODEL_SUFFIX} models; convert a model you trust with "
@@ -112,14 +123,17 @@ def load_model(spec: str) -> Model:
         raise ModelError(f"{card_path}: cannot read the model card: {exc.strerror}") from None
     except ValueError:
         raise ModelError(f"{card_path}: the model card is not valid JSON") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path}: the model card is not a JSON object")
+    if card.get("kind") == "cascade":
+        from flagbot.cascade import load_cascade
+
+        return load_cascade(card_path, card, cascade)
+    path = path.with_suffix(MODEL_SUFFIX)  # a model's card may be named instead of its file
     for key in ("sha256", "threshold", "versions"):
         if key not in card:
             raise ModelError(f"{card_path}: the model card has no {key!r}")
-    threshold = card["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
-    if not 0 <= threshold <= 1:  # NaN fails this too
-        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
+    check_threshold(card_path, card)
     if not path.exists():
         raise ModelError(f"{path}: model file missing")
     actual = sha256_file(path)

@@ -95,7 +95,9 @@ def _scorer(args: argparse.Namespace) -> Any:
     from flagbot.rules import load_rules
 
     settings = _settings(args)
-    return Scorer.build(settings, load_model(settings.model), load_rules(settings.rules))
+    return Scorer.build(
+        settings, load_model(settings.model, settings.cascade), load_rules(settings.rules)
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> int:

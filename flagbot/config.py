@@ -206,6 +206,7 @@ class Settings:
     model: str
     rules: str
     store: str
+    cascade: bool = True  # a cascade model's slow stage; false: its fast model alone
     thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     diff_workers: int = 4
     max_diff_chars: int = 20000
@@ -365,6 +366,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "wikis": (_type(list, "a list of wikis"), REQUIRED),
     "source": (MAPPING, REQUIRED),
     "model": (STR, "default"),
+    "cascade": (BOOL, True),
     "rules": (STR, ""),  # empty: the shipped rules.yaml
     "store": (STR, "sqlite:///flagbot.sqlite3"),
     "thresholds": (MAPPING, {}),
@@ -533,6 +535,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         wikis=tuple(wikis),
         source=SourceSettings(**{**source, "path": _beside(origin, source.get("path", ""))}),
         model=top["model"],
+        cascade=top["cascade"],
         rules=_beside(origin, top["rules"]) or str(project_path("rules.yaml")),
         store=top["store"],
         thresholds=MappingProxyType(dict(thresholds)),

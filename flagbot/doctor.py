@@ -43,7 +43,7 @@ def check_model_and_rules(settings: Settings, _client: WikiClient) -> list[Findi
 
     found = []
     try:
-        load_model(settings.model)
+        load_model(settings.model, settings.cascade)
         found.append(Finding(f"model {settings.model} loads", None))
     except Exception as exc:  # noqa: BLE001
         found.append(Finding(f"model {settings.model} loads", str(exc), "see the message"))

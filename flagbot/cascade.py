@@ -1,0 +1,151 @@
+"""The model cascade: the fast TF-IDF model scores every text; the few it puts in the uncertain
+band at the top are scored again by a fine-tuned small transformer (MiniLM, int8 ONNX), and the
+verdict uses the two combined.
+
+Why a cascade: the transformer finds more abuse at the same precision (docs/model.md) but scores
+~65 comments a second on one core, the fast model thousands. Texts below the band (about nine in
+ten of the training comments, more of a real wiki's) keep the fast score: they are far from any
+alert threshold. In the band, the score is the mean of the two models' log-odds — both are
+probabilities, and neither is trusted over the other.
+
+A cascade is a card (`NAME.json` with `"kind": "cascade"`) naming its fast model (checked by
+sha256 like any model), the ONNX file and the tokenizer (checked by sha256 too), the band and the
+threshold. It loads as a `flagbot.classifier.Model` whose estimator is a `CascadeEstimator`, so
+everything that scores (pipeline, `flagbot score`, scripts/evaluate.py, `model promote`) uses it
+unchanged. `cascade: false` in flagbot.yaml loads the fast model alone, with its own card.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flagbot.errors import ModelError
+
+if TYPE_CHECKING:
+    from flagbot.classifier import Model
+
+log = logging.getLogger(__name__)
+CASCADE_KIND = "cascade"
+
+
+def combine(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """The mean of the two probabilities' log-odds, as a probability."""
+    fast, slow = np.clip(fast, 1e-6, 1 - 1e-6), np.clip(slow, 1e-6, 1 - 1e-6)
+    log_odds = (np.log(fast / (1 - fast)) + np.log(slow / (1 - slow))) / 2
+    return np.asarray(1 / (1 + np.exp(-log_odds)))
+
+
+class SlowStage:
+    """The transformer: `tokenizers` for the tokenizer, `onnxruntime` for the network, one
+    thread (the bot's other work needs the other core)."""
+
+    def __init__(self, model: Path, tokenizer: Path, max_tokens: int):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128 tokens
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # its warnings are about graph rewriting, not our input
+        self.session = onnxruntime.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """P(abusive) per text, one text per run. In a batch every text is padded to the
+        longest, which on talk-page-sized batches cost more than batching saved (31 texts/s in
+        length-sorted batches of 32, 80 one by one); and dynamic int8 quantisation scales each
+        run's activations together, so a text's score would depend on its neighbours (by up to
+        0.02)."""
+        logits = np.zeros(len(texts))
+        for i, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            logits[i] = self.session.run(None, feed)[0][0]
+        return np.asarray(1 / (1 + np.exp(-logits)))
+
+
+class CascadeEstimator:
+    """predict_proba like a scikit-learn classifier: the fast model's probability, combined
+    with the slow stage's for texts at or above `low`."""
+
+    def __init__(self, fast: Any, slow: SlowStage, low: float):
+        self.fast, self.slow, self.low = fast, slow, low
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        score = np.asarray(self.fast.predict_proba(texts)[:, 1], dtype=np.float64)
+        band = np.flatnonzero(score >= self.low)
+        if len(band):
+            slow = self.slow.score([texts[i] for i in band])
+            score[band] = combine(score[band], slow)
+        return np.column_stack([1 - score, score])
+
+
+def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Model:
+    """The cascade a card describes, every file checked against its sha256; with `slow_stage`
+    false, its fast model alone (with the fast model's own card and threshold)."""
+    from flagbot.classifier import Model, check_threshold, load_model, sha256_file
+
+    directory = card_path.parent
+
+    def part(section: str, key: str) -> Any:
+        value = card.get(section, {}).get(key) if isinstance(card.get(section), dict) else None
+        if value is None:
+            raise ModelError(f"{card_path}: the cascade card has no {section}.{key}")
+        return value
+
+    fast_name, fast_sha = part("fast", "model"), part("fast", "sha256")
+    fast = load_model(str(directory / f"{fast_name}.skops"))
+    if fast.card["sha256"] != fast_sha:
+        raise ModelError(
+            f"{card_path}: its fast model {fast_name} is not the one it was built with "
+            f"(sha256 {fast.card['sha256']}, the cascade expects {fast_sha}); rebuild the "
+            "cascade (scripts/train_transformer.py --cascade) or restore the fast model"
+        )
+    if not slow_stage:
+        log.info("cascade %s switched off: the fast model %s alone", card_path.stem, fast_name)
+        return fast
+    check_threshold(card_path, card)
+    low = part("band", "low")
+    if isinstance(low, bool) or not isinstance(low, int | float) or not 0 <= low <= 1:
+        raise ModelError(f"{card_path}: band.low must be a number from 0 to 1")
+    files = {}
+    for name_key, sha_key in (("model", "sha256"), ("tokenizer", "tokenizer_sha256")):
+        path = directory / str(part("slow", name_key))
+        if not path.exists():
+            raise ModelError(f"{path}: the cascade's slow stage file is missing")
+        actual, expected = sha256_file(path), part("slow", sha_key)
+        if actual != expected:
+            raise ModelError(
+                f"{path}: sha256 {actual} does not match the cascade card's {expected}; the "
+                "file was changed or corrupted. Refusing to load it: restore it, or set "
+                "`cascade: false` to run the fast model alone"
+            )
+        files[name_key] = path
+    try:
+        slow = SlowStage(files["model"], files["tokenizer"], int(part("slow", "max_tokens")))
+    except ImportError as exc:
+        raise ModelError(
+            f"{card_path}: the slow stage needs onnxruntime and tokenizers ({exc}); "
+            "pip install flagbot again, or set `cascade: false`"
+        ) from None
+    except Exception as exc:  # a corrupt ONNX or tokenizer file can raise nearly anything
+        raise ModelError(f"{card_path}: cannot load the slow stage: {exc}") from None
+    log.info(
+        "loaded cascade %s: %s, then %s above %.3f (threshold %.3f)",
+        card_path.stem,
+        fast_name,
+        files["model"].name,
+        low,
+        float(card["threshold"]),
+    )
+    estimator = CascadeEstimator(fast.estimator, slow, float(low))
+    return Model(name=card_path.stem, path=card_path, card=card, estimator=estimator)

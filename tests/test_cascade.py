@@ -1,0 +1,145 @@
+"""The model cascade (flagbot.cascade): the shipped default loads with every file checked, texts
+below the band keep the fast model's score, only band texts reach the slow stage, the slow stage
+reproduces its card's fixed sample, and `cascade: false` runs the fast model alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from flagbot.cascade import combine
+from flagbot.classifier import load_model
+from flagbot.config import load_settings
+from flagbot.errors import ConfigError, ModelError
+from tests.conftest import ROOT
+from tests.test_config import GOOD, write
+
+CLASSIFIERS = ROOT / "classifiers"
+
+
+@pytest.fixture(scope="module")
+def cascade():
+    model = load_model("default")
+    assert model.card["kind"] == "cascade"  # the shipped default is the cascade
+    return model
+
+
+@pytest.fixture
+def cascade_copy(tmp_path, cascade):
+    """The shipped cascade's card and every file it names, in a folder of their own."""
+    card = cascade.card
+    names = [f"{card['fast']['model']}.skops", f"{card['fast']['model']}.json"]
+    names += [card["slow"]["model"], card["slow"]["tokenizer"], f"{card['name']}.json"]
+    for name in names:
+        shutil.copy(CLASSIFIERS / name, tmp_path / name)
+    return tmp_path / f"{card['name']}.json"
+
+
+def edit_card(path, change):
+    card = json.loads(path.read_text())
+    change(card)
+    path.write_text(json.dumps(card))
+
+
+def test_switched_off_the_cascade_is_its_fast_model_with_its_own_threshold(cascade, tmp_path):
+    fast = load_model("default", cascade=False)
+    assert fast.name == cascade.card["fast"]["model"] and fast.card["sha256"]
+    assert fast.threshold == fast.card["threshold"] != cascade.threshold
+    assert load_settings(write(tmp_path, GOOD)).cascade is True
+    assert load_settings(write(tmp_path, GOOD + "cascade: false\n")).cascade is False
+    with pytest.raises(ConfigError, match="cascade: expected true or false"):
+        load_settings(write(tmp_path, GOOD + "cascade: 'no'\n"))
+
+
+def test_below_the_band_the_fast_score_stands_and_only_band_texts_reach_the_slow_stage(cascade):
+    texts = [
+        "Thanks for fixing the citation format, much appreciated.",
+        "The population figure comes from the 2011 census, see page 4.",
+        "you are a stupid worthless idiot, shut up",
+        "Stop reverting me, you clearly have no idea what you are doing.",
+        "Go away and die, nobody wants you here, moron.",
+    ]
+    estimator = cascade.estimator
+    fast = estimator.fast.predict_proba(texts)[:, 1]
+    band = [t for t, f in zip(texts, fast, strict=True) if f >= estimator.low]
+    assert 0 < len(band) < len(texts)  # some of each, or the test shows nothing
+    asked: list[list[str]] = []
+    real_score = estimator.slow.score
+    estimator.slow.score = lambda batch: asked.append(list(batch)) or real_score(batch)
+    try:
+        scores = np.asarray(cascade.score(texts))
+    finally:
+        del estimator.slow.score  # the instance attribute hid the method
+    assert asked == [band]
+    below = fast < estimator.low
+    assert np.array_equal(scores[below], fast[below])  # exactly: never scored again
+    slow = real_score(band)
+    assert np.allclose(scores[~below], combine(fast[~below], slow))
+    assert combine(np.array([0.9]), np.array([0.9]))[0] == pytest.approx(0.9)
+    assert combine(np.array([0.9]), np.array([0.1]))[0] == pytest.approx(0.5)
+
+
+def test_the_shipped_slow_stage_reproduces_its_cards_fixed_sample(cascade):
+    """The shipped ONNX file, not a retrained one (training takes an hour): its scores on the
+    card's dev rows. int8 kernels differ between CPUs (VNNI or not), so within 0.02."""
+    csv.field_size_limit(sys.maxsize)
+    with (ROOT / "training_data" / "dev.csv").open(newline="", encoding="utf-8") as f:
+        rows = [row["comment_text"] for row in csv.DictReader(f)]
+    check = cascade.card["check"]
+    scores = cascade.estimator.slow.score([rows[i] for i in check["dev_rows"]])
+    assert len(scores) == len(check["slow_scores"]) >= 16
+    assert np.max(np.abs(scores - np.asarray(check["slow_scores"]))) < 0.02
+    assert {round(s) for s in check["slow_scores"]} == {0, 1}  # the sample has both kinds
+
+
+@pytest.mark.parametrize("part", ["model", "tokenizer"])
+def test_a_tampered_or_missing_slow_stage_file_is_refused(cascade_copy, part):
+    name = json.loads(cascade_copy.read_text())["slow"][part]
+    target = cascade_copy.parent / name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the cascade card") as caught:
+        load_model(str(cascade_copy))
+    assert "cascade: false" in str(caught.value)  # what to do
+    target.unlink()
+    with pytest.raises(ModelError, match="slow stage file is missing"):
+        load_model(str(cascade_copy))
+
+
+def test_a_slow_stage_that_is_not_onnx_is_refused_even_with_a_matching_hash(cascade_copy):
+    from flagbot.classifier import sha256_file
+
+    onnx = cascade_copy.parent / json.loads(cascade_copy.read_text())["slow"]["model"]
+    onnx.write_bytes(b"not an onnx graph")
+    edit_card(cascade_copy, lambda card: card["slow"].update(sha256=sha256_file(onnx)))
+    with pytest.raises(ModelError, match="cannot load the slow stage"):
+        load_model(str(cascade_copy))
+
+
+def test_a_cascade_built_on_another_fast_model_is_refused(cascade_copy):
+    edit_card(cascade_copy, lambda card: card["fast"].update(sha256="0" * 64))
+    with pytest.raises(ModelError, match="not the one it was built with"):
+        load_model(str(cascade_copy))
+    with pytest.raises(ModelError, match="not the one it was built with"):
+        load_model(str(cascade_copy), cascade=False)  # its threshold was chosen for that one
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda card: card["band"].update(low=1.5), "band.low must be a number from 0 to 1"),
+        (lambda card: card["band"].pop("low"), "has no band.low"),
+        (lambda card: card.update(threshold="high"), "threshold must be a number from 0 to 1"),
+        (lambda card: card.pop("slow"), "has no slow.model"),
+    ],
+)
+def test_a_broken_cascade_card_is_a_clear_error(cascade_copy, change, message):
+    edit_card(cascade_copy, change)
+    with pytest.raises(ModelError, match=message):
+        load_model(str(cascade_copy))
