@@ -20,6 +20,7 @@ from typing import Any
 import sklearn
 import skops.io
 
+from flagbot.cascade import CASCADE_KIND
 from flagbot.config import project_path
 from flagbot.errors import ModelError
 
@@ -125,7 +126,7 @@ def load_model(spec: str, cascade: bool = True) -> Model:
         raise ModelError(f"{card_path}: the model card is not valid JSON") from None
     if not isinstance(card, dict):
         raise ModelError(f"{card_path}: the model card is not a JSON object")
-    if card.get("kind") == "cascade":
+    if card.get("kind") == CASCADE_KIND:
         from flagbot.cascade import load_cascade
 
         return load_cascade(card_path, card, cascade)

@@ -271,7 +271,7 @@ def write_cascade(
     import onnxruntime
     import tokenizers
 
-    from flagbot.cascade import CascadeEstimator, SlowStage
+    from flagbot.cascade import CASCADE_KIND, CascadeEstimator, SlowStage
     from flagbot.classifier import load_model
 
     out = Path(out_dir)
@@ -298,7 +298,7 @@ def write_cascade(
     )
     card = {
         "name": name,
-        "kind": "cascade",
+        "kind": CASCADE_KIND,
         "category": fast.category,
         "description": f"{fast.name} scores every text; texts it scores {low} or more are "
         "scored again by a fine-tuned MiniLM-L6 (int8 ONNX) and get the mean of both log-odds",

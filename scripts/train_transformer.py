@@ -99,6 +99,17 @@ def score(torch: Any, model: Any, ids: list[list[int]], size: int = 64) -> np.nd
     return out
 
 
+def debias_sentences(path: str, split: str) -> list[str]:
+    """One split of the de-biasing sentences (Dixon et al. 2018; ../shared/data/wiki-debias/),
+    all harmless by construction. Never the test portion (not even shipped here)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return [
+            row["comment"] for row in csv.DictReader(f, delimiter="\t") if row["split"] == split
+        ]
+
+
 def train(args: argparse.Namespace) -> None:
     import torch
     import transformers
@@ -108,9 +119,18 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_labels([args.train])
+    texts, weights = list(data.texts), [1.0] * len(data.texts)
+    labels_list = [float(x) for x in data.labels]
+    if args.debias:  # harmless sentences about identity groups, as non-abusive rows
+        extra = debias_sentences(args.debias, "train")
+        texts += extra
+        labels_list += [0.0] * len(extra)
+        weights += [args.debias_weight] * len(extra)
+        print(f"{len(extra)} de-biasing sentences added, weight {args.debias_weight}")
     tokenizer, model = build(torch, transformers)
-    ids = encode(tokenizer, data.texts)
-    labels = torch.tensor(data.labels, dtype=torch.float32)
+    ids = encode(tokenizer, texts)
+    labels = torch.tensor(labels_list, dtype=torch.float32)
+    row_weights = torch.tensor(weights, dtype=torch.float32)
     rng = random.Random(args.seed)
     plan = [batches([len(x) for x in ids], args.batch, rng) for _ in range(args.epochs)]
     steps = sum(len(p) for p in plan)
@@ -131,7 +151,7 @@ def train(args: argparse.Namespace) -> None:
         done = state["step"]
         print(f"resuming at step {done} of {steps}", flush=True)
     model.train()
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
     started, step = time.monotonic(), 0
     for epoch_batches in plan:
         for chunk in epoch_batches:
@@ -139,7 +159,8 @@ def train(args: argparse.Namespace) -> None:
             if step <= done:
                 continue
             input_ids, mask = pad(torch, [ids[i] for i in chunk])
-            loss = loss_fn(model(input_ids, mask), labels[chunk])
+            each = loss_fn(model(input_ids, mask), labels[chunk]) * row_weights[chunk]
+            loss = each.sum() / row_weights[chunk].sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -339,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--debias", help="debias.tsv: add its train sentences as harmless rows")
+    parser.add_argument("--debias-weight", type=float, default=1.0)
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--compare", action="store_true", help="only compare dev scores")
     parser.add_argument("--export", action="store_true", help="only export to ONNX and measure")

@@ -143,3 +143,40 @@ def test_a_broken_cascade_card_is_a_clear_error(cascade_copy, change, message):
     edit_card(cascade_copy, change)
     with pytest.raises(ModelError, match=message):
         load_model(str(cascade_copy))
+
+
+def test_pleasantries_before_an_insult_do_not_hide_it_from_the_slow_stage(cascade):
+    """The transformer reads 128 tokens. Were only a text's start read, 130 tokens of thanks
+    before an insult would score ~0.001 there and pull the combined score under the threshold
+    though the fast model flags the text alone; every window is read, the highest counts."""
+    from flagbot.normalize import matching_text
+
+    filler = "Thanks for the sources you added to the article on the river last week. " * 9
+    insult = "You are a stupid worthless idiot, a moron and a pathetic loser, shut up you idiot."
+    text = matching_text(filler + insult)
+    slow = cascade.estimator.slow
+    encoding = slow.tokenizer.encode(text)
+    assert len(encoding.overflowing) >= 1  # longer than one window
+    start = np.asarray([encoding.ids], dtype=np.int64)
+    first = slow.session.run(None, {"input_ids": start, "attention_mask": np.ones_like(start)})
+    assert 1 / (1 + np.exp(-first[0][0])) < 0.1  # the start alone: harmless
+    assert cascade.estimator.fast.predict_proba([text])[0, 1] >= cascade.estimator.low
+    assert cascade.score([text])[0] >= cascade.threshold
+
+
+def test_compare_and_evaluate_take_the_cascade_like_any_model(tmp_path, capsys, cascade):
+    from tests.test_model_lifecycle import sample, script
+
+    data = tmp_path / "dev-head.csv"
+    sample(ROOT / "training_data" / "dev.csv", data, 400)
+    assert (
+        script("compare")([cascade.name, cascade.card["fast"]["model"], "--data", str(data)]) == 0
+    )
+    table = capsys.readouterr().out
+    assert cascade.name in table and cascade.card["fast"]["model"] in table
+    out = tmp_path / "report"
+    assert (
+        script("evaluate")(["--model", cascade.name, "--data", str(data), "--out", str(out)]) == 0
+    )
+    report = (out / "report.md").read_text()
+    assert cascade.name in report and f"{cascade.threshold:.3f}" in report
