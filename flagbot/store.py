@@ -760,9 +760,11 @@ class Store:
     def _page_history(
         conn: Connection, new: list[RecentChange], rule: HoundingRule
     ) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
-        """(time, rev_id, user) on the batch's pages: every edit from `rule.hours` before the
-        batch to its end (who came just before), and the batch's own users' edits on them over
-        the whole window (who was there first). Not every edit of a busy page in two weeks."""
+        """(time, rev_id, user) on the batch's quiet pages: every edit from `rule.hours` before
+        the batch to its end (who came just before), and the batch's own users' edits on them
+        over the whole window (who was there first). A busy page — more than MAX_LEADERS others
+        in the hours before every edit of the batch on it — yields no follows: one grouped count
+        finds it, and its edits are not read (on a popular page, thousands a day)."""
         history: dict[tuple[str, str], set[tuple[int, int, str]]] = {}
         by_wiki: dict[str, tuple[set[str], set[str]]] = {}
         for change in new:
@@ -776,6 +778,23 @@ class Store:
         )
         columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user)
         for wiki, (pages, users) in by_wiki.items():
+            # users in [last - hours, first] are in every batch edit's hours before: with
+            # MAX_LEADERS + 2 of them, even the editor aside, each edit has too many leaders
+            candidates = sorted(pages)
+            for start in range(0, len(candidates), 400):
+                pages -= set(
+                    conn.execute(
+                        select(activity.c.page)
+                        .where(
+                            activity.c.wiki == wiki,
+                            activity.c.page.in_(candidates[start : start + 400]),
+                            activity.c.time >= last - rule.hours * 3600,
+                            activity.c.time <= new[0].timestamp,
+                        )
+                        .group_by(activity.c.page)
+                        .having(func.count(distinct(activity.c.user)) >= MAX_LEADERS + 2)
+                    ).scalars()
+                )
             titles, names = sorted(pages), sorted(users)
             for start in range(0, len(titles), 400):
                 chunk = titles[start : start + 400]
@@ -785,14 +804,21 @@ class Store:
                     activity.c.time >= first,
                     activity.c.time <= last,
                 )
-                own = [
-                    select(*columns).where(
+                own = [  # only whether they were there first: each one's earliest edit
+                    select(
+                        activity.c.page,
+                        func.min(activity.c.time),
+                        func.min(activity.c.rev_id),
+                        activity.c.user,
+                    )
+                    .where(
                         activity.c.wiki == wiki,
                         activity.c.user.in_(names[at : at + 400]),
                         activity.c.page.in_(chunk),
                         activity.c.time >= since,
                         activity.c.time <= last,
                     )
+                    .group_by(activity.c.page, activity.c.user)
                     for at in range(0, len(names), 400)
                 ]
                 for query in (recent, *own):
@@ -859,7 +885,8 @@ class Store:
         odds = 0.0
         if not flagged:
             odds = chance(
-                len(rev_ids), self._expected_follows(conn, wiki, follower, followed, since)
+                len(rev_ids),
+                self._expected_follows(conn, wiki, follower, followed, since, rule.days * 86400),
             )
             if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
                 return 0  # chance explains it, or following is their job (exempt groups)
@@ -876,7 +903,7 @@ class Store:
         )
 
     def _expected_follows(
-        self, conn: Connection, wiki: str, follower: str, followed: str, since: float
+        self, conn: Connection, wiki: str, follower: str, followed: str, since: float, span: float
     ) -> float:
         """The follows of this pair that chance explains (flagbot.patterns.expected_follows)."""
 
@@ -903,15 +930,18 @@ class Store:
             followed_followed=count(
                 select(func.count()).where(*in_window, follows.c.followed == followed)
             ),
-            wiki_pages=self._window_count(conn, wiki, since, pages=True),
-            wiki_edits=self._window_count(conn, wiki, since, pages=False),
+            wiki_pages=self._window_count(conn, wiki, since, span, pages=True),
+            wiki_edits=self._window_count(conn, wiki, since, span, pages=False),
         )
 
-    def _window_count(self, conn: Connection, wiki: str, since: float, pages: bool) -> int:
+    def _window_count(
+        self, conn: Connection, wiki: str, since: float, span: float, pages: bool
+    ) -> int:
         """Distinct pages (or edits) kept on a wiki since a time; counted again once the window
-        has moved an hour (at Wikimedia's rate the table holds tens of millions of rows)."""
+        has moved an hour or 1 % of its length, whichever is more (at Wikimedia's rate the table
+        holds tens of millions of rows, and two weeks' totals hardly move in hours)."""
         cached = self._window_counts.get((wiki, pages))
-        if cached is not None and abs(since - cached[0]) < 3600:
+        if cached is not None and abs(since - cached[0]) < max(3600.0, span / 100):
             return cached[1]
         counted = func.count(distinct(activity.c.page)) if pages else func.count()
         count = conn.execute(
