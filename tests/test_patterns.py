@@ -313,3 +313,44 @@ def test_both_detectors_on_sqlite_and_postgresql(store_url, make_settings, model
         "https://en.wikipedia.org/w/index.php?diff=305&oldid=1",
     }
     store.close()
+
+
+@pytest.mark.parametrize("crowd_first", [True, False])
+def test_following_onto_busy_pages_is_no_following(store_url, make_settings, model, crowd_first):
+    """On a page three others edited in the hours before, everyone overlaps: no follow, whether
+    the crowd came in an earlier batch (read back from the store) or in the same one."""
+    from flagbot.patterns import PatternRules
+    from flagbot.store import Store
+
+    store = Store(store_url).open()
+    rules = PatternRules.build(make_settings(), model.card)
+
+    def edit(page, user, rev, when):
+        return dataclasses.replace(change(page, user, 0), new_rev=rev, timestamp=when)
+
+    others = [edit(f"Other {i}", f"U{i}", 1000 + i, START + i) for i in range(300)]
+    found = {}
+    for base, kind in ((10_000, "Busy"), (20_000, "Quiet")):
+        crowd = [
+            edit(f"{kind} {p}", f"Regular{p}-{r}", base + 10 * p + r, START + p * HOUR - 900 + r)
+            for p in range(6)
+            for r in range(3)
+            if kind == "Busy"
+        ]
+        victim = [edit(f"{kind} {p}", "Vic", base + 100 + p, START + p * HOUR) for p in range(6)]
+        stalker = [
+            edit(f"{kind} {p}", f"Stalk{kind}", base + 200 + p, START + p * HOUR + 600)
+            for p in range(6)
+        ]
+        if crowd_first:
+            store.record_batch(f"{kind}1", [], None, None, rules, others + crowd + victim)
+            store.record_batch(f"{kind}2", [], None, None, rules, stalker)
+        else:
+            store.record_batch(kind, [], None, None, rules, others + crowd + victim + stalker)
+        with store.engine.connect() as conn:
+            found[kind] = conn.exec_driver_sql(
+                f"SELECT count(*) FROM follows WHERE follower = 'Stalk{kind}'"
+            ).scalar()
+    flagged = {d["user"] for d in store.pattern_details().values()}
+    assert found == {"Busy": 0, "Quiet": 6} and flagged == {"StalkQuiet"}
+    store.close()
