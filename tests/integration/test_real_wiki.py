@@ -289,16 +289,18 @@ def test_explain_a_real_revision_by_id(wiki, wiki_settings, tmp_path, capsys):
 def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
     wiki, wiki_settings, scorer, tmp_path
 ):
-    """Stalk undoes Vic's edits on three articles; the oversighter copyedits three others after
-    Vic. Both follow Vic; only Stalk is flagged while `suppress` is an exempt group, and the
-    timeline says, from the wiki's own tags, that Stalk's edits were undos."""
+    """Stalk undoes Vic's edits on three articles; Suppressor (a fresh account in the
+    `suppress` group: no other test's edits change its odds) copyedits three others after Vic.
+    Both follow Vic; only Stalk is flagged while `suppress` is an exempt group, both without,
+    and the timeline says, from the wiki's own tags, that Stalk's edits were undos."""
     from flagbot.config import HoundingSettings
     from flagbot.web import create_app
     from tests.test_web import login
 
     for name in ("Vic", "Stalk"):
         wiki.create_user(name)
-    vic, stalk, oversighter = (wiki.session(n) for n in ("Vic", "Stalk", "Oversighter"))
+    wiki.create_user("Suppressor", groups=("suppress",))
+    vic, stalk, suppressor = (wiki.session(n) for n in ("Vic", "Stalk", "Suppressor"))
     undos = []
     for _ in range(3):
         undone, copyedited = f"Hounded article {next(_pages)}", f"Hounded article {next(_pages)}"
@@ -307,7 +309,7 @@ def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
         undo = stalk.post(action="edit", title=undone, undo=revid, token=stalk.csrf)["edit"]
         undos.append(undo["newrevid"])
         vic.edit(copyedited, "A stub about a lake.")
-        oversighter.edit(copyedited, "A stub about a lake, copyedited.")
+        suppressor.edit(copyedited, "A stub about a lake, copyedited.")
     sentinel = post_comments(wiki, [("Alice", fresh_title(), "Thanks for the sources.")])
     lenient = HoundingSettings(pages=3, max_chance=0.5)  # a test wiki has few pages to compare
     settings = dataclasses.replace(
@@ -327,7 +329,7 @@ def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
             for flag_id, d in details.items()
             if d["pattern"] == "hounding" and d["target"] == "Vic"
         }
-    assert {user for user, _ in found[()]} == {"Stalk", "Oversighter"}
+    assert {user for user, _ in found[()]} == {"Stalk", "Suppressor"}
     ((user, flag_id),) = found[("suppress",)]
     assert user == "Stalk"
 
