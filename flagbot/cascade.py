@@ -3,7 +3,7 @@ band at the top are scored again by a fine-tuned small transformer (MiniLM, int8
 verdict uses the two combined.
 
 Why a cascade: the transformer finds more abuse at the same precision (docs/model.md) but scores
-~65 comments a second on one core, the fast model thousands. Texts below the band (about nine in
+~65 comments a second on one core, the fast model thousands. Texts below the band (more than nine in
 ten of the training comments, more of a real wiki's) keep the fast score: they are far from any
 alert threshold. In the band, the score is the mean of the two models' log-odds — both are
 probabilities, and neither is trusted over the other.

@@ -257,7 +257,7 @@ def write_cascade(
     train_files: Sequence[str | Path],
     dev_files: Sequence[str | Path],
     out_dir: str | Path,
-    band_share: float = 0.10,
+    band_share: float = 0.08,
     precision_target: float = 0.90,
     max_tokens: int = 128,
     slow_training: dict[str, Any] | None = None,
