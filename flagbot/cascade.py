@@ -99,7 +99,7 @@ class CascadeEstimator:
 def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Model:
     """The cascade a card describes, every file checked against its sha256; with `slow_stage`
     false, its fast model alone (with the fast model's own card and threshold)."""
-    from flagbot.classifier import Model, check_threshold, load_model, sha256_file
+    from flagbot.classifier import Model, check_probability, load_model, sha256_file
 
     directory = card_path.parent
 
@@ -120,10 +120,8 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
     if not slow_stage:
         log.info("cascade %s switched off: the fast model %s alone", card_path.stem, fast_name)
         return fast
-    check_threshold(card_path, card)
-    low = part("band", "low")
-    if isinstance(low, bool) or not isinstance(low, int | float) or not 0 <= low <= 1:
-        raise ModelError(f"{card_path}: band.low must be a number from 0 to 1")
+    check_probability(card_path, "the card's threshold", card.get("threshold"))
+    low = check_probability(card_path, "band.low", part("band", "low"))
     files = {}
     for name_key, sha_key in (("model", "sha256"), ("tokenizer", "tokenizer_sha256")):
         path = directory / str(part("slow", name_key))
@@ -154,5 +152,5 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
         low,
         float(card["threshold"]),
     )
-    estimator = CascadeEstimator(fast.estimator, slow, float(low))
+    estimator = CascadeEstimator(fast.estimator, slow, low)
     return Model(name=card_path.stem, path=card_path, card=card, estimator=estimator)

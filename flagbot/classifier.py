@@ -99,12 +99,11 @@ class Model:
         return [float(p) for p in self.estimator.predict_proba(list(texts))[:, 1]]
 
 
-def check_threshold(card_path: Path, card: dict[str, Any]) -> None:
-    threshold = card.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
-    if not 0 <= threshold <= 1:  # NaN fails this too
-        raise ModelError(f"{card_path}: the card's threshold must be a number from 0 to 1")
+def check_probability(card_path: Path, what: str, value: Any) -> float:
+    """A card's probability (its threshold, a cascade's band), or a ModelError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ModelError(f"{card_path}: {what} must be a number from 0 to 1")  # NaN too
+    return float(value)
 
 
 def load_model(spec: str, cascade: bool = True) -> Model:
@@ -134,7 +133,7 @@ def load_model(spec: str, cascade: bool = True) -> Model:
     for key in ("sha256", "threshold", "versions"):
         if key not in card:
             raise ModelError(f"{card_path}: the model card has no {key!r}")
-    check_threshold(card_path, card)
+    check_probability(card_path, "the card's threshold", card["threshold"])
     if not path.exists():
         raise ModelError(f"{path}: model file missing")
     actual = sha256_file(path)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flagbot import diffs, filters, patterns, wikitext
-from flagbot.config import Settings
+from flagbot.config import Settings, WikiSettings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
 from flagbot.metrics import Metrics
@@ -218,21 +218,23 @@ class Pipeline:
             raise SkipEdit("no_text_offline")
         wiki = self.settings.wiki(change.wiki)
         assert wiki is not None  # the filter let it through
-        if wiki.exempt_groups and self.client.user_groups(wiki, change.user).intersection(
-            wiki.exempt_groups
-        ):
+        if self._in_groups(wiki, change.user):
             raise SkipEdit("exempt_group")
         return diffs.fetch_edit(self.client.site(wiki), change)
+
+    def _in_groups(self, wiki: WikiSettings, user: str) -> bool:
+        """Whether the user is in one of the wiki's `exempt_groups` (asked only if it has any)."""
+        return bool(wiki.exempt_groups) and bool(
+            self.client.user_groups(wiki, user).intersection(wiki.exempt_groups)
+        )
 
     def _in_exempt_group(self, wiki_id: str, user: str) -> bool:
         """Whether a follower about to be flagged for hounding is in one of the wiki's exempt
         groups (patrollers, admins: following others is their job). An unreadable wiki counts
         as no: a reviewer sees the flag, rather than a hounder going unseen."""
         wiki = self.settings.wiki(wiki_id)
-        if wiki is None or not wiki.exempt_groups:
-            return False
         try:
-            return bool(self.client.user_groups(wiki, user).intersection(wiki.exempt_groups))
+            return wiki is not None and self._in_groups(wiki, user)
         except FetchError as exc:
             log.warning("cannot read the groups of a follower on %s (%s); flagged", wiki_id, exc)
             return False
