@@ -8,11 +8,18 @@ ten of the training comments, more of a real wiki's) keep the fast score: they a
 alert threshold. In the band, the score is the mean of the two models' log-odds — both are
 probabilities, and neither is trusted over the other.
 
+The slow stage's arithmetic is float (scripts/float_slow_stage.py): the file keeps int8
+weights, folded into float matrices at load. Dynamic int8 products take different integer paths
+on AVX2 and AVX-512 VNNI CPUs and moved scores by up to 0.02, so the same edit could be flagged
+on one machine and not on another; float products differ by rounding noise only.
+
 A cascade is a card (`NAME.json` with `"kind": "cascade"`) naming its fast model (checked by
-sha256 like any model), the ONNX file and the tokenizer (checked by sha256 too), the band and the
-threshold. It loads as a `flagbot.classifier.Model` whose estimator is a `CascadeEstimator`, so
-everything that scores (pipeline, `flagbot score`, scripts/evaluate.py, `model promote`) uses it
-unchanged. `cascade: false` in flagbot.yaml loads the fast model alone, with its own card.
+sha256 like any model), the ONNX file and the tokenizer (checked by sha256 too), the band, the
+threshold and a few check texts with their slow-stage scores, re-scored at every load: a
+tokenizer or runtime that reads text differently is refused, not trusted. It loads as a
+`flagbot.classifier.Model` whose estimator is a `CascadeEstimator`, so everything that scores
+(pipeline, `flagbot score`, scripts/evaluate.py, `model promote`) uses it unchanged.
+`cascade: false` in flagbot.yaml loads the fast model alone, with its own card.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CASCADE_KIND = "cascade"
 WINDOW_OVERLAP = 32  # tokens shared by consecutive windows of a long text
+MAX_POSITIONS = 512  # MiniLM's position table: no window can be longer
+# how far a check text's slow score may move before the load is refused: CPU-to-CPU rounding
+# noise of float products is ~1e-6; a changed tokenizer or runtime moves scores by 0.1 and more
+CHECK_TOLERANCE = 0.005
 
 
 def combine(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
@@ -56,6 +67,9 @@ class SlowStage:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3  # its warnings are about graph rewriting, not our input
+        # fold the int8 weights into float matrices once; left alone, onnxruntime fuses them
+        # back into CPU-dependent integer products
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
         self.session = onnxruntime.InferenceSession(
             str(model), options, providers=["CPUExecutionProvider"]
         )
@@ -67,7 +81,8 @@ class SlowStage:
         model's own. One window per run: in a batch every window is padded to the longest,
         which on talk-page-sized batches cost more than batching saved (31 texts/s in
         length-sorted batches of 32, 80 one by one), and dynamic int8 quantisation scales a
-        run's activations together, so a score would depend on its neighbours (by up to 0.02)."""
+        run's activations together, so a score would depend on its neighbours (by up to 0.02)
+        with an integer model."""
         logits = np.zeros(len(texts))
         for i, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
             best = -np.inf
@@ -96,6 +111,40 @@ class CascadeEstimator:
         return np.column_stack([1 - score, score])
 
 
+def check_slow_stage(card_path: Path, card: dict[str, Any], slow: SlowStage) -> None:
+    """Re-score the card's check texts; a score that moved more than CHECK_TOLERANCE means the
+    tokenizer, the runtime or the network reads text differently from when the card was made."""
+    check = card.get("check")
+    texts = check.get("texts") if isinstance(check, dict) else None
+    expected = check.get("slow_scores") if isinstance(check, dict) else None
+    if (
+        not isinstance(texts, list)
+        or not isinstance(expected, list)
+        or not texts
+        or len(texts) != len(expected)
+        or not all(isinstance(t, str) for t in texts)
+        or not all(isinstance(e, int | float) and not isinstance(e, bool) for e in expected)
+    ):
+        raise ModelError(
+            f"{card_path}: the card has no check texts with their slow scores (check.texts, "
+            "check.slow_scores); rebuild it with scripts/train_transformer.py --cascade"
+        )
+    scores = slow.score(texts)
+    drift = np.abs(scores - np.asarray(expected, dtype=np.float64))
+    worst = int(np.argmax(drift))
+    if not drift[worst] <= CHECK_TOLERANCE:  # NaN too
+        versions = card.get("versions", {})
+        raise ModelError(
+            f"{card_path}: the slow stage no longer reproduces its card: check text "
+            f"{worst + 1} scores {scores[worst]:.4f}, the card says {expected[worst]:.4f} "
+            f"(tolerance {CHECK_TOLERANCE}). Was the tokenizer, onnxruntime "
+            f"({versions.get('onnxruntime')} on the card) or tokenizers "
+            f"({versions.get('tokenizers')}) changed? Restore them, rebuild the card, or set "
+            "`cascade: false`"
+        )
+    log.debug("cascade %s: %d check texts within %.4f", card_path.stem, len(texts), drift.max())
+
+
 def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Model:
     """The cascade a card describes, every file checked against its sha256; with `slow_stage`
     false, its fast model alone (with the fast model's own card and threshold)."""
@@ -110,7 +159,9 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
         return value
 
     fast_name, fast_sha = part("fast", "model"), part("fast", "sha256")
-    fast = load_model(str(directory / f"{fast_name}.skops"))
+    if not isinstance(fast_name, str) or fast_name == card_path.stem:
+        raise ModelError(f"{card_path}: fast.model must name another model, not the cascade")
+    fast = load_model(str(directory / f"{fast_name}.skops"), allow_cascade=False)
     if fast.card["sha256"] != fast_sha:
         raise ModelError(
             f"{card_path}: its fast model {fast_name} is not the one it was built with "
@@ -135,8 +186,16 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
                 "`cascade: false` to run the fast model alone"
             )
         files[name_key] = path
+    max_tokens = part("slow", "max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise ModelError(f"{card_path}: slow.max_tokens must be a whole number")
+    if not WINDOW_OVERLAP < max_tokens <= MAX_POSITIONS:
+        raise ModelError(
+            f"{card_path}: slow.max_tokens is {max_tokens}; the slow stage reads windows of "
+            f"{WINDOW_OVERLAP + 1} to {MAX_POSITIONS} tokens"
+        )
     try:
-        slow = SlowStage(files["model"], files["tokenizer"], int(part("slow", "max_tokens")))
+        slow = SlowStage(files["model"], files["tokenizer"], max_tokens)
     except ImportError as exc:
         raise ModelError(
             f"{card_path}: the slow stage needs onnxruntime and tokenizers ({exc}); "
@@ -144,6 +203,7 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
         ) from None
     except Exception as exc:  # a corrupt ONNX or tokenizer file can raise nearly anything
         raise ModelError(f"{card_path}: cannot load the slow stage: {exc}") from None
+    check_slow_stage(card_path, card, slow)
     log.info(
         "loaded cascade %s: %s, then %s above %.3f (threshold %.3f)",
         card_path.stem,

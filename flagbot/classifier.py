@@ -106,9 +106,10 @@ def check_probability(card_path: Path, what: str, value: Any) -> float:
     return float(value)
 
 
-def load_model(spec: str, cascade: bool = True) -> Model:
+def load_model(spec: str, cascade: bool = True, allow_cascade: bool = True) -> Model:
     """A model, or a cascade (flagbot.cascade; with `cascade` false, its fast model alone),
-    every file checked against its card before anything is read from it."""
+    every file checked against its card before anything is read from it. A cascade's fast
+    model is loaded with `allow_cascade` false: cascades do not nest."""
     path = resolve_model_path(spec)
     if path.suffix not in (MODEL_SUFFIX, ".json"):
         raise ModelError(
@@ -126,6 +127,8 @@ def load_model(spec: str, cascade: bool = True) -> Model:
     if not isinstance(card, dict):
         raise ModelError(f"{card_path}: the model card is not a JSON object")
     if card.get("kind") == CASCADE_KIND:
+        if not allow_cascade:
+            raise ModelError(f"{card_path}: a cascade cannot be another cascade's fast model")
         from flagbot.cascade import load_cascade
 
         return load_cascade(card_path, card, cascade)

@@ -202,6 +202,7 @@ class Pipeline:
             settings, scorer.model.card, self._in_exempt_group
         )
         self.summary = Summary()
+        self.alerts_queued = threading.Event()  # set when a batch with new flags commits
         self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
             max_workers=settings.diff_workers, thread_name_prefix="diff"
@@ -423,6 +424,16 @@ class Pipeline:
         ]
 
     def commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
+        """Store the batch; wake the alert sender if it added flags (their alerts are queued in
+        the same transaction)."""
+        flags_before = self.summary.new_flags
+        try:
+            self._commit(key, items, outcomes)
+        finally:
+            if self.summary.new_flags > flags_before:
+                self.alerts_queued.set()
+
+    def _commit(self, key: str, items: list[SourceItem], outcomes: list[Outcome]) -> None:
         position = next((p for _, p in reversed(items) if p is not None), None)
         try:
             self.summary.new_flags += self.store.record_batch(
@@ -557,7 +568,14 @@ def run_until_stopped(
     sender_stop = threading.Event()
     sender = threading.Thread(
         target=run_sender,
-        args=(pipeline.store, settings, sender_stop, pipeline.client, pipeline.metrics),
+        args=(
+            pipeline.store,
+            settings,
+            sender_stop,
+            pipeline.client,
+            pipeline.metrics,
+            pipeline.alerts_queued,
+        ),
         name="alerts",
         daemon=True,
     )
@@ -567,6 +585,7 @@ def run_until_stopped(
     finally:
         pipeline.close()
         sender_stop.set()
+        pipeline.alerts_queued.set()
         sender.join()
     try:
         report = deliver(pipeline.store, settings, client=pipeline.client)  # the last batch's

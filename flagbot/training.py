@@ -301,7 +301,8 @@ def write_cascade(
         "kind": CASCADE_KIND,
         "category": fast.category,
         "description": f"{fast.name} scores every text; texts it scores {low} or more are "
-        "scored again by a fine-tuned MiniLM-L6 (int8 ONNX) and get the mean of both log-odds",
+        "scored again by a fine-tuned MiniLM-L6 (int8 weights, float arithmetic) and get the "
+        "mean of both log-odds",
         "threshold": math.floor(threshold * 1e6) / 1e6,
         "fast": {"model": fast.name, "sha256": fast.card["sha256"]},
         "slow": {
@@ -335,8 +336,9 @@ def write_cascade(
             "dev_fast_alone": fast.card.get("metrics", {}).get("dev", {}),
             "dev_comments_per_second": round(len(dev_data.texts) / seconds),
         },
-        "check": {
+        "check": {  # re-scored at every load (flagbot.cascade.check_slow_stage)
             "dev_rows": check,
+            "texts": [dev_data.texts[i] for i in check],
             "slow_scores": [
                 round(float(s), 4) for s in slow.score([dev_data.texts[i] for i in check])
             ],

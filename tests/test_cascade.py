@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from flagbot.cascade import combine
+from flagbot.cascade import CHECK_TOLERANCE, combine
 from flagbot.classifier import load_model
 from flagbot.config import load_settings
 from flagbot.errors import ConfigError, ModelError
@@ -86,15 +86,55 @@ def test_below_the_band_the_fast_score_stands_and_only_band_texts_reach_the_slow
 
 def test_the_shipped_slow_stage_reproduces_its_cards_fixed_sample(cascade):
     """The shipped ONNX file, not a retrained one (training takes an hour): its scores on the
-    card's dev rows. int8 kernels differ between CPUs (VNNI or not), so within 0.02."""
+    card's dev rows, which are the card's check texts. Float products differ between CPUs by
+    rounding noise (~1e-6), so the tolerance is far below any verdict margin."""
     csv.field_size_limit(sys.maxsize)
     with (ROOT / "training_data" / "dev.csv").open(newline="", encoding="utf-8") as f:
         rows = [row["comment_text"] for row in csv.DictReader(f)]
     check = cascade.card["check"]
-    scores = cascade.estimator.slow.score([rows[i] for i in check["dev_rows"]])
+    assert check["texts"] == [rows[i] for i in check["dev_rows"]]
+    scores = cascade.estimator.slow.score(check["texts"])
     assert len(scores) == len(check["slow_scores"]) >= 16
-    assert np.max(np.abs(scores - np.asarray(check["slow_scores"]))) < 0.02
+    assert np.max(np.abs(scores - np.asarray(check["slow_scores"]))) < CHECK_TOLERANCE
     assert {round(s) for s in check["slow_scores"]} == {0, 1}  # the sample has both kinds
+
+
+def test_the_slow_stage_has_no_integer_products_and_scores_alike_however_optimised(cascade):
+    """The CPU-dependent part of the old int8 file was its integer matrix products (AVX2 and
+    AVX-512 VNNI sum them differently). None are left once loaded; scoring with onnxruntime's
+    graph rewrites off (other kernels, other summation orders: the nearest stand-in here for
+    another CPU) moves no check text by more than rounding noise."""
+    import onnxruntime
+
+    from flagbot.cascade import SlowStage
+
+    slow = cascade.estimator.slow
+    model = CLASSIFIERS / cascade.card["slow"]["model"]
+    assert b"MatMulInteger" not in model.read_bytes()
+    plain = SlowStage(model, CLASSIFIERS / cascade.card["slow"]["tokenizer"], 128)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
+    plain.session = onnxruntime.InferenceSession(str(model), options)
+    texts = cascade.card["check"]["texts"]
+    assert np.max(np.abs(plain.score(texts) - slow.score(texts))) < 1e-4
+
+
+def test_a_tokenizer_that_reads_text_differently_is_refused_at_load(cascade_copy):
+    """A "cased" tokenizer file with a matching hash: every file checks out, but "YOU ARE A
+    PATHETIC LITTLE LIAR" would drop from flagged to harmless. The card's check texts catch it."""
+    from flagbot.classifier import sha256_file
+
+    card = json.loads(cascade_copy.read_text())
+    path = cascade_copy.parent / card["slow"]["tokenizer"]
+    tokenizer = json.loads(path.read_text())
+    tokenizer["normalizer"]["lowercase"] = False
+    path.write_text(json.dumps(tokenizer))
+    edit_card(cascade_copy, lambda c: c["slow"].update(tokenizer_sha256=sha256_file(path)))
+    with pytest.raises(ModelError, match="no longer reproduces its card.*tokenizer"):
+        load_model(str(cascade_copy))
+    assert load_model(str(cascade_copy), cascade=False).name == card["fast"]["model"]
 
 
 @pytest.mark.parametrize("part", ["model", "tokenizer"])
@@ -137,6 +177,12 @@ def test_a_cascade_built_on_another_fast_model_is_refused(cascade_copy):
         (lambda card: card["band"].pop("low"), "has no band.low"),
         (lambda card: card.update(threshold="high"), "threshold must be a number from 0 to 1"),
         (lambda card: card.pop("slow"), "has no slow.model"),
+        (lambda card: card["fast"].update(model=card["name"]), "must name another model"),
+        (lambda card: card["slow"].update(max_tokens=0), "windows of 33 to 512 tokens"),
+        (lambda card: card["slow"].update(max_tokens=10**12), "windows of 33 to 512 tokens"),
+        (lambda card: card["slow"].update(max_tokens="128"), "max_tokens must be a whole"),
+        (lambda card: card.pop("check"), "has no check texts"),
+        (lambda card: card["check"]["slow_scores"].pop(), "has no check texts"),
     ],
 )
 def test_a_broken_cascade_card_is_a_clear_error(cascade_copy, change, message):
@@ -180,3 +226,24 @@ def test_compare_and_evaluate_take_the_cascade_like_any_model(tmp_path, capsys, 
     )
     report = (out / "report.md").read_text()
     assert cascade.name in report and f"{cascade.threshold:.3f}" in report
+
+
+def test_no_verdict_of_the_readme_demo_sits_within_cpu_noise_of_the_threshold(
+    make_settings, scorer
+):
+    """The README's `./dev.sh run` numbers must hold on every CPU: float products differ between
+    CPUs by ~1e-6, so no model score of the sample stream may lie within 1e-3 of the threshold
+    (a rebuilt card that puts one there must move its threshold or the README)."""
+    import threading
+
+    from flagbot.sources.replay import read_lines
+    from tests.test_cli import SAMPLE
+    from tests.test_pipeline import make_pipeline
+
+    pipeline = make_pipeline(make_settings(), scorer)
+    outcomes = pipeline.process(list(read_lines(SAMPLE)), threading.Event())
+    scores = np.asarray([o.verdict.score for o in outcomes if o.verdict is not None])
+    assert len(scores) > 250
+    threshold = scorer.model.threshold
+    assert np.min(np.abs(scores - threshold)) > 1e-3
+    assert int(np.sum(scores >= threshold)) >= 10  # the demo does flag by the model

@@ -4,6 +4,7 @@ timestamps, an idle datacenter's "latest" entry, periodic server closes, rejecte
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -220,3 +221,69 @@ def test_status_lag_reads_both_kinds_of_saved_position():
     )
     assert position_time(polled) == 1767225600.0  # the wiki furthest behind
     assert position_time(None) is None and position_time("{broken") is None
+
+
+def _read_until(server, settings, position, wanted, per_message_sleep=0.0, seconds=30.0):
+    """Consume stream() as the pipeline would; stop once every wanted rev id was seen."""
+    seen: set[int] = set()
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        for item, _ in stream(settings, position, stop):
+            if item is not None and getattr(item, "new_rev", None) is not None:
+                seen.add(item.new_rev)
+                time.sleep(per_message_sleep)
+            if wanted <= seen:
+                stop.set()
+    finally:
+        timer.cancel()
+    return seen
+
+
+@pytest.mark.parametrize(
+    "close_after, close_after_seconds, per_message_sleep",
+    [(1, 0, 0), (2, 0, 0), (7, 0, 0), (88, 0, 0), (0, 0.3, 0.02)],
+    ids=["1-message", "2-messages", "7-messages", "88-messages", "slow-consumer"],
+)
+def test_connections_shorter_than_the_overlap_still_make_progress(
+    make_settings, close_after, close_after_seconds, per_message_sleep
+):
+    """A restart rewinds 60 s, which holds 200 already-read messages; every connection ends
+    before it gets past them (the livelock seen on a loaded machine: "the stream closed after 88
+    messages, all within the overlap" for ever). Each reconnect must start after what the
+    previous one delivered, and the idle datacenter's entry must not drift back."""
+    with StreamServer(close_after=close_after, close_after_seconds=close_after_seconds) as server:
+        stamps = [NOW * 1000 + 10 * i for i in range(300)]
+        publish_all(server, stamps)
+        settings = stream_settings(make_settings, server.url, overlap_seconds=60, max_backoff=0.2)
+        saved_id = json.dumps(
+            [
+                {"topic": EQIAD, "partition": 0, "timestamp": stamps[199] + 1},
+                {"topic": CODFW, "partition": 0, "offset": -1},
+            ]
+        )
+        position = json.dumps({"id": saved_id, "ts": NOW + 2})
+        wanted = set(range(1200, 1300))
+        seen = _read_until(server, settings, position, wanted, per_message_sleep)
+        assert wanted <= seen, f"missed {len(wanted - seen)} of 100 new events"
+        sent = [json.loads(c["last_event_id"]) for c in server.connections]
+        idle = {entry["timestamp"] for ids in sent for entry in ids if entry["topic"] == CODFW}
+        assert len(idle) == 1  # the replaced "latest" stays where it was first put
+        eqiad = [next(e["timestamp"] for e in ids if e["topic"] == EQIAD) for ids in sent]
+        assert eqiad == sorted(eqiad)  # never rewound past an earlier connection's start
+        assert eqiad[0] == stamps[199] + 1 - 60_000  # the restart itself does rewind
+
+
+def test_a_reconnect_after_progress_resumes_at_the_newest_time_shown(make_settings):
+    """Neighbours with equal timestamps: resuming at the delivered message's time (not the id's
+    time + 1 ms) keeps the one that shares it."""
+    with StreamServer(close_after=3) as server:
+        stamps = [NOW * 1000 + 10 * (i // 2) for i in range(12)]  # pairs share a time
+        publish_all(server, stamps)
+        settings = stream_settings(make_settings, server.url, overlap_seconds=60, max_backoff=0.2)
+        position = json.dumps(
+            {"id": json.dumps([{"topic": EQIAD, "partition": 0, "timestamp": 1}]), "ts": NOW}
+        )
+        seen = _read_until(server, settings, position, set(range(1000, 1012)))
+        assert seen >= set(range(1000, 1012))

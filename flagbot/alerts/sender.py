@@ -35,6 +35,9 @@ HOLD_KEY = "alerts_hold"
 RELEASED_KEY = "alerts_released_at"
 DAY = 86400.0
 MAX_RETRY_DELAY = 3600.0
+# the emergency route (and `always_send`) retries on this fixed interval, never the growing
+# backoff: after a 20-minute SMTP outage a self-harm alert waited 11 more minutes for its turn
+URGENT_RETRY_DELAY = 15.0
 CLAIM_TIMEOUT = 300.0  # a row "sending" this long belonged to a sender that died: send again
 
 
@@ -75,15 +78,25 @@ def run_sender(
     stop: threading.Event,
     client: WikiClient | None = None,
     metrics: Metrics | None = None,
+    wake: threading.Event | None = None,
 ) -> None:
-    """`flagbot run`'s sender thread: drain every `interval` seconds until stopped, and check
-    for revisions the wiki has hidden every `purge_interval` seconds."""
+    """`flagbot run`'s sender thread: drain when `wake` is set (a batch that queued alerts has
+    committed) and at the latest every `interval` seconds (retries, bursts, digests) until
+    stopped, and check for revisions the wiki has hidden every `purge_interval` seconds.
+    Whoever sets `stop` sets `wake` too, so the thread ends at once."""
     from flagbot.purge import purge_expired, purge_hidden
 
     client = client or WikiClient(settings)
     next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
     online = settings.source.type != "replay"  # a replayed file has no wiki to ask
-    while not stop.wait(settings.alerts.interval):
+    while True:
+        if wake is None:
+            stop.wait(settings.alerts.interval)
+        else:
+            wake.wait(settings.alerts.interval)
+            wake.clear()
+        if stop.is_set():
+            return
         try:
             report = deliver(store, settings, client=client)
             if metrics is not None:
@@ -419,7 +432,10 @@ def _send_group(
             store.mark_alerts(ids, "failed", error=str(error), attempts=attempts)
             report.failed += len(rows)
         else:
-            delay = max(error.retry_after, min(60.0 * 2 ** (attempts - 1), MAX_RETRY_DELAY))
+            if all(r.route in urgent_routes(settings) for r in rows):
+                delay = URGENT_RETRY_DELAY
+            else:
+                delay = max(error.retry_after, min(60.0 * 2 ** (attempts - 1), MAX_RETRY_DELAY))
             store.mark_alerts(
                 ids, "pending", error=str(error), attempts=attempts, next_attempt=now + delay
             )

@@ -9,6 +9,14 @@ timestamp rewound by `overlap_seconds`, and "latest" entries replaced by such a 
 a datacenter switchover the idle topic is the one that carries the news). The store's unique
 (wiki, rev_id) absorbs the repeats.
 
+A reconnect never rewinds a partition past what the previous connection already delivered (the
+newest message time it showed) nor past where that connection started: resuming at a time the
+consumer has already read past is safe (Kafka serves every later offset), and without this floor
+a server that closes each connection before it gets past the overlap (a slow consumer, a loaded
+machine) would repeat the same overlap forever, and the idle topic's entry would drift back by
+the overlap on every reconnect. A connection that got nowhere even so resumes just after its
+newest message.
+
 The loop is flagbot's, not requests-sse's: the server closes every connection after ~15
 minutes, a silent connection ends by read timeout, and both reconnect here with the rewound
 id. Refusals (429, 5xx) and network errors back off exponentially up to max_backoff. An id the
@@ -73,11 +81,22 @@ def _stamped(entry: dict[str, Any]) -> bool:
     return isinstance(entry.get("timestamp"), int)
 
 
-def resume_id(last_id: str, event_time: float | None, overlap_seconds: float) -> str:
-    """The Last-Event-ID to send for a saved id: timestamps rewound, "latest" entries replaced.
+def _partition(entry: dict[str, Any]) -> tuple[Any, Any]:
+    return entry.get("topic"), entry.get("partition")
+
+
+def resume_id(
+    last_id: str,
+    event_time: float | None,
+    overlap_seconds: float,
+    floors: dict[tuple[Any, Any], int] | None = None,
+) -> str:
+    """The Last-Event-ID to send for a saved id: timestamps rewound, "latest" entries replaced,
+    neither below its partition's floor (what this process has already read past).
 
     An id that is not a list of Kafka assignments (another server's) is sent as it is.
     """
+    floors = floors or {}
     entries = _assignments(last_id)
     if entries is None:
         return last_id
@@ -88,13 +107,32 @@ def resume_id(last_id: str, event_time: float | None, overlap_seconds: float) ->
     rewound: list[dict[str, Any]] = []
     for entry in entries:
         kept = {k: v for k, v in entry.items() if k not in ("timestamp", "offset")}
+        floor = floors.get(_partition(entry), 0)
         if _stamped(entry):
-            rewound.append({**kept, "timestamp": max(entry["timestamp"] - overlap_ms, 0)})
+            rewound.append({**kept, "timestamp": max(entry["timestamp"] - overlap_ms, floor, 0)})
         elif isinstance(entry.get("offset"), int) and entry["offset"] >= 0:
             rewound.append(entry)  # an exact offset: resumes exactly
         else:  # "latest" (or anything unreadable): from a little before the other topics
-            rewound.append({**kept, "timestamp": max(reference - overlap_ms, 0)})
+            rewound.append({**kept, "timestamp": max(reference - overlap_ms, floor, 0)})
     return json.dumps(rewound, separators=(",", ":"))
+
+
+def _stamps(event_id: str | None) -> dict[tuple[Any, Any], int]:
+    """Each stamped partition's timestamp in an id."""
+    return {_partition(e): e["timestamp"] for e in _assignments(event_id) or () if _stamped(e)}
+
+
+def _raise_floors(
+    floors: dict[tuple[Any, Any], int],
+    started: dict[tuple[Any, Any], int],
+    shown: dict[tuple[Any, Any], int],
+) -> None:
+    """After a connection: each partition's floor rises to the newest message time it showed
+    (an id shows time + 1 ms; resuming at the time itself keeps a same-time neighbour), or just
+    past that message when no partition got beyond where the connection started."""
+    moved = any(stamp - 1 > started.get(key, 0) for key, stamp in shown.items())
+    for key, stamp in shown.items():
+        floors[key] = max(floors.get(key, 0), stamp - 1 if moved else stamp)
 
 
 def _since_url(base: str, since: float) -> str:
@@ -153,14 +191,18 @@ def stream(
             raise _Ended
 
     newest = newest_time(last_id)  # the stream's high-water mark: the saved id never goes back
+    floors: dict[tuple[Any, Any], int] = {}  # per partition: read past this time (ms) already
     delay = 1.0
     while not stop.is_set():
         if last_id:
-            url, sent_id = source.url, resume_id(last_id, event_time, source.overlap_seconds)
+            sent_id = resume_id(last_id, event_time, source.overlap_seconds, floors)
+            url, started = source.url, _stamps(sent_id)
+            for key, stamp in started.items():
+                floors[key] = max(floors.get(key, 0), stamp)
         else:
             since = event_time if event_time is not None else time.time()
-            url, sent_id = _since_url(source.url, since - source.overlap_seconds), None
-        received, newest_before = 0, newest
+            url, sent_id, started = _since_url(source.url, since - source.overlap_seconds), None, {}
+        received, newest_before, shown = 0, newest, dict(started)
         holder.clear()
         try:
             events = EventSource(
@@ -180,6 +222,8 @@ def stream(
                         continue
                     received += 1
                     message_id = message.last_event_id or last_id
+                    for key, stamp in _stamps(message_id).items():
+                        shown[key] = max(shown.get(key, 0), stamp)
                     # a repeat from the overlap must not move the saved position back
                     stamp = newest_time(message_id)
                     fresh = stamp >= newest or not stamp
@@ -205,9 +249,12 @@ def stream(
             if received:
                 log.warning(
                     "the stream closed after %d messages, all within the overlap; "
-                    "source.overlap_seconds may be too long for this server",
+                    "source.overlap_seconds may be too long for this server; the next "
+                    "connection starts after what this one delivered",
                     received,
                 )
+                delay = 1.0
+                continue  # the server is answering: no backoff
         except InvalidStatusCodeError as exc:
             if sent_id is not None and exc.status_code in REJECTED_ID_STATUSES:
                 log.warning(
@@ -231,6 +278,8 @@ def stream(
             log.warning(
                 "stream connection failed (%s); reconnecting in %.0f s", type(exc).__name__, delay
             )
+        finally:
+            _raise_floors(floors, started, shown)
         if stop.wait(delay):
             return
         delay = min(delay * 2, source.max_backoff)
