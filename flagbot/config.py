@@ -33,7 +33,9 @@ CATEGORIES = (
     "hate",
     "legal_threat",
     "self_harm",  # someone saying they will harm themselves: the emergency contact, at once
+    "unreadable",  # an edit over its time or size budget (flagbot.budget): the review queue
 )
+UNREADABLE_CATEGORY = "unreadable"
 SEVERITIES = ("low", "medium", "high", "emergency")
 # Private: only oversighters see these flags in the review queue (`web.auth.oversight_only`),
 # and their routes must include "oversight". Visibility follows categories, never routes: a threat
@@ -198,6 +200,15 @@ class HoundingSettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    """What one edit may cost before it is flagged for review unread (flagbot.budget)."""
+
+    seconds: float = 5.0  # reading it: diff, wikitext parse, targets (a killed worker after)
+    chars: int = 50_000  # readable added text scored at most; more is flagged unscored
+    workers: int = 2  # worker processes reading edits in parallel
+
+
+@dataclass(frozen=True)
 class Settings:
     origin: str
     user_agent_contact: str
@@ -216,6 +227,7 @@ class Settings:
     text_retention_days: float = 90.0  # flagged text and report descriptions kept this long
     repeat: RepeatSettings = field(default_factory=RepeatSettings)
     hounding: HoundingSettings = field(default_factory=HoundingSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
     stale_seconds: float = 900.0  # `status --check`: a live source's position older is a problem
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -378,8 +390,14 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "text_retention_days": (_positive, 90.0),
     "health": (MAPPING, {}),
     "patterns": (MAPPING, {}),
+    "budget": (MAPPING, {}),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
+}
+BUDGET_KEYS: dict[str, tuple[Check, Any]] = {
+    "seconds": (_positive, 5.0),
+    "chars": (_count, 50_000),
+    "workers": (_count, 2),
 }
 HEALTH_KEYS: dict[str, tuple[Check, Any]] = {"stale_seconds": (_positive, 900.0)}
 PATTERN_KEYS: dict[str, tuple[Check, Any]] = {"repeat": (MAPPING, {}), "hounding": (MAPPING, {})}
@@ -525,6 +543,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
     patterns = _section(top.get("patterns", {}), PATTERN_KEYS, "patterns", problems)
     repeat = _section(patterns.get("repeat", {}), REPEAT_KEYS, "patterns.repeat", problems)
     hounding = _section(patterns.get("hounding", {}), HOUNDING_KEYS, "patterns.hounding", problems)
+    budget = _section(top.get("budget", {}), BUDGET_KEYS, "budget", problems)
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -550,6 +569,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         hounding=HoundingSettings(**hounding)
         if len(hounding) == len(HOUNDING_KEYS)
         else HoundingSettings(),
+        budget=BudgetSettings(**budget) if len(budget) == len(BUDGET_KEYS) else BudgetSettings(),
         alerts=alerts,
         web=_web_settings(web),
     )

@@ -193,6 +193,21 @@ def fetch_edit(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT)
     with a hidden 20,000-character comment must still be scored (the pipeline caps what it
     stores, not what it scores). `limit` only guards against a wiki sending absurd amounts.
     """
+    old, new = fetch_revisions(site, change)
+    return read_edit(old, new, limit)
+
+
+def read_edit(old: str, new: str, limit: int = MAX_ADDED_WIKITEXT) -> Edit:
+    """What an edit from `old` to `new` added, and whom it replies to: CPU only, no network
+    (the pipeline runs it under a time budget, flagbot.budget)."""
+    added = valid_unicode(edit_added(old, new))
+    if len(added) > limit:
+        raise SkipEdit("too_large")
+    return Edit(added, valid_unicode(replied_to(old, new)))
+
+
+def fetch_revisions(site: Any, change: RecentChange) -> tuple[str, str]:
+    """The page's wikitext before and after the edit ("" before a page creation)."""
     from pywikibot.exceptions import APIError, Error
 
     if change.new_rev is None:
@@ -231,8 +246,4 @@ def fetch_edit(site: Any, change: RecentChange, limit: int = MAX_ADDED_WIKITEXT)
         delay = min(delay * 2, 30)
     texts = _revision_texts(response, wanted)
     old = texts.get(change.old_rev, "") if change.old_rev else ""
-    new = texts[change.new_rev]
-    added = valid_unicode(edit_added(old, new))
-    if len(added) > limit:
-        raise SkipEdit("too_large")
-    return Edit(added, valid_unicode(replied_to(old, new)))
+    return old, texts[change.new_rev]

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flagbot import diffs, filters, patterns, wikitext
-from flagbot.config import Settings, WikiSettings
+from flagbot.budget import OverBudget, Workers
+from flagbot.config import UNREADABLE_CATEGORY, Settings, WikiSettings
 from flagbot.errors import BadEvent, FetchError, SkipEdit
 from flagbot.events import RecentChange
 from flagbot.metrics import Metrics
 from flagbot.normalize import matching_text, rule_variant
-from flagbot.scoring import Scorer, Texts
+from flagbot.rules import RuleHit
+from flagbot.scoring import Scorer, Texts, Verdict, decide
 from flagbot.sources import SourceItem, registry, source_key
 from flagbot.store import Outcome, RowRejected, Store
 from flagbot.wiki import WikiClient
@@ -75,6 +77,27 @@ def readable_texts(added_wikitext: str, comment: str, names: tuple[str, ...] = (
         wikitext.quoted_text(added_wikitext),
         names,
     )
+
+
+def read_edit(
+    change: RecentChange, old: str, new: str
+) -> tuple[diffs.Edit, Texts, tuple[str, ...]]:
+    """The CPU part of reading an edit, run in a budget worker (flagbot.budget): what it added
+    (the replay's `added_text`, or the diff of `old` → `new`), its readable texts, and whom it
+    is aimed at."""
+    if change.added_text is not None:
+        edit = diffs.Edit(change.added_text)
+    else:
+        edit = diffs.read_edit(old, new)
+    texts = readable_texts(edit.added, change.comment)
+    return edit, texts, patterns.targets(change, edit.added, edit.replied_to)
+
+
+def unreadable_verdict(scorer: Scorer, reason: str) -> Verdict:
+    """The verdict of an edit that could not be read within its budget: a flag for the review
+    queue (category `unreadable`), never a silent skip. No score: nothing was scored."""
+    hit = RuleHit(reason, UNREADABLE_CATEGORY, "medium")
+    return decide(0.0, [hit], {}, scorer.routes)
 
 
 def not_scored(skip_reason: str) -> dict[str, Any]:
@@ -207,21 +230,26 @@ class Pipeline:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.diff_workers, thread_name_prefix="diff"
         )
+        budget = settings.budget
+        self.workers = Workers(budget.seconds, min(budget.workers, settings.diff_workers))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.workers.close()
 
     # --- one batch ------------------------------------------------------------------------
-    def _added_wikitext(self, change: RecentChange) -> diffs.Edit:
-        if change.added_text is not None:
-            return diffs.Edit(change.added_text)
-        if self.settings.offline:
-            raise SkipEdit("no_text_offline")
-        wiki = self.settings.wiki(change.wiki)
-        assert wiki is not None  # the filter let it through
-        if self._in_groups(wiki, change.user):
-            raise SkipEdit("exempt_group")
-        return diffs.fetch_edit(self.client.site(wiki), change)
+    def _read(self, change: RecentChange) -> tuple[diffs.Edit, Texts, tuple[str, ...]]:
+        """Fetch the edit (network, in this thread), then read it in a budget worker."""
+        old = new = ""
+        if change.added_text is None:
+            if self.settings.offline:
+                raise SkipEdit("no_text_offline")
+            wiki = self.settings.wiki(change.wiki)
+            assert wiki is not None  # the filter let it through
+            if self._in_groups(wiki, change.user):
+                raise SkipEdit("exempt_group")
+            old, new = diffs.fetch_revisions(self.client.site(wiki), change)
+        return self.workers.run("parse", read_edit, change, old, new)
 
     def _in_groups(self, wiki: WikiSettings, user: str) -> bool:
         """Whether the user is in one of the wiki's `exempt_groups` (asked only if it has any)."""
@@ -241,11 +269,11 @@ class Pipeline:
             return False
 
     def _fetch_all(self, changes: list[RecentChange], stop: threading.Event) -> list[Any]:
-        """Added wikitext, a SkipEdit or a Poison per change; retries the batch while the wiki
-        is down."""
+        """What `read_edit` returns, a SkipEdit, an OverBudget or a Poison per change; retries
+        the batch while the wiki is down."""
         delay = 1.0
         while True:
-            futures = [self._pool.submit(self._added_wikitext, c) for c in changes]
+            futures = [self._pool.submit(self._read, c) for c in changes]
             while concurrent.futures.wait(futures, timeout=0.5).not_done:
                 if stop.is_set():  # leave the requests in flight; nothing of this batch is saved
                     for future in futures:
@@ -256,7 +284,7 @@ class Pipeline:
             for future in futures:
                 try:
                     results.append(future.result())
-                except SkipEdit as skip:
+                except (SkipEdit, OverBudget) as skip:
                     results.append(skip)
                 except FetchError as exc:
                     failure = exc
@@ -295,18 +323,21 @@ class Pipeline:
         outcomes: list[Outcome] = []
         to_score: list[tuple[RecentChange, Texts]] = []
         aimed_at: dict[int, tuple[str, ...]] = {}  # id(change) → whom it targets
-        for change, added in zip(fresh, self._fetch_all(fresh, stop), strict=True):
-            if isinstance(added, SkipEdit):
-                summary.skipped[added.reason] += 1
-                outcomes.append(Outcome(change, added.reason))
+        for change, read in zip(fresh, self._fetch_all(fresh, stop), strict=True):
+            if isinstance(read, SkipEdit):
+                summary.skipped[read.reason] += 1
+                outcomes.append(Outcome(change, read.reason))
                 continue
-            try:
-                if isinstance(added, Poison):
-                    raise added.error
-                texts = readable_texts(added.added, change.comment, self._names(change))
-                aimed_at[id(change)] = patterns.targets(change, added.added, added.replied_to)
-            except Exception as exc:
-                outcomes.append(self._poisoned(change, exc))
+            if isinstance(read, Poison):
+                outcomes.append(self._poisoned(change, read.error))
+                continue
+            if isinstance(read, OverBudget):
+                outcomes.append(self._unreadable(change, read.reason))
+                continue
+            _edit, texts, aimed_at[id(change)] = read
+            texts = texts._replace(names=self._names(change))
+            if len(texts.added) > self.settings.budget.chars:
+                outcomes.append(self._unreadable(change, "over_budget:size", aimed_at[id(change)]))
                 continue
             if texts.added or texts.quoted or texts.names:
                 to_score.append((change, texts))
@@ -380,6 +411,21 @@ class Pipeline:
                 except Exception as exc:
                     results.append(Poison(exc))
             return results
+
+    def _unreadable(
+        self, change: RecentChange, reason: str, targets: tuple[str, ...] = ()
+    ) -> Outcome:
+        """An edit over its time or size budget: counted under its reason, and flagged for the
+        review queue — too big or too slow to read is itself worth a reviewer's look."""
+        self.summary.skipped[reason] += 1
+        self.summary.flagged[UNREADABLE_CATEGORY] += 1
+        log.warning(
+            "%s rev %s is over its budget (%s); flagged for review unscored",
+            change.wiki,
+            change.new_rev,
+            reason,
+        )
+        return Outcome(change, "flagged", unreadable_verdict(self.scorer, reason), None, targets)
 
     def _poisoned(self, change: RecentChange, error: BaseException) -> Outcome:
         """An event that broke a stage: counted as bad, stored as processed, never retried."""

@@ -14,8 +14,8 @@ newest message time it showed) nor past where that connection started: resuming 
 consumer has already read past is safe (Kafka serves every later offset), and without this floor
 a server that closes each connection before it gets past the overlap (a slow consumer, a loaded
 machine) would repeat the same overlap forever, and the idle topic's entry would drift back by
-the overlap on every reconnect. A connection that got nowhere even so resumes just after its
-newest message.
+the overlap on every reconnect. Each connection then gets past all but its last message time: only
+a server that closes after every single message could still hold the bot in place.
 
 The loop is flagbot's, not requests-sse's: the server closes every connection after ~15
 minutes, a silent connection ends by read timeout, and both reconnect here with the rewound
@@ -122,17 +122,14 @@ def _stamps(event_id: str | None) -> dict[tuple[Any, Any], int]:
     return {_partition(e): e["timestamp"] for e in _assignments(event_id) or () if _stamped(e)}
 
 
-def _raise_floors(
-    floors: dict[tuple[Any, Any], int],
-    started: dict[tuple[Any, Any], int],
-    shown: dict[tuple[Any, Any], int],
-) -> None:
-    """After a connection: each partition's floor rises to the newest message time it showed
-    (an id shows time + 1 ms; resuming at the time itself keeps a same-time neighbour), or just
-    past that message when no partition got beyond where the connection started."""
-    moved = any(stamp - 1 > started.get(key, 0) for key, stamp in shown.items())
+def _raise_floors(floors: dict[tuple[Any, Any], int], shown: dict[tuple[Any, Any], int]) -> None:
+    """After a connection: each partition's floor rises to the newest message time it showed.
+    An id shows time + 1 ms; resuming at the time itself keeps a same-time neighbour, and a
+    message stamped earlier that arrives later (Kafka times are not monotonic) is at a later
+    offset than the one resumed from, so it is read. Never past it: going 1 ms further to force
+    progress skipped such late arrivals (a loaded relay delivers them seconds late)."""
     for key, stamp in shown.items():
-        floors[key] = max(floors.get(key, 0), stamp - 1 if moved else stamp)
+        floors[key] = max(floors.get(key, 0), stamp - 1)
 
 
 def _since_url(base: str, since: float) -> str:
@@ -279,7 +276,7 @@ def stream(
                 "stream connection failed (%s); reconnecting in %.0f s", type(exc).__name__, delay
             )
         finally:
-            _raise_floors(floors, started, shown)
+            _raise_floors(floors, shown)
         if stop.wait(delay):
             return
         delay = min(delay * 2, source.max_backoff)
