@@ -5,6 +5,7 @@ FlagbotError
 ├── RulesError         rules.yaml is wrong (file:line: rule ID: problem)
 ├── ModelError         a model file is missing, tampered with or from another scikit-learn
 ├── StoreError         the database is unusable (e.g. newer schema than this code)
+│   └── StoreUnavailable  the database cannot be reached now: waited out, never fatal
 ├── BadEvent           one recent-change event is malformed: counted and skipped
 ├── DeliveryError      an alert channel could not deliver (permanent, or retried later)
 └── FetchError         a wiki request failed after its retries
@@ -34,6 +35,11 @@ class ModelError(FlagbotError):
 
 class StoreError(FlagbotError):
     """The store cannot be used."""
+
+
+class StoreUnavailable(StoreError):
+    """The database did not answer (stopped, restarting, network): the caller waits and
+    retries; the work in hand is kept, not dropped."""
 
 
 class BadEvent(FlagbotError):

@@ -41,6 +41,9 @@ class Metrics:
             "flagbot_delivery_failures", "Alert rows a channel failed to deliver", registry=r
         )
         self.sender_passes = Counter("flagbot_sender_passes", "Delivery passes", registry=r)
+        self.store_down = Gauge(
+            "flagbot_store_unavailable", "1 while the database cannot be reached", registry=r
+        )
         self._seen: dict[str, Any] = {}
 
     def count_run(self, summary: dict[str, Any]) -> None:
@@ -68,6 +71,9 @@ class Metrics:
             self.delivery_failures.inc(failed_rows)
         for status, count in outbox.items():
             self.outbox.labels(status).set(count)
+
+    def store_unavailable(self, down: bool) -> None:
+        self.store_down.set(1 if down else 0)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -26,7 +26,7 @@ from typing import Any
 from flagbot import diffs, filters, patterns, wikitext
 from flagbot.budget import OverBudget, Workers
 from flagbot.config import UNREADABLE_CATEGORY, Settings, WikiSettings
-from flagbot.errors import BadEvent, FetchError, SkipEdit
+from flagbot.errors import BadEvent, FetchError, SkipEdit, StoreUnavailable
 from flagbot.events import RecentChange
 from flagbot.metrics import Metrics
 from flagbot.normalize import matching_text, rule_variant
@@ -319,7 +319,7 @@ class Pipeline:
                         names_only.append(self._rebased(item))
                 else:
                     candidates.append(self._rebased(item))
-        fresh = self._drop_duplicates(candidates)
+        fresh = self._drop_duplicates(candidates, stop)
         outcomes: list[Outcome] = []
         to_score: list[tuple[RecentChange, Texts]] = []
         aimed_at: dict[int, tuple[str, ...]] = {}  # id(change) → whom it targets
@@ -344,7 +344,7 @@ class Pipeline:
             else:
                 summary.skipped["empty_text"] += 1
                 outcomes.append(Outcome(change, "empty_text"))
-        names_only = self._drop_duplicates(names_only)
+        names_only = self._drop_duplicates(names_only, stop)
         to_score.extend((c, Texts("", names=self._names(c))) for c in names_only)
         only_names = {id(c) for c in names_only}
         for (change, texts), verdict in zip(to_score, self._verdicts(to_score), strict=True):
@@ -449,8 +449,31 @@ class Pipeline:
             change, wiki=wiki.id, server_url=wiki.url, script_path=wiki.script_path
         )
 
-    def _drop_duplicates(self, changes: list[RecentChange]) -> list[RecentChange]:
-        seen = self.store.processed_among([(c.wiki, c.key) for c in changes])
+    def _until_stored(self, stop: threading.Event, step: Callable[[], Any]) -> Any:
+        """`step` (a store call), retried while the database is unavailable: the batch in hand
+        waits in memory and its position is not saved, so an outage loses and repeats nothing."""
+        delay, waited = 1.0, False
+        while True:
+            try:
+                result = step()
+            except StoreUnavailable as exc:
+                waited = True
+                self.metrics.store_unavailable(True)
+                log.warning("%s; the batch waits, retrying in %.0f s", exc, delay)
+                if stop.wait(delay):
+                    raise Interrupted from exc
+                delay = min(delay * 2, self.settings.source.max_backoff)
+                continue
+            if waited:
+                log.warning("the database is back; going on")
+                self.metrics.store_unavailable(False)
+            return result
+
+    def _drop_duplicates(
+        self, changes: list[RecentChange], stop: threading.Event
+    ) -> list[RecentChange]:
+        keys = [(c.wiki, c.key) for c in changes]
+        seen = self._until_stored(stop, lambda: self.store.processed_among(keys))
         fresh = []
         for change in changes:
             key = (change.wiki, change.key)
@@ -508,18 +531,19 @@ class Pipeline:
     def run(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> Summary:
         key = source_key(self.settings)
         source = registry()[self.settings.source.type]
-        items = source(self.settings, self.store.load_position(key), stop, client=self.client)
+        position = self._until_stored(stop, lambda: self.store.load_position(key))
+        items = source(self.settings, position, stop, client=self.client)
         batches = _batches(items, self.settings.batch_size, stop)
         try:
             for batch in batches:
                 outcomes = self.process(batch, stop)
-                self.commit(key, batch, outcomes)
+                self._until_stored(stop, lambda: self.commit(key, batch, outcomes))  # noqa: B023
                 self.metrics.count_run(self.summary.as_dict())
                 self.metrics.batch_saved(max((o.change.timestamp for o in outcomes), default=None))
                 if progress:
                     progress(len(batch))
-        except Interrupted:  # stopped while the wiki was away: the batch is read again next time
-            log.warning("stopped while waiting for the wiki; the last batch was not saved")
+        except Interrupted:  # stopped while the wiki or the database was away: read again
+            log.warning("stopped while waiting for the wiki or database; the batch was not saved")
             batches.close()
         return self.summary
 

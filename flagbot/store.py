@@ -48,7 +48,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
-from flagbot.errors import StoreError
+from flagbot.errors import StoreError, StoreUnavailable
 from flagbot.events import RecentChange
 from flagbot.files import private_file
 from flagbot.patterns import (
@@ -420,6 +420,19 @@ class Outcome:
     targets: tuple[str, ...] = ()  # whom the edit is aimed at (flagbot.patterns.targets)
 
 
+def _unavailable(context: Any) -> None:
+    """SQLAlchemy's error hook: a database that cannot be reached (refused, dropped connection,
+    locked SQLite file) becomes StoreUnavailable, which the pipeline and the sender wait out.
+    Errors about the rows themselves stay as they are (RowRejected, or a bug to see)."""
+    error = context.sqlalchemy_exception
+    if context.is_disconnect or isinstance(error, OperationalError | InterfaceError):
+        original = context.original_exception
+        raise StoreUnavailable(
+            f"the database is unavailable: {type(original).__name__}: "
+            f"{str(original).strip().splitlines()[0] if str(original).strip() else ''}"
+        ) from original
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -460,6 +473,7 @@ class Store:
                 raise StoreError(f"cannot create store {database}: {exc.strerror}") from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
+        event.listen(self._engine, "handle_error", _unavailable)
         self.migrate()
         return self
 
@@ -551,8 +565,6 @@ class Store:
         """
         try:
             return self._record_batch(source, outcomes, position, on_flag, rules, edits)
-        except (OperationalError, InterfaceError):
-            raise  # the database is away: the batch waits for it
         except (DataError, IntegrityError, StatementError) as exc:
             raise RowRejected(exc) from exc
 

@@ -105,49 +105,67 @@ def _pg_bin(name: str) -> str | None:
     return found
 
 
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on loopback that a test can stop and start again."""
+
+    def __init__(self) -> None:
+        initdb, self.pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not initdb or not self.pg_ctl:
+            pytest.fail("PostgreSQL is not installed; ./dev.sh test installs Debian's postgresql")
+        self.data = Path(tempfile.mkdtemp(prefix="flagbot-pg-"))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
+            user = pwd.getpwnam("postgres")
+            os.chown(self.data, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.url = f"postgresql://flagbot@127.0.0.1:{self.port}/postgres"
+        subprocess.run(
+            [*self.prefix, initdb, "-D", str(self.data / "db"), "-A", "trust", "-U", "flagbot"],
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            [*self.prefix, self.pg_ctl, "-D", str(self.data / "db"), "-w"]
+            + ["-l", str(self.data / "log"), "-o", options, "start"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.prefix, self.pg_ctl, "-D", str(self.data / "db"), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on loopback, started and stopped by the tests."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail("PostgreSQL is not installed; ./dev.sh test installs Debian's postgresql")
-    root = os.geteuid() == 0
-    data = Path(tempfile.mkdtemp(prefix="flagbot-pg-"))
-    prefix: list[str] = []
-    if root:  # PostgreSQL refuses to run as root: run it as the postgres system user
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*prefix, initdb, "-D", str(data / "db"), "-A", "trust", "-U", "flagbot"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *prefix,
-            pg_ctl,
-            "-D",
-            str(data / "db"),
-            "-w",
-            "-l",
-            str(data / "log"),
-            "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresServer()
+    server.start()
     try:
-        yield f"postgresql://flagbot@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data / "db"), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(data, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A cluster of this test's own, which it may stop (a database outage) and start again."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from flagbot.alerts import Alert, FlagRef, notifiers, render
 from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
-from flagbot.errors import DeliveryError, FetchError
+from flagbot.errors import DeliveryError, FetchError, StoreUnavailable
 from flagbot.metrics import Metrics
 from flagbot.store import STATUS_ROUTE, Due, Store
 from flagbot.wiki import WikiClient
@@ -106,6 +106,10 @@ def run_sender(
                     purge_hidden(store, settings, client)
                 purge_expired(store, settings)
                 next_purge = time.monotonic() + settings.purge_interval
+        except StoreUnavailable as exc:  # the outbox is in the database: wait for it
+            log.warning(
+                "no alert delivery pass (%s); retrying in %.0f s", exc, settings.alerts.interval
+            )
         except Exception:  # noqa: BLE001 - the pipeline must go on; the rows are kept
             log.exception(
                 "alert delivery pass failed; retrying in %.0f s", settings.alerts.interval

@@ -243,8 +243,8 @@ def stream(
                 log.debug("the stream ended after %d messages; reconnecting", received)
                 delay = 1.0
                 continue
-            if received:
-                log.warning(
+            if received:  # one repeat is the message it resumed at: only more is worth saying
+                (log.warning if received > 1 else log.debug)(
                     "the stream closed after %d messages, all within the overlap; "
                     "source.overlap_seconds may be too long for this server; the next "
                     "connection starts after what this one delivered",
