@@ -39,11 +39,13 @@ def corpus(scorer):
         comment = " ".join(row["comment_text"].split())
         if not 30 <= len(comment) <= 400 or any(c in comment for c in "[]{}<>|=~'#*:&"):
             continue
-        verdict = scorer.verdicts([(comment, "reply")], [1])[0]
-        if row["toxic"] == "1" and verdict.score > 0.95:
+        # as posted, too: the tests append " (n)", which moved one comment's fast-model score
+        # below the cascade's band (0.95 plain, 0.41 posted)
+        plain, posted = scorer.verdicts([(comment, "reply"), (f"{comment} (123)", "reply")], [1, 1])
+        if row["toxic"] == "1" and min(plain.score, posted.score) > 0.95:
             abusive.append(comment)
-        elif row["toxic"] == "0" and verdict.score < 0.05 and not verdict.flagged:
-            benign.append(comment)
+        elif row["toxic"] == "0" and max(plain.score, posted.score) < 0.05:
+            benign += [] if plain.flagged or posted.flagged else [comment]
     return abusive, benign
 
 
