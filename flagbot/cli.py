@@ -100,6 +100,17 @@ def _scorer(args: argparse.Namespace) -> Any:
     )
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port (werkzeug served port 99999 as 99999 mod 65536)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return port
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.input is None):
         raise FlagbotError(
@@ -113,20 +124,29 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.text_column or not args.output:
         raise FlagbotError("score: --input needs --text-column and --output")
     csv.field_size_limit(sys.maxsize)
-    with open(args.input, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if args.text_column not in (reader.fieldnames or []):
-            raise FlagbotError(
-                f"{args.input}: no column {args.text_column!r}; columns: "
-                f"{', '.join(reader.fieldnames or [])}"
-            )
-        rows = list(reader)
-        fields = list(reader.fieldnames or [])
+    try:
+        with open(args.input, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if args.text_column not in (reader.fieldnames or []):
+                raise FlagbotError(
+                    f"{args.input}: no column {args.text_column!r}; columns: "
+                    f"{', '.join(reader.fieldnames or [])}"
+                )
+            rows = list(reader)
+            fields = list(reader.fieldnames or [])
+    except OSError as exc:
+        raise FlagbotError(f"{args.input}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FlagbotError(f"{args.input}: not a UTF-8 CSV file ({exc})") from None
     out_fields = fields + [
         c for c in ("score", "flagged", "categories", "rules") if c not in fields
     ]
+    try:
+        output = open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise FlagbotError(f"{args.output}: cannot write: {exc.strerror}") from None
     bar = _progress(len(rows), sys.stderr.isatty())
-    with open(args.output, "w", newline="", encoding="utf-8") as f:
+    with output as f:
         writer = csv.DictWriter(f, fieldnames=out_fields)
         writer.writeheader()
         for start in range(0, len(rows), 512):
@@ -499,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_purge)
     p = with_config(sub.add_parser("web", help="serve the review queue (Flask)"))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (8080)")
+    p.add_argument("--port", type=_port, default=8080, help="port (8080)")
     p.set_defaults(func=cmd_web)
     model = sub.add_parser("model", help="the shipped classifiers")
     model_sub = model.add_subparsers(dest="model_command", required=True)

@@ -279,6 +279,18 @@ def _type(kind: type | tuple[type, ...], name: str) -> Check:
     return check
 
 
+def _http_url(value: Any) -> str | None:
+    """An http(s) URL with a host: `not-a-url` was retried for ever as a network error."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str):
+        return f"expected text, got {type(value).__name__}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{value!r} is not an http(s) URL with a host"
+    return None
+
+
 def _one_of(choices: tuple[str, ...]) -> Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, str) or value not in choices:
@@ -350,7 +362,7 @@ MAPPING = _type(dict, "a mapping")
 
 WIKI_KEYS: dict[str, tuple[Check, Any]] = {
     "id": (STR, REQUIRED),
-    "url": (STR, REQUIRED),
+    "url": (_http_url, REQUIRED),
     "script_path": (STR, "/w"),
     "namespaces": (_list_of(int, "integers"), []),
     "extra_pages": (_list_of(str, "page titles"), []),
@@ -365,7 +377,7 @@ WIKI_KEYS: dict[str, tuple[Check, Any]] = {
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "type": (_one_of(SOURCE_TYPES), REQUIRED),
-    "url": (STR, EVENTSTREAMS_URL),
+    "url": (_http_url, EVENTSTREAMS_URL),
     "path": (STR, ""),
     "poll_interval": (_positive, 10.0),
     "read_timeout": (_positive, 60.0),
@@ -506,6 +518,8 @@ def load_settings(path: str | Path) -> Settings:
         data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file (a YAML config is text)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return settings_from_dict(data, str(path))
@@ -694,7 +708,7 @@ def _check_route_names(
 def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
     before = len(problems)
     top = _section(data, ALERT_KEYS, "alerts", problems)
-    if not top:
+    if not top or len(problems) > before:  # a key of the wrong type is left out of `top`
         return AlertSettings()
     smtp = _section(top["smtp"], SMTP_KEYS, "alerts.smtp", problems)
     stale = _section(top["stale_check"], STALE_KEYS, "alerts.stale_check", problems)

@@ -355,3 +355,23 @@ def test_web_refuses_a_public_address_without_a_session_secret(tmp_path):
     """With several workers or after a restart, logins failed: each made its own secret."""
     env_free = flagbot("web", "--host", "0.0.0.0", "--port", "1", cwd=tmp_path, check=False)
     assert env_free.returncode == 2 and "FLAGBOT_WEB_SECRET" in env_free.stderr
+
+
+def test_bad_files_and_ports_are_one_line_errors_with_exit_2(tmp_path):
+    """Each of these was a traceback (or, for the port, a server on port 99999 % 65536)."""
+    good = tmp_path / "in.csv"
+    good.write_text("text\nhello\n", encoding="utf-8")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(128, 256)) * 8)
+    cases = [
+        (["--input", "missing.csv", "--output", "o.csv"], "missing.csv: cannot read"),
+        (["--input", str(binary), "--output", "o.csv"], "binary.csv: not a UTF-8 CSV file"),
+        (["--input", str(good), "--output", str(tmp_path)], "cannot write: Is a directory"),
+        (["--input", str(good), "--output", str(tmp_path / "no" / "o.csv")], "cannot write"),
+    ]
+    for args, message in cases:
+        result = flagbot("score", *args, "--text-column", "text", cwd=tmp_path, check=False)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    result = flagbot("web", "--port", "99999", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "'99999' is not a port" in result.stderr

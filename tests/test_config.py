@@ -216,3 +216,35 @@ source: {type: eventstreams}
     path.write_text(GOOD + "# " + "x" * 1_000_001 + "\n")
     with pytest.raises(ConfigError, match="larger than 1,000,000 characters"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("alerts: {stale_check: false}", "alerts.stale_check: expected a mapping"),
+        ("alerts: {smtp: 5}", "alerts.smtp: expected a mapping"),
+        ("alerts: {routes: [admins]}", "alerts.routes: expected a mapping"),
+        ("alerts: {recipients: 5}", "alerts.recipients: expected a mapping"),
+        ("alerts: {limits: 5}", "alerts.limits: expected a mapping"),
+        ("alerts: {kill_switch: yes}", "alerts.kill_switch: expected a mapping"),
+        ("alerts: {auto_throttle: 1}", "alerts.auto_throttle: expected a mapping"),
+    ],
+)
+def test_an_alert_section_of_the_wrong_type_is_named_not_a_traceback(tmp_path, extra, message):
+    """Each was a KeyError traceback: the wrongly typed key was left out, then read."""
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, GOOD + extra + "\n"))
+
+
+def test_urls_must_be_http_urls_and_a_binary_file_is_named(tmp_path):
+    """`source.url: not-a-url` was retried for ever as a network error."""
+    bad = GOOD.replace("type: eventstreams", "type: eventstreams\n  url: not-a-url")
+    with pytest.raises(ConfigError, match="source.url: 'not-a-url' is not an http"):
+        load_settings(write(tmp_path, bad))
+    bad = GOOD.replace("url: https://en.wikipedia.org/", "url: en.wikipedia.org")
+    with pytest.raises(ConfigError, match=r"wikis\[0\].url: 'en.wikipedia.org' is not an http"):
+        load_settings(write(tmp_path, bad))
+    path = tmp_path / "flagbot.yaml"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ConfigError, match="flagbot.yaml: not a UTF-8 text file"):
+        load_settings(path)
