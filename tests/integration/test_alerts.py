@@ -176,6 +176,69 @@ def test_alert_smtp_outage_keeps_alerts_and_delivers_when_back(make_settings, ma
     assert sorted(d for _, m in mailbox.messages for d in diffs_in(m)) == sorted(texts)
 
 
+def test_alert_emergency_retries_every_15_s_through_a_long_smtp_outage(
+    make_settings, mailbox, store
+):
+    """20 minutes of SMTP down: the shared backoff (1, 2, 4 … 60 minutes) made a self-harm
+    alert wait 11 more minutes once SMTP was back. The emergency route retries on a short fixed
+    interval; the review-queue route keeps backing off."""
+    from flagbot.alerts.sender import URGENT_RETRY_DELAY
+
+    settings = smtp_settings(
+        make_settings,
+        mailbox,
+        recipients={
+            "oversight": ("smtp:oversight-l@lists.test",),
+            "emergency": ("smtp:emergency@wmf.test",),
+        },
+    )
+    record_flags(store, settings, 1, severity="emergency")
+    mailbox.stop()
+    now = time.time()
+    try:
+        for _ in range(8):  # each pass when the emergency row is due again
+            deliver(store, settings, now=now)
+            rows = {r.recipient: r for r in outbox_rows(store) if r.status == "pending"}
+            emergency = rows["smtp:emergency@wmf.test"]
+            assert emergency.next_attempt == pytest.approx(now + URGENT_RETRY_DELAY)
+            now = emergency.next_attempt
+        oversight = rows["smtp:oversight-l@lists.test"]
+        assert oversight.attempts == 2  # in the same 2 minutes: 1 then 2 minutes apart
+        assert oversight.next_attempt - now >= 4 * URGENT_RETRY_DELAY  # backing off
+    finally:
+        mailbox.start()
+    report = deliver(store, settings, now=now)
+    assert report.delivered == 1
+    (message,) = mailbox.messages
+    assert message[1]["To"] == "emergency@wmf.test"
+
+
+def test_alert_the_sender_wakes_when_a_batch_queues_alerts(make_settings, mailbox, store):
+    """With the shipped 5 s interval, an alert waited for the sender's next poll (p95 4.5 s);
+    now a commit that queued alerts wakes it. The interval here is 60 s: only the wake can
+    deliver within the test's wait."""
+    import threading
+
+    from flagbot.alerts.sender import run_sender
+
+    settings = smtp_settings(make_settings, mailbox, interval=60.0)
+    stop, wake = threading.Event(), threading.Event()
+    sender = threading.Thread(target=run_sender, args=(store, settings, stop, None, None, wake))
+    sender.start()
+    try:
+        record_flags(store, settings, 1)
+        wake.set()  # what Pipeline.commit does when a batch added flags
+        deadline = time.monotonic() + 30
+        while not mailbox.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(mailbox.messages) == 1
+    finally:
+        stop.set()
+        wake.set()
+        sender.join(10)
+    assert not sender.is_alive()  # stop + wake end it at once, not after the 60 s interval
+
+
 def test_alert_recipient_limit_folds_into_digests_and_loses_nothing(make_settings, mailbox, store):
     settings = smtp_settings(make_settings, mailbox, limits={"smtp": 2})
     texts = record_flags(store, settings, 5)
