@@ -230,6 +230,9 @@ class Pipeline:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.diff_workers, thread_name_prefix="diff"
         )
+        # only a replay file may carry the text it scores (`added_text`): in a live event it
+        # would let whoever can feed the stream (a spoofed RC-feed packet) pick what is scored
+        self.trust_added_text = settings.source.type == "replay"
         budget = settings.budget
         self.workers = Workers(budget.seconds, min(budget.workers, settings.diff_workers))
 
@@ -241,6 +244,8 @@ class Pipeline:
     def _read(self, change: RecentChange) -> tuple[diffs.Edit, Texts, tuple[str, ...]]:
         """Fetch the edit (network, in this thread), then read it in a budget worker."""
         old = new = ""
+        if change.added_text is not None and not self.trust_added_text:
+            change = dataclasses.replace(change, added_text=None)
         if change.added_text is None:
             if self.settings.offline:
                 raise SkipEdit("no_text_offline")

@@ -35,7 +35,11 @@ def write_replay(path, lines):
 
 def make_pipeline(settings, scorer):
     store = Store(settings.store).open()
-    return Pipeline(settings, store, scorer, make_enqueue(settings))
+    pipeline = Pipeline(settings, store, scorer, make_enqueue(settings))
+    # the stream double's events carry `added_text`, standing in for the diff a wiki would give
+    # (no wiki here); flagbot itself trusts it only from a replay file (test below)
+    pipeline.trust_added_text = True
+    return pipeline
 
 
 def run_until(pipeline, wanted, safety_seconds=60):
@@ -423,3 +427,24 @@ def test_a_database_outage_is_waited_out_losing_and_repeating_nothing(
         assert len(per_flag) == 6 and {n for _, n in per_flag} == {1}
         assert pipeline.metrics.store_down._value.get() == 0
         assert "Traceback" not in caplog.text
+
+
+def test_only_a_replay_file_may_carry_the_text_it_scores(tmp_path, make_settings, scorer):
+    """A live event's `added_text` was scored as it came: whoever could feed the stream (a
+    spoofed RC-feed packet to a relay) chose what was scored. Now a stream's event is read from
+    the wiki (offline here: skipped as no_text_offline), a replay line's text is scored."""
+    with StreamServer(live=True) as server:
+        server.publish(rc_event(0, ABUSIVE, ts=NOW))
+        settings = dataclasses.replace(stream_settings(make_settings, server.url), offline=True)
+        start_at(settings, server.url, NOW - 5)
+        live = Pipeline(settings, Store(settings.store).open(), scorer, make_enqueue(settings))
+        run_until(live, 1, safety_seconds=30)
+        live.close()
+    assert live.summary.skipped == {"no_text_offline": 1} and live.summary.new_flags == 0
+    path = write_replay(tmp_path / "r.jsonl", [rc_event(0, ABUSIVE, ts=NOW)])
+    settings = make_settings(
+        source={"type": "replay", "path": path}, store=f"sqlite:///{tmp_path / 'b.sqlite3'}"
+    )
+    replay = Pipeline(settings, Store(settings.store).open(), scorer, make_enqueue(settings))
+    assert replay.run(threading.Event()).new_flags == 1
+    replay.close()
