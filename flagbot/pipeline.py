@@ -118,12 +118,14 @@ def explain(
     comment: str = "",
     namespace: int | None = None,
     names: tuple[str, ...] = (),
+    texts: Texts | None = None,
 ) -> dict[str, Any]:
     """Why an edit is (not) flagged, by the pipeline's own functions: for `flagbot explain`.
+    `texts`: the readable texts when already read (in a budget worker).
 
     The result holds the edit's text: it is for an operator's terminal, never for a log.
     """
-    texts = readable_texts(added_wikitext, comment, names)
+    texts = texts or readable_texts(added_wikitext, comment, names)
     result: dict[str, Any] = {
         "added_text": texts.added,
         "edit_summary": texts.summary,
@@ -152,10 +154,17 @@ def explain(
 
 
 def explain_revision(
-    settings: Settings, client: WikiClient, scorer: Scorer, wiki_id: str, rev_id: int
+    settings: Settings,
+    client: WikiClient,
+    scorer: Scorer,
+    wiki_id: str,
+    rev_id: int,
+    workers: Workers | None = None,
 ) -> dict[str, Any]:
     """`explain` for a revision on a configured wiki, read from the wiki as the pipeline reads
-    an edit: `flagbot explain --rev` and the review queue's view of a reported diff.
+    an edit: `flagbot explain --rev` and the review queue's view of a reported diff. With
+    `workers`, the reading runs under the pipeline's time budget (the web app: a parse bomb
+    named in a report must not hold a server thread for a minute).
 
     Raises FetchError when the wiki cannot be read or has no such (visible) revision.
     """
@@ -180,14 +189,21 @@ def explain_revision(
     )
     where = {"wiki": wiki.id, "rev": rev_id, "title": change.title, "user": change.user}
     where["filter_reason"] = filters.skip_reason(change, settings)  # None: it would be scored
-    try:
-        added = diffs.fetch_added(client.site(wiki), change)
-    except SkipEdit as skip:
-        return {**where, "added_text": "", **not_scored(skip.reason)}
     names = filters.new_names(change, settings)
     if filters.is_account(change.user) and change.user not in names:
         names = (*names, change.user)
-    return {**where, **explain(scorer, added, change.comment, change.namespace, names)}
+    try:
+        if workers is None:
+            added, texts = diffs.fetch_added(client.site(wiki), change), None
+        else:
+            old, new = diffs.fetch_revisions(client.site(wiki), change)
+            edit, read, _targets = workers.run("parse", read_edit, change, old, new)
+            added, texts = edit.added, read._replace(names=names)
+    except (SkipEdit, OverBudget) as skip:
+        return {**where, "added_text": "", **not_scored(skip.reason)}
+    if len(texts.added if texts else added) > settings.budget.chars:
+        return {**where, "added_text": "", **not_scored("over_budget:size")}
+    return {**where, **explain(scorer, added, change.comment, change.namespace, names, texts)}
 
 
 USERS_REMEMBERED = 100_000  # user names checked once per process, the oldest forgotten first

@@ -1615,6 +1615,14 @@ class Store:
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
+    def report_flag_id(self, report_id: int) -> int | None:
+        """The flag a report is in the queue as."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(reports.c.flag_id).where(reports.c.id == report_id)
+            ).scalar()
+            return int(found) if found is not None else None
+
     def report_for_flag(self, flag_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()

@@ -21,6 +21,7 @@ from flask import Flask, Response
 from flagbot.config import Settings
 from flagbot.errors import ConfigError
 from flagbot.store import Store
+from flagbot.web.reports import Assessments
 from flagbot.wiki import WikiClient
 
 # (user) → groups on every wiki, or (wiki id, user) → groups on that wiki
@@ -74,6 +75,8 @@ def create_app(
         "assess": assessor or _pipeline_assessor(settings, client),
         "tags": tags_lookup or _wiki_revision_tags(settings, client),
     }
+    services = app.extensions["flagbot"]
+    services["assessments"] = Assessments(services["assess"], services["store"])
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
 
@@ -145,8 +148,11 @@ def _wiki_account(settings: Settings, client: WikiClient) -> AccountLookup:
 def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
     """A reported diff read and scored as the pipeline would; the model and rules are loaded
     at the first report a reviewer opens, not when the queue starts."""
+    from flagbot.budget import Workers
+
     lock = threading.Lock()
     scorers: list[Any] = []
+    workers = Workers(settings.budget.seconds, 1)  # reading a diff, under the bot's budget
 
     def assess(wiki_id: str, rev_id: int) -> dict[str, Any]:
         from flagbot.classifier import load_model
@@ -161,6 +167,6 @@ def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
                     load_rules(settings.rules),
                 )
                 scorers.append(Scorer.build(settings, model, rules))
-        return explain_revision(settings, client, scorers[0], wiki_id, rev_id)
+        return explain_revision(settings, client, scorers[0], wiki_id, rev_id, workers)
 
     return assess

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask, abort, render_template, request, session
@@ -122,6 +125,10 @@ def init(app: Flask) -> None:
 
         report_id = store.record_report(row, flag, enqueue)
         store.audit(user, "report", None, f"R-{report_id} {category}")
+        reported = reported_revision(row["targets"])
+        flag_id = store.report_flag_id(report_id)
+        if reported is not None and flag_id is not None:  # read it before a reviewer asks
+            context()["assessments"].start(flag_id, wiki, reported)
         return render_template("report_done.html", reference=f"R-{report_id}", limited=False)
 
     @app.get("/my-reports")
@@ -202,20 +209,55 @@ def reported_revision(targets: str) -> int | None:
     return None
 
 
+class Assessments:
+    """Reported diffs read and scored in the background, never in a reviewer's request: one
+    diff named in a report took 48 s to parse, past gunicorn's 30 s worker timeout. A view
+    waits at most `wait` seconds, then shows "being assessed" and the next view the result."""
+
+    def __init__(self, assess: Any, store: Store, wait: float = 2.0):
+        self.assess, self.store, self.wait = assess, store, wait
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assess")
+        self._jobs: dict[int, Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, flag_id: int, wiki: str, rev_id: int) -> Future[dict[str, Any]]:
+        with self._lock:
+            job = self._jobs.get(flag_id)
+            if job is None:
+                job = self._jobs[flag_id] = self._pool.submit(self._run, flag_id, wiki, rev_id)
+            return job
+
+    def _run(self, flag_id: int, wiki: str, rev_id: int) -> dict[str, Any]:
+        try:
+            explained = self.assess(wiki, rev_id)
+        except FetchError as exc:  # not kept: the next view asks the wiki again
+            return {"rev": rev_id, "error": str(exc)}
+        kept = {key: explained.get(key) for key in ASSESSMENT_KEYS}
+        self.store.set_report_assessment(flag_id, json.dumps(kept))
+        return kept
+
+    def result(self, flag_id: int, wiki: str, rev_id: int) -> dict[str, Any]:
+        job = self.start(flag_id, wiki, rev_id)
+        try:
+            found = job.result(timeout=self.wait)
+        except FutureTimeout:
+            return {"rev": rev_id, "pending": True}
+        except Exception as exc:  # noqa: BLE001 - a bug in one assessment, shown not raised
+            found = {"rev": rev_id, "error": f"{type(exc).__name__}"}
+        with self._lock:
+            self._jobs.pop(flag_id, None)
+        return found
+
+
 def assessment(flag: Flag, report: dict[str, Any]) -> dict[str, Any] | None:
     """How the pipeline scores the reported diff, read from the wiki once and kept (no text);
     None when the report names no diff. A wiki that cannot be read now is tried again on the
-    next view."""
+    next view; a slow reading goes on in the background."""
     if report.get("assessment"):
         found: dict[str, Any] = json.loads(report["assessment"])
         return found
     rev_id = reported_revision(report["targets"])
     if rev_id is None:
         return None
-    try:
-        explained = context()["assess"](flag.wiki, rev_id)
-    except FetchError as exc:
-        return {"rev": rev_id, "error": str(exc)}
-    kept = {key: explained.get(key) for key in ASSESSMENT_KEYS}
-    context()["store"].set_report_assessment(flag.id, json.dumps(kept))
-    return kept
+    result: dict[str, Any] = context()["assessments"].result(flag.id, flag.wiki, rev_id)
+    return result
