@@ -7,7 +7,6 @@ import time
 
 from flagbot.alerts import make_enqueue
 from flagbot.alerts.sender import deliver
-from flagbot.budget import Workers
 from flagbot.config import WikiSettings
 from flagbot.events import parse_event
 from flagbot.pipeline import Pipeline
@@ -212,8 +211,6 @@ def test_a_poison_event_in_a_live_stream_is_counted_and_the_bot_goes_on(
         return real_readable(text)
 
     monkeypatch.setattr(wikitext, "readable_text", buggy)
-    # the stand-in must reach the reading, which runs in a budget worker process: run it here
-    monkeypatch.setattr(Workers, "run", lambda _self, _stage, function, *args: function(*args))
     with StreamServer(live=True) as server:
         for i in range(10):
             event = rc_event(i, "TRIGGER" if i == 7 else f"fine {i}", ts=NOW + i)
