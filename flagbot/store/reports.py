@@ -1,0 +1,110 @@
+"""Confidential reports: a report and its flag, the reporter's view, status notices."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from flagbot.store.outbox import OutboxStore
+from flagbot.store.schema import REPORT_KEY_BASE, REPORT_KIND, STATUS_ROUTE, outbox, reports
+
+
+class ReportStore(OutboxStore):
+    """Reports and what their reporters are told."""
+
+    def record_report(
+        self,
+        report: dict[str, Any],
+        flag: dict[str, Any],
+        on_flag: Callable[[Connection, int], None] | None = None,
+    ) -> int:
+        """A report and its flag (kind "report", the description as its text) and, through
+        `on_flag`, its alerts, in one transaction; returns the report id."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            flag_id, report_id = self._flag_with_owner(
+                conn,
+                {**flag, "kind": REPORT_KIND, "status": "new", "created": now},
+                REPORT_KEY_BASE,
+                reports,
+                {**report, "status": "received", "created": now, "updated": now},
+            )
+            if on_flag is not None:
+                on_flag(conn, flag_id)
+            return int(report_id)
+
+    def reports_today(self, reporter: str, since: float) -> int:
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(
+                    reports.c.reporter == reporter, reports.c.created >= since
+                )
+            ).scalar()
+            return int(count or 0)
+
+    def reports_by(self, reporter: str) -> list[dict[str, Any]]:
+        """A reporter's own reports: reference, wiki, category, status, dates; nothing else."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    reports.c.id,
+                    reports.c.wiki,
+                    reports.c.category,
+                    reports.c.status,
+                    reports.c.created,
+                    reports.c.updated,
+                )
+                .where(reports.c.reporter == reporter)
+                .order_by(reports.c.id.desc())
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def report_counts(self) -> dict[tuple[str, str], int]:
+        """Reports per (month "YYYY-MM", category): counts only."""
+        counts: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as conn:
+            for created, category in conn.execute(select(reports.c.created, reports.c.category)):
+                key = (time.strftime("%Y-%m", time.gmtime(created)), category)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def report_flag_id(self, report_id: int) -> int | None:
+        """The flag a report is in the queue as."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(reports.c.flag_id).where(reports.c.id == report_id)
+            ).scalar()
+            return int(found) if found is not None else None
+
+    def report_for_flag(self, flag_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
+            return dict(row._mapping) if row else None
+
+    def set_report_assessment(self, flag_id: int, assessment: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(reports).where(reports.c.flag_id == flag_id).values(assessment=assessment)
+            )
+
+    def set_report_status(self, flag_id: int, status: str) -> None:
+        """The status the reporter sees; a reporter who asked is sent a wiki email the first
+        time the report reaches each status (an outbox row on the route "status:<status>")."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
+            if row is None or row.status == status:
+                return
+            conn.execute(
+                update(reports)
+                .where(reports.c.flag_id == flag_id)
+                .values(status=status, updated=time.time())
+            )
+            route = f"{STATUS_ROUTE}{status}"
+            already = conn.execute(
+                select(outbox.c.id).where(outbox.c.flag_id == flag_id, outbox.c.route == route)
+            ).first()
+            if row.notify and already is None:
+                self.queue_alerts(conn, flag_id, [(route, f"wikimail:{row.reporter}")])
