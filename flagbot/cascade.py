@@ -17,7 +17,7 @@ A cascade is a card (`NAME.json` with `"kind": "cascade"`) naming its fast model
 sha256 like any model), the ONNX file and the tokenizer (checked by sha256 too), the band, the
 threshold and a few check texts with their slow-stage scores, re-scored at every load: a
 tokenizer or runtime that reads text differently is refused, not trusted. It loads as a
-`flagbot.classifier.Model` whose estimator is a `CascadeEstimator`, so everything that scores
+`flagbot.modelcard.Model` whose estimator is a `CascadeEstimator`, so everything that scores
 (pipeline, `flagbot score`, scripts/evaluate.py, `model promote`) uses it unchanged.
 `cascade: false` in flagbot.yaml loads the fast model alone, with its own card.
 """
@@ -25,16 +25,14 @@ tokenizer or runtime that reads text differently is refused, not trusted. It loa
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from flagbot.errors import ModelError
-
-if TYPE_CHECKING:
-    from flagbot.classifier import Model
+from flagbot.modelcard import Model, check_probability, sha256_file
 
 log = logging.getLogger(__name__)
 CASCADE_KIND = "cascade"
@@ -145,11 +143,11 @@ def check_slow_stage(card_path: Path, card: dict[str, Any], slow: SlowStage) -> 
     log.debug("cascade %s: %d check texts within %.4f", card_path.stem, len(texts), drift.max())
 
 
-def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Model:
+def load_cascade(
+    card_path: Path, card: dict[str, Any], slow_stage: bool, load_fast: Callable[[str], Model]
+) -> Model:
     """The cascade a card describes, every file checked against its sha256; with `slow_stage`
     false, its fast model alone (with the fast model's own card and threshold)."""
-    from flagbot.classifier import Model, check_probability, load_model, sha256_file
-
     directory = card_path.parent
 
     def part(section: str, key: str) -> Any:
@@ -161,7 +159,7 @@ def load_cascade(card_path: Path, card: dict[str, Any], slow_stage: bool) -> Mod
     fast_name, fast_sha = part("fast", "model"), part("fast", "sha256")
     if not isinstance(fast_name, str) or fast_name == card_path.stem:
         raise ModelError(f"{card_path}: fast.model must name another model, not the cascade")
-    fast = load_model(str(directory / f"{fast_name}.skops"), allow_cascade=False)
+    fast = load_fast(str(directory / f"{fast_name}.skops"))
     if fast.card["sha256"] != fast_sha:
         raise ModelError(
             f"{card_path}: its fast model {fast_name} is not the one it was built with "

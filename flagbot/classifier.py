@@ -9,20 +9,19 @@ A model trained with another scikit-learn is refused too: scores could silently 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sklearn
 import skops.io
 
-from flagbot.cascade import CASCADE_KIND
+from flagbot.cascade import CASCADE_KIND, load_cascade
 from flagbot.config import project_path
 from flagbot.errors import ModelError
+from flagbot.modelcard import Model, check_probability, sha256_file
+
+__all__ = ["Model", "check_probability", "load_model", "sha256_file"]  # callers import them here
 
 log = logging.getLogger(__name__)
 CLASSIFIERS_DIR = "classifiers"
@@ -33,14 +32,6 @@ TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 DEFAULT_POINTER = "DEFAULT"  # a file in a models directory naming its default model
@@ -77,35 +68,6 @@ def resolve_model_path(spec: str) -> Path:
     return directory / f"{spec}{MODEL_SUFFIX}"
 
 
-@dataclass(frozen=True)
-class Model:
-    name: str
-    path: Path
-    card: dict[str, Any]
-    estimator: Any
-
-    @property
-    def threshold(self) -> float:
-        return float(self.card["threshold"])
-
-    @property
-    def category(self) -> str:
-        return str(self.card.get("category", "toxic"))
-
-    def score(self, texts: Sequence[str]) -> list[float]:
-        """Probability of the model's category for each text (0–1)."""
-        if not texts:
-            return []
-        return [float(p) for p in self.estimator.predict_proba(list(texts))[:, 1]]
-
-
-def check_probability(card_path: Path, what: str, value: Any) -> float:
-    """A card's probability (its threshold, a cascade's band), or a ModelError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ModelError(f"{card_path}: {what} must be a number from 0 to 1")  # NaN too
-    return float(value)
-
-
 def load_model(spec: str, cascade: bool = True, allow_cascade: bool = True) -> Model:
     """A model, or a cascade (flagbot.cascade; with `cascade` false, its fast model alone),
     every file checked against its card before anything is read from it. A cascade's fast
@@ -129,9 +91,7 @@ def load_model(spec: str, cascade: bool = True, allow_cascade: bool = True) -> M
     if card.get("kind") == CASCADE_KIND:
         if not allow_cascade:
             raise ModelError(f"{card_path}: a cascade cannot be another cascade's fast model")
-        from flagbot.cascade import load_cascade
-
-        return load_cascade(card_path, card, cascade)
+        return load_cascade(card_path, card, cascade, _load_fast)
     path = path.with_suffix(MODEL_SUFFIX)  # a model's card may be named instead of its file
     for key in ("sha256", "threshold", "versions"):
         if key not in card:
@@ -169,3 +129,8 @@ def load_model(spec: str, cascade: bool = True, allow_cascade: bool = True) -> M
         raise ModelError(f"{path}: the model has no predict_proba")
     log.info("loaded model %s (threshold %.3f)", path.name, float(card["threshold"]))
     return Model(name=path.stem, path=path, card=card, estimator=estimator)
+
+
+def _load_fast(spec: str) -> Model:
+    """A cascade's fast model: any model but another cascade."""
+    return load_model(spec, allow_cascade=False)
