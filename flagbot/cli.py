@@ -67,6 +67,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.offline:
+        settings = dataclasses.replace(settings, offline=True)
     log.info("flagbot %s: %s source, config %s", __version__, settings.source.type, settings.origin)
     _print_summary(_run_pipeline(settings, True), args.json)
     return 0
@@ -467,6 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="watch the configured source and flag edits"))
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="ask no wiki (a smoke test of the source and the store): edits are stored as "
+        "skipped no_text_offline",
+    )
     p.set_defaults(func=cmd_run)
     p = with_config(sub.add_parser("replay", help="run the whole pipeline over a JSON-lines file"))
     p.add_argument("file", metavar="FILE", help="a .jsonl file, or /dev/stdin")

@@ -204,7 +204,7 @@ class BudgetSettings:
     """What one edit may cost before it is flagged for review unread (flagbot.budget)."""
 
     seconds: float = 5.0  # reading it: diff, wikitext parse, targets (a killed worker after)
-    chars: int = 50_000  # readable added text scored at most; more is flagged unscored
+    chars: int = 20_000  # readable added text scored at most (~2 s at worst); more: flagged unread
     workers: int = 2  # worker processes reading edits in parallel
 
 
@@ -408,7 +408,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
 }
 BUDGET_KEYS: dict[str, tuple[Check, Any]] = {
     "seconds": (_positive, 5.0),
-    "chars": (_count, 50_000),
+    "chars": (_count, 20_000),
     "workers": (_count, 2),
 }
 HEALTH_KEYS: dict[str, tuple[Check, Any]] = {"stale_seconds": (_positive, 900.0)}
