@@ -236,3 +236,42 @@ def test_retention_forgets_old_text_and_keeps_decisions(store):
     assert kept[new.rev_id].text == "the flagged text"
     assert kept[old.rev_id].status == "confirm" and kept[old.rev_id].categories
     assert store.purge_older_than(1000.0) == 0  # once
+
+
+def test_a_reporters_daily_limit_holds_when_twelve_reports_arrive_at_once(store):
+    """Checked before the insert, in another transaction, 12 simultaneous submits of one
+    account were all accepted on PostgreSQL (11 on SQLite; limit 3)."""
+    import threading
+
+    from flagbot.store.schema import reports
+
+    start = threading.Barrier(12)
+    accepted: list[int | None] = []
+
+    def submit(n: int) -> None:
+        start.wait()
+        flag = {
+            "wiki": "enwiki",
+            "title": f"User:X{n}",
+            "namespace": 0,
+            "user": "X",
+            "edit_time": 1,
+            "diff_url": "https://en.wikipedia.org/w/index.php?title=Special:Log",
+            "categories": "threat",
+            "score": 0.0,
+            "rules": "report:threat",
+            "severity": "emergency",
+            "route": "emergency",
+        }
+        row = {"wiki": "enwiki", "reporter": "Editor1", "category": "threat", "targets": "X"}
+        accepted.append(store.record_report(row, flag, None, per_day=3))
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a is not None for a in accepted) == [False] * 9 + [True] * 3
+    with store.engine.connect() as conn:
+        assert len(conn.execute(select(reports.c.id)).all()) == 3
+        assert len(conn.execute(select(flags.c.id)).all()) == 3  # the refused left no flag

@@ -818,3 +818,35 @@ def test_a_hounding_timeline_says_which_edits_reverted_and_when_the_wiki_cannot_
     app.extensions["flagbot"]["tags"] = unreadable
     page = admin.get(f"/flag/{flag.id}").get_data(as_text=True)
     assert page.count("unknown (wiki unreadable)") == 6
+
+
+def test_twelve_simultaneous_reports_from_one_account_keep_the_daily_limit(web):
+    """Through the app: the limit (3 a day for this account) holds when the submits race."""
+    import threading
+
+    app, store, _, _ = web
+    start = threading.Barrier(12)
+    codes: list[int] = []
+
+    def submit(n: int) -> None:
+        client = login(app, "Editor1")
+        start.wait()
+        codes.append(file_report(client, "Editor1", "threat", f"User:X{n}").status_code)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [200] * 3 + [429] * 9
+    assert len([f for f in store.iter_flags() if f.kind == "report"]) == 3
+
+
+def test_a_nul_in_a_report_is_kept_as_a_replacement_character(web):
+    """PostgreSQL's text cannot hold NUL: the report was an HTTP 500 and lost."""
+    app, store, _, _ = web
+    client = login(app, "Editor1")
+    response = file_report(client, "Editor1", "pii", "User:T\x00", "my address\x00 is out")
+    assert response.status_code == 200
+    (flag,) = [f for f in store.iter_flags(with_text=True) if f.kind == "report"]
+    assert flag.text == "my address\ufffd is out" and "\x00" not in flag.title

@@ -11,6 +11,12 @@ from sqlalchemy import Connection, func, select, update
 from flagbot.store.outbox import OutboxStore
 from flagbot.store.schema import REPORT_KEY_BASE, REPORT_KIND, STATUS_ROUTE, outbox, reports
 
+DAY = 86400.0
+
+
+class _OverLimit(Exception):
+    """A reporter's daily limit was reached inside the insert's transaction."""
+
 
 class ReportStore(OutboxStore):
     """Reports and what their reporters are told."""
@@ -20,11 +26,37 @@ class ReportStore(OutboxStore):
         report: dict[str, Any],
         flag: dict[str, Any],
         on_flag: Callable[[Connection, int], None] | None = None,
-    ) -> int:
+        per_day: int | None = None,
+    ) -> int | None:
         """A report and its flag (kind "report", the description as its text) and, through
-        `on_flag`, its alerts, in one transaction; returns the report id."""
+        `on_flag`, its alerts, in one transaction; returns the report id, or None when the
+        reporter already filed `per_day` reports in the last day.
+
+        The limit is checked inside the insert's transaction: checked before it, 12 submits at
+        once were all accepted (limit 3) and could page the emergency contact at will.
+        PostgreSQL serialises one reporter's submits with a transaction-scoped advisory lock;
+        SQLite has one writer at a time, and the count follows the insert, seeing every report
+        committed before it."""
         now = time.time()
+        try:
+            return self._record_report(report, flag, on_flag, per_day, now)
+        except _OverLimit:  # raised inside the transaction: it rolled back
+            return None
+
+    def _record_report(
+        self,
+        report: dict[str, Any],
+        flag: dict[str, Any],
+        on_flag: Callable[[Connection, int], None] | None,
+        per_day: int | None,
+        now: float,
+    ) -> int:
         with self.engine.begin() as conn:
+            reporter = str(report["reporter"])
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(726176, hashtext(%s))", (reporter,)
+                )
             flag_id, report_id = self._flag_with_owner(
                 conn,
                 {**flag, "kind": REPORT_KIND, "status": "new", "created": now},
@@ -32,6 +64,14 @@ class ReportStore(OutboxStore):
                 reports,
                 {**report, "status": "received", "created": now, "updated": now},
             )
+            if per_day is not None:
+                filed = conn.execute(
+                    select(func.count()).where(
+                        reports.c.reporter == reporter, reports.c.created >= now - DAY
+                    )
+                ).scalar()
+                if int(filed or 0) > per_day:  # this one included
+                    raise _OverLimit
             if on_flag is not None:
                 on_flag(conn, flag_id)
             return int(report_id)

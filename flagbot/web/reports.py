@@ -74,6 +74,8 @@ def init(app: Flask) -> None:
         targets = [one_line(t)[:MAX_TARGET_CHARS] for t in form.get("targets", "").splitlines()]
         targets = [t for t in targets if t][:MAX_TARGETS]
         description = form.get("description", "")[:MAX_DESCRIPTION_CHARS].strip()
+        # PostgreSQL's text cannot hold NUL: such a report was an HTTP 500, and lost
+        description = description.replace("\x00", "\ufffd")
         if wiki not in wikis or category not in REPORT_CATEGORIES or not targets:
             abort(400, "choose a wiki and a category, and name at least one diff, page or user")
         store: Store = context()["store"]
@@ -83,8 +85,6 @@ def init(app: Flask) -> None:
         refusal, per_day = _eligibility(wiki_settings, user)
         if refusal:
             return render_template("report_done.html", refused=refusal), 403
-        if store.reports_today(user, time.time() - DAY) >= per_day:
-            return render_template("report_done.html", limited=True, per_day=per_day), 429
         _label, flag_category, severity = REPORT_CATEGORIES[category]
         verdict = decide(
             0.0,
@@ -123,7 +123,9 @@ def init(app: Flask) -> None:
         def enqueue(conn: Any, flag_id: int) -> None:
             Store.queue_alerts(conn, flag_id, deliveries(settings, wiki, verdict.routes))
 
-        report_id = store.record_report(row, flag, enqueue)
+        report_id = store.record_report(row, flag, enqueue, per_day)
+        if report_id is None:
+            return render_template("report_done.html", limited=True, per_day=per_day), 429
         store.audit(user, "report", None, f"R-{report_id} {category}")
         reported = reported_revision(row["targets"])
         flag_id = store.report_flag_id(report_id)
