@@ -439,7 +439,8 @@ def test_a_report_reaches_the_right_reviewers_and_never_leaks(web, tmp_path):
     app, store, _, _ = web
     reporter = login(app, "Editor1")
     description = "he wrote that he knows my school and will wait for me there"
-    target = "https://en.wikipedia.org/w/index.php?diff=555&oldid=554"
+    # the reporter controls all that follows the base URL: it used to be the alert's Diff: line
+    target = "https://en.wikipedia.org/w/index.php?diff=555&oldid=554&why=he-knows-my-school"
     answer = file_report(reporter, "Editor1", "threat", f"{target}\nUser:Mallory", description)
     assert answer.status_code == 200 and "R-1" in answer.get_data(as_text=True)
     assert "received" in reporter.get("/my-reports").get_data(as_text=True)
@@ -460,9 +461,11 @@ def test_a_report_reaches_the_right_reviewers_and_never_leaks(web, tmp_path):
     assert "Editor1" in oversighter.get(f"/flag/{report_flag.id}").get_data(as_text=True)
 
     assert deliver(store, settings).delivered >= 1
-    for mail in (tmp_path / "outbox").glob("*.eml"):
+    mails = list((tmp_path / "outbox").glob("*.eml"))
+    assert mails
+    for mail in mails:
         text = mail.read_text() + message_from_bytes(mail.read_bytes()).get_payload()
-        for secret in ("Editor1", "knows my school", "Mallory"):
+        for secret in ("Editor1", "knows my school", "knows-my-school", "Mallory", "diff=555"):
             assert secret not in text
 
 
@@ -735,6 +738,42 @@ def test_a_reporter_who_asked_is_mailed_each_new_status_and_nothing_more(web):
     assert "https://flagbot.example.org/my-reports" in body
     for secret in ("Follower", "follows", "Oversighter1", "hounding"):
         assert secret not in subject + body
+
+
+def test_status_notices_name_neither_the_reporter_nor_the_outcome_in_logs(web, caplog):
+    """ "alert sent to wikimail:Editor1 … route status:acted on" told anyone with the bot's
+    logs (or `flagbot status`) who reported and what came of it."""
+    import logging
+
+    from flagbot.alerts.sender import deliver
+
+    app, store, _, _ = web
+    settings = app.extensions["flagbot"]["settings"]
+    reporter = login(app, "Editor1")
+    file_report(reporter, "Editor1", "hounding", "User:Follower", "he follows me", notify="1")
+    (flag,) = [f for f in store.iter_flags() if f.kind == "report"]
+    oversighter = login(app, "Oversighter1")
+    data = {"csrf": "token-Oversighter1", "decision": "confirm"}
+    oversighter.post(f"/flag/{flag.id}/decide", data=data)
+
+    def fail(alert, *_args):
+        raise RuntimeError(f"no such user {alert.address}")  # channels' errors name them
+
+    channels = {"dryrun": fail, "wikimail": fail, "smtp": fail}
+    import flagbot.alerts.sender as sender
+
+    real = sender.notifiers
+    sender.notifiers = lambda: channels  # type: ignore[assignment]
+    try:
+        with caplog.at_level(logging.INFO, logger="flagbot"):
+            deliver(store, settings, now=time.time() + 1)
+    finally:
+        sender.notifiers = real
+    notices = [r for r in caplog.records if "reporter" in r.getMessage()]
+    assert notices  # the notices were tried, and said so
+    for record in caplog.records:
+        assert "Editor1" not in record.getMessage() and "acted on" not in record.getMessage()
+    assert not any("Editor1" in line for line in store.outbox_errors())
 
 
 def test_a_reporter_learns_nothing_about_the_queue_from_the_answers(web):

@@ -91,6 +91,7 @@ def one_line(value: str) -> str:
 
 
 WITHHELD = "(not shown: a page title or user name is what was flagged)"
+REPORT_LINKS = "(not shown: the report's links are in the review queue)"
 
 
 def render(alert: Alert) -> tuple[str, str]:
@@ -123,7 +124,8 @@ def render(alert: Alert) -> tuple[str, str]:
             f"Categories: {', '.join(item.categories)}",
             f"Score:      {item.score:.2f}",
             f"Rules:      {', '.join(item.rule_ids) or '-'}",
-            f"Diff:       {item.diff_url}",
+            # a report's links are the reporter's own text (anything can follow the base URL)
+            f"Diff:       {REPORT_LINKS if item.report else item.diff_url}",
         ]
         if item.review_url:
             lines.append(f"Review:     {item.review_url}")

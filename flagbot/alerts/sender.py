@@ -420,6 +420,9 @@ def _send_group(
     for row in rows:  # one flag may reach one recipient on several routes: list it once
         seen.setdefault(row.flag.id, FlagRef.of(row.flag, settings.alerts.review_url))
     routes = ",".join(sorted({r.route for r in rows}))
+    # a status notice's recipient is a reporter, its route the outcome: neither goes to a log
+    notice = routes.startswith(STATUS_ROUTE)
+    shown, shown_routes = ("a reporter", "status") if notice else (recipient, routes)
     items = tuple(seen.values())
     alert = Alert(channel, recipient.partition(":")[2], routes, items, digest, items[0].wiki)
     subject, body = render(alert)
@@ -430,8 +433,10 @@ def _send_group(
     except Exception as exc:  # noqa: BLE001 - any channel failure keeps the rows
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
         attempts = max(r.attempts for r in rows) + 1
-        log.warning("alert to %s failed (attempt %d): %s", recipient, attempts, error)
-        report.errors.append(f"{recipient}: {error}")
+        log.warning(
+            "alert to %s failed (attempt %d): %s", shown, attempts, "withheld" if notice else error
+        )
+        report.errors.append(f"{shown}: {'withheld' if notice else error}")
         if error.permanent:
             store.mark_alerts(ids, "failed", error=str(error), attempts=attempts)
             report.failed += len(rows)
@@ -448,4 +453,4 @@ def _send_group(
     store.mark_alerts(ids, "sent", message=uuid.uuid4().hex, sent_at=now)
     report.messages += 1
     report.delivered += len(rows)
-    log.info("alert sent to %s: %d flagged edit(s), route %s", recipient, len(seen), routes)
+    log.info("alert sent to %s: %d flagged edit(s), route %s", shown, len(seen), shown_routes)

@@ -249,12 +249,24 @@ class Store(ActivityStore, ReviewStore, ReportStore):
         """The latest delivery errors of alerts not yet sent: failed, or pending a retry."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(outbox.c.recipient, outbox.c.status, outbox.c.attempts, outbox.c.error)
+                select(
+                    outbox.c.route,
+                    outbox.c.recipient,
+                    outbox.c.status,
+                    outbox.c.attempts,
+                    outbox.c.error,
+                )
                 .where(outbox.c.error.is_not(None), outbox.c.status.in_(("pending", "failed")))
                 .order_by(outbox.c.id.desc())
                 .limit(limit)
             )
-            return [f"{r} ({s}, {a} attempts): {e}" for r, s, a, e in rows]
+            return [
+                # a reporter's status notice: who reported, and the outcome, stay private
+                f"a reporter's status notice ({s}, {a} attempts)"
+                if route.startswith(STATUS_ROUTE)
+                else f"{r} ({s}, {a} attempts): {e}"
+                for route, r, s, a, e in rows
+            ]
 
     def category_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
