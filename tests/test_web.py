@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import io
 import re
+import sys
 import time
 
 import pytest
@@ -300,9 +301,16 @@ def test_web_wsgi_entry_point_reads_the_config_from_the_environment(monkeypatch,
         .replace("sqlite:///flagbot.sqlite3", f"sqlite:///{tmp_path}/store.sqlite3")
     )
     monkeypatch.setenv("FLAGBOT_CONFIG", str(config))
-    import flagbot.web.wsgi as wsgi
+    monkeypatch.delenv("FLAGBOT_WEB_SECRET", raising=False)
+    from flagbot.errors import ConfigError
 
-    app = importlib.reload(wsgi).app
+    # gunicorn's workers would each make their own session secret: refused
+    sys.modules.pop("flagbot.web.wsgi", None)
+    with pytest.raises(ConfigError, match=r"\$FLAGBOT_WEB_SECRET is not set"):
+        importlib.import_module("flagbot.web.wsgi")
+    monkeypatch.setenv("FLAGBOT_WEB_SECRET", "one secret for every worker")
+    sys.modules.pop("flagbot.web.wsgi", None)
+    app = importlib.import_module("flagbot.web.wsgi").app
     assert app.test_client().get("/").status_code == 302  # to the login page
 
 
