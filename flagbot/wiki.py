@@ -70,7 +70,9 @@ class WikiClient:
 
     def account(self, wiki: WikiSettings, user: str) -> tuple[float | None, int]:
         """When the account was registered (epoch seconds; None for the oldest accounts, which
-        have no date, or a user unknown there) and its edit count on the wiki."""
+        have no date) and its edit count on the wiki. A user the wiki does not know counts as
+        an account made now: answered as "no date", an account made today and refused on its
+        home wiki reported about every other wiki with the oldest accounts' limit."""
         import calendar
 
         site = self.site(wiki)
@@ -78,6 +80,8 @@ class WikiClient:
             found: dict[str, Any] = next(iter(site.users([user])), {})
         except Exception as exc:  # pywikibot has retried already
             raise FetchError(f"cannot read the account of a user on {wiki.id}: {exc}") from None
+        if not found or "missing" in found or "invalid" in found:
+            return time.time(), 0
         registered = found.get("registration")
         when = (
             float(calendar.timegm(time.strptime(registered, "%Y-%m-%dT%H:%M:%SZ")))

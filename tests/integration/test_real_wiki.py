@@ -337,3 +337,16 @@ def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
     app = create_app(settings, store=store, groups_lookup=lambda _user: frozenset({"sysop"}))
     page = login(app, "Admin").get(f"/flag/{flag_id}").get_data(as_text=True)
     assert page.count("yes: undo") == 3 and all(f"?diff={rev}" in page for rev in undos)
+
+
+def test_an_account_the_wiki_does_not_know_is_a_newcomer_not_the_oldest(wiki, wiki_settings):
+    """`account()` answered (None, 0) both for the oldest accounts (no registration date) and
+    for a user unknown on that wiki, so an account made today, refused on its home wiki,
+    reported about any other wiki with the full daily limit."""
+    import time
+
+    client = WikiClient(wiki_settings)
+    registered, edits = client.account(wiki_settings.wikis[0], "Nobody-here-7c1d")
+    assert registered is not None and time.time() - registered < 60 and edits == 0
+    registered, edits = client.account(wiki_settings.wikis[0], "Alice")
+    assert registered is not None and edits >= 0  # a real account: its own date
