@@ -897,3 +897,42 @@ def test_a_nul_in_a_report_is_kept_as_a_replacement_character(web):
     assert response.status_code == 200
     (flag,) = [f for f in store.iter_flags(with_text=True) if f.kind == "report"]
     assert flag.text == "my address\ufffd is out" and "\x00" not in flag.title
+
+
+def test_the_audit_log_shows_an_oversighter_only_their_own_wikis(make_settings):
+    """/audit was open to "an oversighter on any wiki", unfiltered: an enwiki oversighter read
+    who filed a dewiki report and the dewiki reviewers' notes."""
+    from flagbot.config import WikiSettings
+
+    settings = make_settings(
+        wikis=(
+            WikiSettings(id="enwiki", url="https://en.wikipedia.org"),
+            WikiSettings(id="dewiki", url="https://de.wikipedia.org"),
+        )
+    )
+    store = Store(settings.store).open()
+    oversight = frozenset({"user", "sysop", "suppress"})
+    roles = {("enwiki", "OversighterEn"): oversight, ("dewiki", "OversighterDe"): oversight}
+    app = create_app(
+        settings,
+        store=store,
+        groups_lookup=lambda wiki, user: roles.get((wiki, user), frozenset({"user"})),
+        revision_lookup=lambda wiki, rev: "visible",
+        account_lookup=lambda wiki, user: (time.time() - 400 * DAY, 800),
+        assessor=lambda wiki, rev: {"rev": rev},
+    )
+    app.config["TESTING"] = True
+    reporter = login(app, "Reporterin")
+    form = {"csrf": "token-Reporterin", "wiki": "dewiki", "category": "hounding"}
+    assert reporter.post("/report", data={**form, "targets": "User:Verfolger"}).status_code == 200
+    (flag,) = [f for f in store.iter_flags() if f.kind == "report"]
+    german = login(app, "OversighterDe")
+    note = {"csrf": "token-OversighterDe", "note": "Akte 7"}
+    assert german.post(f"/flag/{flag.id}/decide", data=note).status_code == 302
+    seen_de = german.get("/audit").get_data(as_text=True)
+    assert "Reporterin" in seen_de and "Akte 7" in seen_de  # their own wiki's
+    seen_en = login(app, "OversighterEn").get("/audit").get_data(as_text=True)
+    for secret in ("Reporterin", "Akte 7", "OversighterDe"):
+        assert secret not in seen_en
+    assert "view_audit" in seen_en  # their own entry
+    store.close()

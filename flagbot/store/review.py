@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -177,10 +178,20 @@ class ReviewStore(StoreBase):
             ]
         return sorted(decided + notes, key=lambda d: d["at"])
 
-    def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
+    def audit_entries(
+        self, wikis: Collection[str] | None = None, actor: str = "", limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The latest audit entries; with `wikis`, only those about flags of these wikis and
+        the `actor`'s own entries about no flag (a queue view, a case search): an oversighter of
+        one wiki read who filed another wiki's reports and its reviewers' notes."""
+        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if wikis is not None:
+            query = query.outerjoin(flags, flags.c.id == audit.c.flag_id).where(
+                flags.c.wiki.in_(list(wikis))
+                | (audit.c.flag_id.is_(None) & (audit.c.actor == actor))
+            )
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit).order_by(audit.c.id.desc()).limit(limit))
-            return [dict(r._mapping) for r in rows]
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def audit(self, actor: str, action: str, flag_id: int | None, detail: str = "") -> None:
         with self.engine.begin() as conn:

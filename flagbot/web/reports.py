@@ -126,9 +126,9 @@ def init(app: Flask) -> None:
         report_id = store.record_report(row, flag, enqueue, per_day)
         if report_id is None:
             return render_template("report_done.html", limited=True, per_day=per_day), 429
-        store.audit(user, "report", None, f"R-{report_id} {category}")
-        reported = reported_revision(row["targets"])
         flag_id = store.report_flag_id(report_id)
+        store.audit(user, "report", flag_id, f"R-{report_id} {category}")  # seen by its wiki's
+        reported = reported_revision(row["targets"])
         if reported is not None and flag_id is not None:  # read it before a reviewer asks
             context()["assessments"].start(flag_id, wiki, reported)
         return render_template("report_done.html", reference=f"R-{report_id}", limited=False)

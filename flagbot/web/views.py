@@ -196,7 +196,10 @@ def init(app: Flask) -> None:
     def audit_log() -> Any:
         store = context()["store"]
         store.audit(session["user"], "view_audit", None, "")
-        return render_template("audit.html", entries=store.audit_entries())
+        overseen = oversees()
+        everywhere = {w.id for w in context()["settings"].wikis} <= overseen
+        entries = store.audit_entries(None if everywhere else overseen, session["user"])
+        return render_template("audit.html", entries=entries)
 
     @app.get("/export.csv")
     @oversighter
