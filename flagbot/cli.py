@@ -223,20 +223,25 @@ def _score_columns(verdict: Any) -> dict[str, Any]:
     }
 
 
+REPORT_WITHHELD = "(a confidential report: see the review queue)"
+
+
 def cmd_flags(args: argparse.Namespace) -> int:
-    from flagbot.store import Store
+    from flagbot.store import REPORT_KIND, Store
 
     store = Store(_settings(args).store).open()
     try:
         found_patterns = store.pattern_details()
         for flag in store.iter_flags():
             created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flag.created))
+            # what a confidential report names is for the oversighters' own views only
+            report = flag.kind == REPORT_KIND
             record = {
                 "wiki": flag.wiki,
                 "rev_id": flag.rev_id,
                 "kind": flag.kind,
-                "title": flag.title,
-                "user": flag.user,
+                "title": REPORT_WITHHELD if report else flag.title,
+                "user": REPORT_WITHHELD if report else flag.user,
                 "categories": list(flag.categories),
                 "score": round(flag.score, 6),
                 "rules": list(flag.rule_ids),
@@ -253,7 +258,8 @@ def cmd_flags(args: argparse.Namespace) -> int:
             else:
                 print(
                     f"{created}  {flag.wiki}  rev {flag.rev_id}  {','.join(flag.categories)}  "
-                    f"{flag.score:.2f}  {flag.status}  {flag.title}  {flag.diff_url}"
+                    f"{flag.score:.2f}  {flag.status}  {record['title']}  "
+                    f"{REPORT_WITHHELD if report else flag.diff_url}"
                 )
     finally:
         store.close()

@@ -936,3 +936,36 @@ def test_the_audit_log_shows_an_oversighter_only_their_own_wikis(make_settings):
         assert secret not in seen_en
     assert "view_audit" in seen_en  # their own entry
     store.close()
+
+
+def test_reports_stay_out_of_anonymous_metrics_and_the_flags_listing(make_settings, tmp_path):
+    """/metrics (no login) counted reports per category exactly — a small count recoverable by
+    filing reports and subtracting — and `flagbot flags --json` printed what a report named."""
+    import json
+    import subprocess
+
+    settings = make_settings()
+    settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, metrics=True))
+    store = Store(settings.store).open()
+    app = create_app(
+        settings,
+        store=store,
+        groups_lookup=lambda user: GROUPS.get(user, frozenset()),
+        revision_lookup=lambda wiki, rev: "visible",
+        account_lookup=lambda wiki, user: (time.time() - 400 * DAY, 800),
+        assessor=lambda wiki, rev: {"rev": rev},
+    )
+    app.config["TESTING"] = True
+    reporter = login(app, "Editor1")
+    assert file_report(reporter, "Editor1", "threat", "User:Threatener").status_code == 200
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'category="threat"' not in metrics and "flagbot_flags_stored" in metrics
+    listing = subprocess.run(
+        [sys.executable, "-m", "flagbot.cli", "flags", "--json", "--store", settings.store],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (record,) = [json.loads(line) for line in listing.splitlines()]
+    assert record["kind"] == "report" and "Threatener" not in listing
+    store.close()

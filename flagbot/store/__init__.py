@@ -268,10 +268,14 @@ class Store(ActivityStore, ReviewStore, ReportStore):
                 for route, r, s, a, e in rows
             ]
 
-    def category_counts(self) -> dict[str, int]:
+    def category_counts(self, reports: bool = True) -> dict[str, int]:
+        """Flags per category; without `reports`, confidential reports are not counted."""
         counts: dict[str, int] = {}
+        query = select(flags.c.categories)
+        if not reports:
+            query = query.where(flags.c.kind != REPORT_KIND)
         with self.engine.connect() as conn:
-            for (cats,) in conn.execute(select(flags.c.categories)):
+            for (cats,) in conn.execute(query):
                 for category in _split(cats):
                     counts[category] = counts.get(category, 0) + 1
         return counts
