@@ -289,6 +289,47 @@ def test_web_groups_are_read_again_so_a_removed_admin_loses_access(make_settings
     assert client.get("/").status_code == 403
 
 
+def test_a_revoked_reviewer_loses_access_at_the_next_re_check(make_settings, monkeypatch):
+    """The 10-minute re-check was answered from the wiki client's one-hour cache, and while the
+    wiki could not be read the last role was kept without bound."""
+    from flagbot.errors import FetchError
+    from flagbot.web import auth
+
+    settings = make_settings()
+    settings = dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, groups_refresh_seconds=600.0)
+    )
+    app = create_app(settings, groups_lookup=lambda user: frozenset())
+    now = [1_000_000.0]
+    monkeypatch.setattr(auth.time, "time", lambda: now[0])
+    on_wiki = {"Admin1": frozenset({"sysop"})}
+    cached = dict(on_wiki)  # what WikiClient.user_groups answers without `fresh`
+    readable = [True]
+
+    def groups(wiki_id, user, fresh=False):
+        if not readable[0]:
+            raise FetchError("the wiki does not answer")
+        if fresh:
+            cached[user] = on_wiki.get(user, frozenset())
+        return cached.get(user, frozenset())
+
+    app.extensions["flagbot"]["groups"] = groups
+    client = login(app, "Admin1")
+    assert client.get("/").status_code == 200
+    on_wiki["Admin1"] = frozenset({"user"})  # desysopped on the wiki
+    now[0] += 601
+    assert client.get("/").status_code == 403  # the wiki itself was asked, not the cache
+
+    other = login(app, "Admin2")
+    on_wiki["Admin2"] = frozenset({"sysop"})
+    assert other.get("/").status_code == 200
+    readable[0] = False  # the wiki goes away
+    now[0] += 601
+    assert other.get("/").status_code == 200  # the last role, for a while
+    now[0] += 3 * 601
+    assert other.get("/").status_code == 403  # not without bound
+
+
 def test_web_wsgi_entry_point_reads_the_config_from_the_environment(monkeypatch, tmp_path):
     import importlib
 

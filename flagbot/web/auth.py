@@ -124,21 +124,28 @@ def context() -> dict[str, Any]:
 
 
 def refresh_role(force: bool = False) -> None:
-    """Read the user's groups on every configured wiki at login (never cached) and every
-    `groups_refresh_seconds`: rights are per wiki, as on the wikis themselves."""
+    """Read the user's groups on every configured wiki, from the wiki itself (never a cache),
+    at login and every `groups_refresh_seconds`: rights are per wiki, as on the wikis themselves.
+    A wiki that cannot be read keeps the last role it gave for at most two more re-checks;
+    after that the user has no role there. (The re-check was answered from an hour's cache,
+    and an unreadable wiki kept a revoked reviewer's role without bound.)"""
     settings = context()["settings"]
     web = settings.web
-    if not force and time.time() - session.get("groups_at", 0) < web.groups_refresh_seconds:
+    now = time.time()
+    if not force and now - session.get("groups_at", 0) < web.groups_refresh_seconds:
         return
     known: dict[str, str] = session.get("roles", {})
+    confirmed: dict[str, float] = dict(session.get("roles_at", {}))
     roles: dict[str, str] = {}
     for wiki in settings.wikis:
         try:
-            groups = context()["groups"](wiki.id, session["user"], force)
+            groups = context()["groups"](wiki.id, session["user"], True)
         except FetchError:
-            if wiki.id in known and not force:
-                roles[wiki.id] = known[wiki.id]  # keep the last known role for now
+            fresh_enough = now - confirmed.get(wiki.id, 0) <= 3 * web.groups_refresh_seconds
+            if wiki.id in known and not force and fresh_enough:
+                roles[wiki.id] = known[wiki.id]  # keep the last known role for a while
             continue
+        confirmed[wiki.id] = now
         if groups & set(web.oversight_groups):
             roles[wiki.id] = OVERSIGHTER
         elif groups & set(web.admin_groups):
@@ -148,8 +155,9 @@ def refresh_role(force: bool = False) -> None:
     if not roles and force:
         abort(503)  # no wiki answered: nobody can say what this user may see
     session["roles"] = roles
+    session["roles_at"] = confirmed
     session["role"] = next((r for r in (OVERSIGHTER, ADMIN) if r in roles.values()), "")
-    session["groups_at"] = time.time()
+    session["groups_at"] = now
 
 
 def role_on(wiki_id: str) -> str:
