@@ -536,18 +536,38 @@ def test_reports_are_private_to_their_reporter_and_limited_per_day(web):
 
 
 def test_report_counts_show_the_scale_without_exposing_anyone(web):
-    app, _, _, _ = web
-    editor = login(app, "Editor1")
-    for n in range(3):
-        file_report(editor, "Editor1", "hounding", f"User:Follower{n}")
-    admin = login(app, "Admin1")
-    for n in range(3):
-        file_report(admin, "Admin1", "hounding", f"User:Other{n}")
+    """Counts of ended months only, never the viewer's own reports: filing reports until a
+    "fewer than 5" cell turned into a number, then subtracting one's own, recovered a hidden
+    count of 2."""
+    import calendar
+
+    from sqlalchemy import update
+
+    from flagbot.store.schema import reports
+
+    app, store, _, _ = web
+    editor, admin = login(app, "Editor1"), login(app, "Admin1")
+    oversighter = login(app, "Oversighter1")
+    for client, user in ((editor, "Editor1"), (admin, "Admin1"), (oversighter, "Oversighter1")):
+        for n in range(3 if user != "Oversighter1" else 2):
+            file_report(client, user, "hounding", f"User:Follower{n}")
     file_report(admin, "Admin1", "threat", "User:Threatener")
+    today = time.gmtime()
+    last_month = calendar.timegm((today.tm_year, today.tm_mon, 1, 0, 0, 0)) - 5 * DAY
+    with store.engine.begin() as conn:  # filed last month
+        conn.execute(update(reports).values(created=last_month))
+    month = time.strftime("%Y-%m", time.gmtime(last_month))
     page = editor.get("/stats/reports").get_data(as_text=True)  # any account, by default
-    month = time.strftime("%Y-%m", time.gmtime())
-    assert month in page and ">6<" in page and "fewer than 5" in page  # 6 hounding, 1 threat
+    # 8 hounding reports, 3 of them the viewer's own: 5 shown; 1 threat
+    assert month in page and ">5<" in page and "fewer than 5" in page
     assert "Follower" not in page and "Threatener" not in page and "Admin1" not in page
+    assert ">8<" in login(app, "Someone").get("/stats/reports").get_data(as_text=True)
+    # the differencing attack: the oversighter's 2 hide as "fewer than 5" to an admin who files
+    # reports of their own this month; nothing of this month shows, and own ones never count
+    for n in range(3):
+        file_report(admin, "Admin1", "pii", f"User:Probe{n}")
+    this_month = time.strftime("%Y-%m", today)
+    assert this_month not in admin.get("/stats/reports").get_data(as_text=True)
     settings = app.extensions["flagbot"]["settings"]
     app.extensions["flagbot"]["settings"] = dataclasses.replace(
         settings, web=dataclasses.replace(settings.web, report_stats_groups=("sysop",))

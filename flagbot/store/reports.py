@@ -102,11 +102,15 @@ class ReportStore(OutboxStore):
             )
             return [dict(r._mapping) for r in rows]
 
-    def report_counts(self) -> dict[tuple[str, str], int]:
-        """Reports per (month "YYYY-MM", category): counts only."""
+    def report_counts(self, before: float, besides: str = "") -> dict[tuple[str, str], int]:
+        """Reports per (month "YYYY-MM", category) filed before `before`, not counting those
+        of `besides` (the viewer): counts only."""
         counts: dict[tuple[str, str], int] = {}
+        query = select(reports.c.created, reports.c.category).where(
+            reports.c.created < before, reports.c.reporter != besides
+        )
         with self.engine.connect() as conn:
-            for created, category in conn.execute(select(reports.c.created, reports.c.category)):
+            for created, category in conn.execute(query):
                 key = (time.strftime("%Y-%m", time.gmtime(created)), category)
                 counts[key] = counts.get(key, 0) + 1
         return counts
