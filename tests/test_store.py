@@ -275,3 +275,56 @@ def test_a_reporters_daily_limit_holds_when_twelve_reports_arrive_at_once(store)
     with store.engine.connect() as conn:
         assert len(conn.execute(select(reports.c.id)).all()) == 3
         assert len(conn.execute(select(flags.c.id)).all()) == 3  # the refused left no flag
+
+
+def test_the_two_person_rule_never_agrees_with_a_replaced_proposal(store):
+    """A proposes "confirm" for a second review; then at once A replaces it by
+    "false_positive" while B agrees to "confirm". B's agreement may count only if it came
+    before A's replacement (2 of 5 trials on PostgreSQL agreed with the replaced proposal)."""
+    import threading
+    import time
+
+    from sqlalchemy import event
+
+    from flagbot.store.schema import decisions
+
+    def slow_reader(_conn, _cursor, statement, *_args):
+        # B lingers after reading the proposal, so that A's replacement falls inside its
+        # decision: without the lock B then agreed with a proposal that no longer stood
+        if threading.current_thread().name == "B" and "FROM decisions" in statement:
+            time.sleep(0.3)
+
+    event.listen(store.engine, "after_cursor_execute", slow_reader)
+    for trial in range(3):
+        store.record_batch("test", [outcome(500 + trial, flagged=True)], None)
+        flag_id = max(f.id for f in store.iter_flags())
+        assert store.record_decision(flag_id, "A", "confirm", second=True) == "second_review"
+        start = threading.Barrier(2)
+
+        def decide(reviewer, decision, second, flag_id=flag_id, start=start):
+            start.wait()
+            if reviewer == "A":
+                time.sleep(0.1)  # B has read the proposal by now
+            store.record_decision(flag_id, reviewer, decision, second=second)
+
+        threads = [
+            threading.Thread(target=decide, args=("A", "false_positive", True), name="A"),
+            threading.Thread(target=decide, args=("B", "confirm", False), name="B"),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(decisions.c.reviewer, decisions.c.decision)
+                .where(decisions.c.flag_id == flag_id)
+                .order_by(decisions.c.id)
+            ).all()
+        status = store.flag(flag_id).status
+        if [tuple(r) for r in rows[1:]] == [("B", "confirm"), ("A", "false_positive")]:
+            assert status == "second_review"  # B agreed first; A's new proposal waits again
+        else:
+            assert [tuple(r) for r in rows[1:]] == [("A", "false_positive"), ("B", "confirm")]
+            assert status == "second_review"  # B disagreed with the standing proposal
+    event.remove(store.engine, "after_cursor_execute", slow_reader)

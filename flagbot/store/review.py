@@ -100,6 +100,11 @@ class ReviewStore(StoreBase):
         again, replaces the proposal and still waits.
         """
         with self.engine.begin() as conn:
+            # decisions on one flag one at a time: a write first takes the row's lock
+            # (PostgreSQL) or the database's write lock (SQLite) before the proposal is read;
+            # read first, a second reviewer's agreement was matched against a proposal the
+            # first reviewer had just replaced
+            conn.execute(update(flags).where(flags.c.id == flag_id).values(status=flags.c.status))
             status = conn.execute(select(flags.c.status).where(flags.c.id == flag_id)).scalar()
             proposal = conn.execute(
                 select(decisions.c.reviewer, decisions.c.decision)
