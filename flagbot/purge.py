@@ -46,9 +46,15 @@ def purge_hidden(store: Store, settings: Settings, client: WikiClient | None = N
 
 def purge_expired(store: Store, settings: Settings) -> int:
     """Retention: the text of flags and reports older than `text_retention_days` is forgotten,
-    and activity (who edited which page when) older than the hounding window."""
+    activity (who edited which page when) older than the hounding window, and the borderline
+    edits repeated targeting counts (`pattern_edits`, which grew for ever)."""
     purged = store.purge_older_than(time.time() - settings.text_retention_days * 86400)
-    store.prune_activity(time.time() - settings.hounding.days * 86400)  # hounding's window only
+    # hounding's window; the borderline edits of repeated targeting for its window, or while
+    # their flags' text is kept (a review page shows their scores), whichever is longer
+    aimed_days = max(settings.repeat.days, settings.text_retention_days)
+    store.prune_activity(
+        time.time() - settings.hounding.days * 86400, time.time() - aimed_days * 86400
+    )
     if purged:
         log.info(
             "retention: forgot the text of %d flag(s) older than %g days",

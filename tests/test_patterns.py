@@ -151,6 +151,20 @@ def test_repeated_borderline_edits_at_one_target_raise_one_pattern_flag(
     assert pattern_flags(again.store)[0][1]["rev_ids"] == [1001, 1002, 1005, 1006]
     assert len(pattern_flags(again.store)) == 1
 
+    # retention: the borderline edits counted are kept while their flags' text is (here ten
+    # years), and forgotten after it (the default 90 days; these are from January)
+    from flagbot.purge import purge_expired
+
+    def aimed_rows():
+        with again.store.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM pattern_edits").scalar()
+
+    assert aimed_rows() >= 4
+    purge_expired(again.store, dataclasses.replace(settings, text_retention_days=3650.0))
+    assert aimed_rows() >= 4
+    purge_expired(again.store, settings)
+    assert aimed_rows() == 0
+
 
 def test_borderline_edits_spread_wider_than_the_window_raise_nothing(
     tmp_path, make_settings, scorer

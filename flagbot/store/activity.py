@@ -354,10 +354,13 @@ class ActivityStore(StoreBase):
         self._window_counts[(wiki, pages)] = (since, int(count or 0))
         return int(count or 0)
 
-    def prune_activity(self, before: float) -> int:
-        """Forget activity and follows older than the hounding window: both stay bounded."""
+    def prune_activity(self, before: float, aimed_before: float | None = None) -> int:
+        """Forget activity and follows older than `before` (the hounding window), and the
+        borderline edits aimed at targets older than `aimed_before`: all stay bounded."""
         with self.engine.begin() as conn:
             conn.execute(follows.delete().where(follows.c.time < before))
+            if aimed_before is not None:
+                conn.execute(pattern_edits.delete().where(pattern_edits.c.time < aimed_before))
             return conn.execute(activity.delete().where(activity.c.time < before)).rowcount
 
     @staticmethod
