@@ -649,9 +649,10 @@ def build(settings: Settings) -> Pipeline:
 def run_until_stopped(
     settings: Settings, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """`flagbot run`/`replay`: the pipeline and the sender thread until the source ends or
-    SIGINT/SIGTERM; then a last delivery pass. Returns the summary."""
+    """`flagbot run`/`replay`: the pipeline, the sender thread and the retention thread until
+    the source ends or SIGINT/SIGTERM; then a last delivery pass. Returns the summary."""
     from flagbot.alerts.sender import deliver, run_sender
+    from flagbot.purge import run_retention
 
     pipeline = build(settings)
     if settings.metrics_port:
@@ -675,7 +676,14 @@ def run_until_stopped(
         name="alerts",
         daemon=True,
     )
+    retention = threading.Thread(
+        target=run_retention,
+        args=(pipeline.store, settings, sender_stop, pipeline.client),
+        name="retention",
+        daemon=True,
+    )
     sender.start()
+    retention.start()
     try:
         summary = pipeline.run(stop, progress).as_dict()
     finally:
@@ -683,6 +691,7 @@ def run_until_stopped(
         sender_stop.set()
         pipeline.alerts_queued.set()
         sender.join()
+        retention.join()
     try:
         report = deliver(pipeline.store, settings, client=pipeline.client)  # the last batch's
         summary["alerts"] = {"sent": report.messages, "held": report.held or None}

@@ -8,11 +8,12 @@ revision, flagbot must not be the place where its text survives.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 
 from flagbot.config import Settings
-from flagbot.errors import FetchError
+from flagbot.errors import FetchError, StoreUnavailable
 from flagbot.store import Store
 from flagbot.wiki import WikiClient
 
@@ -62,3 +63,24 @@ def purge_expired(store: Store, settings: Settings) -> int:
             settings.text_retention_days,
         )
     return purged
+
+
+def run_retention(
+    store: Store, settings: Settings, stop: threading.Event, client: WikiClient | None = None
+) -> None:
+    """`flagbot run`'s retention thread: a minute after the start (or `purge_interval`, if
+    shorter) and then every `purge_interval` seconds, forget the text of revisions the wiki has
+    hidden (a replayed file has no wiki to ask) and whatever is past retention."""
+    client = client or WikiClient(settings)
+    online = settings.source.type != "replay"
+    wait = min(settings.purge_interval, 60.0)
+    while not stop.wait(wait):
+        wait = settings.purge_interval
+        try:
+            if online:
+                purge_hidden(store, settings, client)
+            purge_expired(store, settings)
+        except StoreUnavailable as exc:
+            log.warning("no retention pass (%s); next in %.0f s", exc, wait)
+        except Exception:  # noqa: BLE001 - the bot goes on; the next pass tries again
+            log.exception("retention pass failed; next in %.0f s", wait)

@@ -82,13 +82,9 @@ def run_sender(
 ) -> None:
     """`flagbot run`'s sender thread: drain when `wake` is set (a batch that queued alerts has
     committed) and at the latest every `interval` seconds (retries, bursts, digests) until
-    stopped, and check for revisions the wiki has hidden every `purge_interval` seconds.
-    Whoever sets `stop` sets `wake` too, so the thread ends at once."""
-    from flagbot.purge import purge_expired, purge_hidden
-
+    stopped. Whoever sets `stop` sets `wake` too, so the thread ends at once. (Retention is
+    `flagbot.purge.run_retention`'s thread, not this one's.)"""
     client = client or WikiClient(settings)
-    next_purge = time.monotonic() + min(settings.purge_interval, 60.0)
-    online = settings.source.type != "replay"  # a replayed file has no wiki to ask
     while True:
         if wake is None:
             stop.wait(settings.alerts.interval)
@@ -101,11 +97,6 @@ def run_sender(
             report = deliver(store, settings, client=client)
             if metrics is not None:
                 metrics.delivery_pass(report.failed + report.retrying, store.outbox_counts())
-            if time.monotonic() >= next_purge:
-                if online:
-                    purge_hidden(store, settings, client)
-                purge_expired(store, settings)
-                next_purge = time.monotonic() + settings.purge_interval
         except StoreUnavailable as exc:  # the outbox is in the database: wait for it
             log.warning(
                 "no alert delivery pass (%s); retrying in %.0f s", exc, settings.alerts.interval

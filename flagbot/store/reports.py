@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from flagbot.store.outbox import OutboxStore
-from flagbot.store.schema import REPORT_KEY_BASE, REPORT_KIND, STATUS_ROUTE, outbox, reports
+from flagbot.store.schema import REPORT_KEY_BASE, REPORT_KIND, outbox, reports
 
 DAY = 86400.0
 
@@ -134,9 +134,14 @@ class ReportStore(OutboxStore):
                 update(reports).where(reports.c.flag_id == flag_id).values(assessment=assessment)
             )
 
-    def set_report_status(self, flag_id: int, status: str) -> None:
-        """The status the reporter sees; a reporter who asked is sent a wiki email the first
-        time the report reaches each status (an outbox row on the route "status:<status>")."""
+    def set_report_status(
+        self,
+        flag_id: int,
+        status: str,
+        on_change: Callable[[Connection, dict[str, Any]], None] | None = None,
+    ) -> None:
+        """The status the reporter sees; when it changes, `on_change(conn, the report's row)`
+        runs in the same transaction (flagbot.web.reports decides whom that tells)."""
         with self.engine.begin() as conn:
             row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
             if row is None or row.status == status:
@@ -146,9 +151,13 @@ class ReportStore(OutboxStore):
                 .where(reports.c.flag_id == flag_id)
                 .values(status=status, updated=time.time())
             )
-            route = f"{STATUS_ROUTE}{status}"
-            already = conn.execute(
-                select(outbox.c.id).where(outbox.c.flag_id == flag_id, outbox.c.route == route)
-            ).first()
-            if row.notify and already is None:
-                self.queue_alerts(conn, flag_id, [(route, f"wikimail:{row.reporter}")])
+            if on_change is not None:
+                on_change(conn, {**row._mapping, "status": status})
+
+    @staticmethod
+    def route_queued(conn: Connection, flag_id: int, route: str) -> bool:
+        """Whether the flag already has an outbox row on `route`."""
+        found = conn.execute(
+            select(outbox.c.id).where(outbox.c.flag_id == flag_id, outbox.c.route == route)
+        ).first()
+        return found is not None

@@ -26,7 +26,7 @@ from flagbot.config import REPORT_CATEGORIES
 from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
-from flagbot.store import SECOND_REVIEW, Flag, Store
+from flagbot.store import SECOND_REVIEW, STATUS_ROUTE, Flag, Store
 from flagbot.web.auth import context
 
 MAX_TARGETS, MAX_TARGET_CHARS, MAX_DESCRIPTION_CHARS = 10, 500, 5000
@@ -177,12 +177,24 @@ def _in_groups(groups: tuple[str, ...]) -> bool:
     return False
 
 
+def set_status(flag_id: int, status: str) -> None:
+    """The status a report's reporter sees; a reporter who asked is sent a wiki email the first
+    time the report reaches each status (an outbox row on the route "status:<status>")."""
+
+    def tell_reporter(conn: Any, report: dict[str, Any]) -> None:
+        route = f"{STATUS_ROUTE}{report['status']}"
+        if report["notify"] and not Store.route_queued(conn, flag_id, route):
+            Store.queue_alerts(conn, flag_id, [(route, f"wikimail:{report['reporter']}")])
+
+    context()["store"].set_report_status(flag_id, status, tell_reporter)
+
+
 def decided(flag_id: int, status: str) -> None:
     """A reviewer's decision on a report's flag (the flag's status after it) becomes the
     status its reporter sees."""
     shown = REPORT_STATUS.get(status)
     if shown:
-        context()["store"].set_report_status(flag_id, shown)
+        set_status(flag_id, shown)
 
 
 def _eligibility(wiki: Any, user: str) -> tuple[str, int]:

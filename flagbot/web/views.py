@@ -104,10 +104,10 @@ def init(app: Flask) -> None:
         report = store.report_for_flag(flag_id) if found and found.kind == "report" else None
         assessed = None
         if found and report:
-            if report["status"] == "received":
-                store.set_report_status(flag_id, "in review")  # the reporter sees someone looked
-            from flagbot.web.reports import assessment
+            from flagbot.web.reports import assessment, set_status
 
+            if report["status"] == "received":
+                set_status(flag_id, "in review")  # the reporter sees someone looked
             assessed = assessment(found, report)
         return render_template(
             "flag.html",

@@ -210,9 +210,8 @@ def test_exempt_groups_are_looked_up_on_the_wiki(wiki, wiki_settings, scorer):
 
 
 def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings, scorer):
-    """`flagbot run`'s sender thread purges on its own, even with the stale check off."""
-    from flagbot.alerts.sender import run_sender
-    from flagbot.purge import purge_hidden
+    """`flagbot run`'s retention thread purges on its own, even with the stale check off."""
+    from flagbot.purge import purge_hidden, run_retention
 
     title = fresh_title("User talk")
     revs = post_comments(
@@ -237,7 +236,7 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
         alerts=dataclasses.replace(wiki_settings.alerts, stale_check=False, interval=0.1),
     )
     stop = threading.Event()
-    sender = threading.Thread(target=run_sender, args=(store, settings, stop))
+    sender = threading.Thread(target=run_retention, args=(store, settings, stop))
     sender.start()
     try:
         deadline = time.monotonic() + 20
