@@ -38,6 +38,7 @@ from flagbot.config import SourceSettings, embedded_default  # noqa: E402
 from flagbot.pipeline import Pipeline, Scorer  # noqa: E402
 from flagbot.rules import load_rules  # noqa: E402
 from flagbot.store import Store  # noqa: E402
+from flagbot.wiki import WikiClient  # noqa: E402
 
 csv.field_size_limit(sys.maxsize)
 
@@ -82,7 +83,7 @@ def bench_pipeline(texts: list[str], n: int, cascade: bool) -> float:
         store = Store(settings.store).open()
         model = load_model("default", cascade)
         scorer = Scorer.build(settings, model, load_rules(settings.rules))
-        pipeline = Pipeline(settings, store, scorer, make_enqueue(settings))
+        pipeline = Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
         started = time.perf_counter()
         summary = pipeline.run(threading.Event())
         seconds = time.perf_counter() - started

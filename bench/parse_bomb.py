@@ -29,6 +29,7 @@ from flagbot.config import BudgetSettings, SourceSettings, embedded_default  # n
 from flagbot.pipeline import Pipeline, Scorer  # noqa: E402
 from flagbot.rules import load_rules  # noqa: E402
 from flagbot.store import Store  # noqa: E402
+from flagbot.wiki import WikiClient  # noqa: E402
 from flagbot.wikitext import readable_text  # noqa: E402
 from tests.conftest import rc_event  # noqa: E402
 
@@ -59,7 +60,8 @@ def main() -> int:
     )
     model = load_model("default")
     scorer = Scorer.build(settings, model, load_rules(settings.rules))
-    pipeline = Pipeline(settings, Store(settings.store).open(), scorer, make_enqueue(settings))
+    store = Store(settings.store).open()
+    pipeline = Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
     started = time.monotonic()
     summary = pipeline.run(threading.Event())
     batch = time.monotonic() - started

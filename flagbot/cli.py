@@ -92,14 +92,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _scorer(args: argparse.Namespace) -> Any:
-    from flagbot.classifier import load_model
-    from flagbot.pipeline import Scorer
-    from flagbot.rules import load_rules
+    from flagbot.pipeline import build_scorer
 
-    settings = _settings(args)
-    return Scorer.build(
-        settings, load_model(settings.model, settings.cascade), load_rules(settings.rules)
-    )
+    return build_scorer(_settings(args))
 
 
 def _port(text: str) -> int:

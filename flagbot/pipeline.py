@@ -230,12 +230,12 @@ class Pipeline:
         settings: Settings,
         store: Store,
         scorer: Scorer,
-        on_flag: OnFlag | None = None,
-        client: WikiClient | None = None,
+        on_flag: OnFlag | None,
+        client: WikiClient,
         metrics: Metrics | None = None,
     ):
         self.settings = settings
-        self.client = client or WikiClient(settings)
+        self.client = client  # the run's one client: never a second one with its own cache
         self.metrics = metrics or Metrics()
         self.store = store
         self.scorer = scorer
@@ -633,16 +633,23 @@ def _batches(
 
 
 # --- composition and lifecycle: the one place that builds and runs the whole bot ----------------
-def build(settings: Settings) -> Pipeline:
-    """Model, rules, store and the alert hook, from settings; the store is opened here."""
-    from flagbot.alerts import make_enqueue
+def build_scorer(settings: Settings) -> Scorer:
+    """The one place a scorer is made (the bot, `flagbot score`/`explain`, the web app's
+    assessment of reported diffs): the configured model and rules, checked as they load."""
     from flagbot.classifier import load_model
     from flagbot.rules import load_rules
 
     rules = load_rules(settings.rules)
-    model = load_model(settings.model, settings.cascade)
+    return Scorer.build(settings, load_model(settings.model, settings.cascade), rules)
+
+
+def build(settings: Settings) -> Pipeline:
+    """Scorer, store, wiki client and the alert hook, from settings; the store is opened
+    here. The pipeline's client is the run's one client (its group cache is shared)."""
+    from flagbot.alerts import make_enqueue
+
+    scorer = build_scorer(settings)
     store = Store(settings.store).open()
-    scorer = Scorer.build(settings, model, rules)
     return Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
 
 

@@ -11,6 +11,7 @@ from flagbot.config import WikiSettings
 from flagbot.events import parse_event
 from flagbot.pipeline import Pipeline
 from flagbot.store import Outcome, Store
+from flagbot.wiki import WikiClient
 from tests.conftest import rc_event
 from tests.sse_server import StreamServer
 from tests.test_cli import mail_text
@@ -34,7 +35,7 @@ def write_replay(path, lines):
 
 def make_pipeline(settings, scorer):
     store = Store(settings.store).open()
-    pipeline = Pipeline(settings, store, scorer, make_enqueue(settings))
+    pipeline = Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
     # the stream double's events carry `added_text`, standing in for the diff a wiki would give
     # (no wiki here); flagbot itself trusts it only from a replay file (test below)
     pipeline.trust_added_text = True
@@ -434,7 +435,8 @@ def test_only_a_replay_file_may_carry_the_text_it_scores(tmp_path, make_settings
         server.publish(rc_event(0, ABUSIVE, ts=NOW))
         settings = dataclasses.replace(stream_settings(make_settings, server.url), offline=True)
         start_at(settings, server.url, NOW - 5)
-        live = Pipeline(settings, Store(settings.store).open(), scorer, make_enqueue(settings))
+        store = Store(settings.store).open()
+        live = Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
         run_until(live, 1, safety_seconds=30)
         live.close()
     assert live.summary.skipped == {"no_text_offline": 1} and live.summary.new_flags == 0
@@ -442,6 +444,7 @@ def test_only_a_replay_file_may_carry_the_text_it_scores(tmp_path, make_settings
     settings = make_settings(
         source={"type": "replay", "path": path}, store=f"sqlite:///{tmp_path / 'b.sqlite3'}"
     )
-    replay = Pipeline(settings, Store(settings.store).open(), scorer, make_enqueue(settings))
+    store = Store(settings.store).open()
+    replay = Pipeline(settings, store, scorer, make_enqueue(settings), WikiClient(settings))
     assert replay.run(threading.Event()).new_flags == 1
     replay.close()

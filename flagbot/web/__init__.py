@@ -155,18 +155,11 @@ def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
     workers = Workers(settings.budget.seconds, 1)  # reading a diff, under the bot's budget
 
     def assess(wiki_id: str, rev_id: int) -> dict[str, Any]:
-        from flagbot.classifier import load_model
-        from flagbot.pipeline import explain_revision
-        from flagbot.rules import load_rules
-        from flagbot.scoring import Scorer
+        from flagbot.pipeline import build_scorer, explain_revision
 
         with lock:
             if not scorers:
-                model, rules = (
-                    load_model(settings.model, settings.cascade),
-                    load_rules(settings.rules),
-                )
-                scorers.append(Scorer.build(settings, model, rules))
+                scorers.append(build_scorer(settings))
         return explain_revision(settings, client, scorers[0], wiki_id, rev_id, workers)
 
     return assess

@@ -161,7 +161,8 @@ def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
         wiki,
         [("Alice", talk, t) for t in abusive[8:12]] + [("Bob", talk, t) for t in benign[6:12]],
     )
-    restarted = Pipeline(pipeline.settings, Store(wiki_settings.store).open(), scorer, None)
+    store = Store(wiki_settings.store).open()
+    restarted = Pipeline(pipeline.settings, store, scorer, None, pipeline.client)
     summary = run_until(restarted, talk_revs | set(second))
     assert set(processed_revs(restarted.store)) >= talk_revs | set(second)
     assert flagged_revs(restarted.store) & (set(first) | set(second)) == abusive_talk | {
