@@ -109,6 +109,27 @@ class CascadeEstimator:
         return np.column_stack([1 - score, score])
 
 
+def _warn_on_other_versions(card_path: Path, card: dict[str, Any]) -> None:
+    """onnxruntime and tokenizers other than the card's: said, not refused (pip takes the
+    newest release of each); the check texts decide whether they still read text alike."""
+    import onnxruntime
+    import tokenizers
+
+    versions = card.get("versions", {})
+    for name, installed in (
+        ("onnxruntime", onnxruntime.__version__),
+        ("tokenizers", tokenizers.__version__),
+    ):
+        if versions.get(name) and versions.get(name) != installed:
+            log.warning(
+                "%s: built with %s %s, %s installed; its check texts still match",
+                card_path.name,
+                name,
+                versions.get(name),
+                installed,
+            )
+
+
 def check_slow_stage(card_path: Path, card: dict[str, Any], slow: SlowStage) -> None:
     """Re-score the card's check texts; a score that moved more than CHECK_TOLERANCE means the
     tokenizer, the runtime or the network reads text differently from when the card was made."""
@@ -202,6 +223,7 @@ def load_cascade(
     except Exception as exc:  # a corrupt ONNX or tokenizer file can raise nearly anything
         raise ModelError(f"{card_path}: cannot load the slow stage: {exc}") from None
     check_slow_stage(card_path, card, slow)
+    _warn_on_other_versions(card_path, card)  # and they still read the check texts alike
     log.info(
         "loaded cascade %s: %s, then %s above %.3f (threshold %.3f)",
         card_path.stem,

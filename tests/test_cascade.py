@@ -247,3 +247,13 @@ def test_no_verdict_of_the_readme_demo_sits_within_cpu_noise_of_the_threshold(
     threshold = scorer.model.threshold
     assert np.min(np.abs(scores - threshold)) > 1e-3
     assert int(np.sum(scores >= threshold)) >= 10  # the demo does flag by the model
+
+
+def test_another_onnxruntime_than_the_cards_is_said_and_the_check_texts_decide(
+    cascade_copy, caplog
+):
+    edit_card(cascade_copy, lambda card: card["versions"].update(onnxruntime="0.0.1"))
+    with caplog.at_level("WARNING", logger="flagbot.cascade"):
+        model = load_model(str(cascade_copy))
+    assert model.card["kind"] == "cascade"
+    assert "built with onnxruntime 0.0.1" in caplog.text
