@@ -161,7 +161,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """Why an edit is (not) flagged; prints the edit's text, for the operator's terminal only."""
     from flagbot import diffs
-    from flagbot.pipeline import explain
+    from flagbot.explain import explain
 
     scorer = _scorer(args)
     names = tuple(n for n in (args.title, args.user) if n)
@@ -199,7 +199,7 @@ def _read_text(path: str) -> str:
 
 
 def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
-    from flagbot.pipeline import explain_revision
+    from flagbot.explain import explain_revision
     from flagbot.wiki import WikiClient
 
     settings = _settings(args)

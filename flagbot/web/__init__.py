@@ -28,7 +28,7 @@ from flagbot.wiki import WikiClient
 GroupsLookup = Callable[..., frozenset[str]]
 RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
 AccountLookup = Callable[[str, str], tuple["float | None", int]]  # → (registered, edit count)
-Assessor = Callable[[str, int], dict[str, Any]]  # (wiki id, rev id) → `pipeline.explain` of it
+Assessor = Callable[[str, int], dict[str, Any]]  # (wiki id, rev id) → `explain.explain` of it
 TagsLookup = Callable[[str, list[int]], dict[int, tuple[str, ...]]]  # → change tags per rev id
 
 CSP = (
@@ -155,7 +155,8 @@ def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
     workers = Workers(settings.budget.seconds, 1)  # reading a diff, under the bot's budget
 
     def assess(wiki_id: str, rev_id: int) -> dict[str, Any]:
-        from flagbot.pipeline import build_scorer, explain_revision
+        from flagbot.explain import explain_revision
+        from flagbot.pipeline import build_scorer
 
         with lock:
             if not scorers:
