@@ -35,7 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from flagbot.alerts import make_enqueue  # noqa: E402
 from flagbot.classifier import load_model  # noqa: E402
 from flagbot.config import SourceSettings, embedded_default  # noqa: E402
-from flagbot.pipeline import Pipeline, Scorer  # noqa: E402
+from flagbot.pipeline import Pipeline, Scorer, Texts  # noqa: E402
 from flagbot.rules import load_rules  # noqa: E402
 from flagbot.store import Store  # noqa: E402
 from flagbot.wiki import WikiClient  # noqa: E402
@@ -131,7 +131,7 @@ def bench_model(train: list[str], labels: list[int], dev: list[str]) -> dict[str
 
     def model_and_rules() -> float:  # the pipeline's own path: normalisation, windows, variants
         started = time.perf_counter()
-        scorer.verdicts([(text, "") for text in dev], [1] * len(dev))
+        scorer.verdicts([Texts(text, namespace=1) for text in dev])
         return len(dev) / (time.perf_counter() - started)
 
     ours = model_and_rules()  # most words of dev are new to the per-word cache

@@ -36,6 +36,21 @@ def load_cases() -> tuple[list[dict[str, Any]], list[str]]:
     return cases, lookalikes
 
 
+def score_one(scorer: Any, texts: Any) -> Any:
+    """One verdict on a talk page (namespace 1), whichever way this version takes it: Texts
+    carrying their namespace, or (added, summary) pairs with a list of namespaces beside."""
+    if isinstance(texts, str):
+        texts = (texts, "")
+    if "namespace" in getattr(texts, "_fields", ()):
+        return scorer.verdicts([texts._replace(namespace=1)])[0]
+    try:
+        return scorer.verdicts([texts], [1])[0]
+    except TypeError:  # Texts with a namespace, from a plain pair
+        import flagbot.scoring as scoring
+
+        return scorer.verdicts([scoring.Texts(*texts, namespace=1)])[0]
+
+
 def verdict_for(flagbot: dict[str, Any], scorer: Any, case: dict[str, Any]) -> Any:
     """The verdict the pipeline reaches for the case's edit, or None if it is never scored."""
     diffs, pipeline, wikitext = flagbot["diffs"], flagbot["pipeline"], flagbot["wikitext"]
@@ -46,12 +61,12 @@ def verdict_for(flagbot: dict[str, Any], scorer: Any, case: dict[str, Any]) -> A
             texts = pipeline.readable_texts(added, "", names)
         else:
             texts = pipeline.readable_texts(added, "")
-        return scorer.verdicts([texts], [1])[0] if any(texts) else None
+        return score_one(scorer, texts) if any(texts) else None
     added = diffs.added_wikitext(case["old"], case["new"])
     if len(added) > getattr(scorer, "max_chars", 20000):
         return None  # too_large: never scored
     text = wikitext.readable_text(added)
-    return scorer.verdicts([(text, "")], [1])[0] if text else None
+    return score_one(scorer, text) if text else None
 
 
 def main() -> int:
@@ -80,7 +95,7 @@ def main() -> int:
             ok = case["route"] in verdict.routes
         caught += ok
         print(f"{'caught ' if ok else 'EVADED '} {case['name']}")
-    flagged = [t for t in lookalikes if scorer.verdicts([(t, "")], [1])[0].rule_hits]
+    flagged = [t for t in lookalikes if score_one(scorer, t).rule_hits]
     for text in flagged:
         print(f"look-alike flagged by a rule: {text}")
     print(

@@ -113,9 +113,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise FlagbotError(
             "score: give either TEXT or --input F.csv (with --text-column, --output)"
         )
+    from flagbot.scoring import Texts
+
     scorer = _scorer(args)
     if args.text is not None:
-        verdict = scorer.verdicts([(args.text, "")], [None])[0]
+        verdict = scorer.verdicts([Texts(args.text)])[0]
         print(json.dumps(_score_columns(verdict)))
         return 0
     if not args.text_column or not args.output:
@@ -148,9 +150,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         writer.writeheader()
         for start in range(0, len(rows), 512):
             chunk = rows[start : start + 512]
-            verdicts = scorer.verdicts(
-                [(r[args.text_column] or "", "") for r in chunk], [None] * len(chunk)
-            )
+            verdicts = scorer.verdicts([Texts(r[args.text_column] or "") for r in chunk])
             for row, verdict in zip(chunk, verdicts, strict=True):
                 writer.writerow({**row, **_score_columns(verdict)})
             bar.update(len(chunk))

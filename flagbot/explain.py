@@ -51,7 +51,7 @@ def explain(
     if not (texts.added or texts.quoted or names):
         return {**result, **not_scored("empty_text")}
     normalised = matching_text(texts.added)
-    verdict = scorer.verdicts([texts], [namespace])[0]
+    verdict = scorer.verdicts([texts._replace(namespace=namespace)])[0]
     return {
         **result,
         "normalised_text": normalised,

@@ -254,7 +254,9 @@ class Pipeline:
                 outcomes.append(self._unreadable(change, read.reason))
                 continue
             _edit, texts, aimed_at[id(change)] = read
-            texts = texts._replace(names=self._names(change))
+            texts = texts._replace(
+                names=self._names(change), namespace=change.namespace, wiki=change.wiki
+            )
             if len(texts.added) > self.settings.budget.chars:
                 outcomes.append(self._unreadable(change, "over_budget:size", aimed_at[id(change)]))
                 continue
@@ -264,7 +266,10 @@ class Pipeline:
                 summary.skipped["empty_text"] += 1
                 outcomes.append(Outcome(change, "empty_text"))
         names_only = self._drop_duplicates(names_only, stop)
-        to_score.extend((c, Texts("", names=self._names(c))) for c in names_only)
+        to_score.extend(
+            (c, Texts("", names=self._names(c), namespace=c.namespace, wiki=c.wiki))
+            for c in names_only
+        )
         only_names = {id(c) for c in names_only}
         for (change, texts), verdict in zip(to_score, self._verdicts(to_score), strict=True):
             if isinstance(verdict, Poison):
@@ -319,14 +324,13 @@ class Pipeline:
     def _verdicts(self, to_score: list[tuple[RecentChange, Texts]]) -> list[Any]:
         """Verdicts for the batch; if the batch fails, one by one, so one text cannot sink it."""
         texts = [t for _, t in to_score]
-        namespaces: list[int | None] = [c.namespace for c, _ in to_score]
         try:
-            return self.scorer.verdicts(texts, namespaces)
+            return self.scorer.verdicts(texts)
         except Exception:
             results: list[Any] = []
-            for one, namespace in zip(texts, namespaces, strict=True):
+            for one in texts:
                 try:
-                    results.extend(self.scorer.verdicts([one], [namespace]))
+                    results.extend(self.scorer.verdicts([one]))
                 except Exception as exc:
                     results.append(Poison(exc))
             return results

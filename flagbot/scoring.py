@@ -83,12 +83,15 @@ def decide(
 
 
 class Texts(NamedTuple):
-    """What is scored of one edit."""
+    """What is scored of one edit, and where it was written: a rule scoped to a wiki or a
+    namespace reads it here (no list of namespaces travels beside the texts)."""
 
     added: str  # the readable added text: model and rules
     summary: str = ""  # the readable edit summary: model and rules
     quoted: str = ""  # genuine quotes of the page: rules for personal information only
     names: tuple[str, ...] = ()  # a new page's title, a move's target, a user name: rules only
+    namespace: int | None = None  # the page's namespace (None: unknown, e.g. `flagbot score`)
+    wiki: str = ""  # the wiki's id ("" when unknown)
 
 
 @dataclass
@@ -126,19 +129,17 @@ class Scorer:
                 windows.extend(line[start : start + WINDOW_CHARS] for start in starts)
         return windows or [text[: self.max_chars]]
 
-    def verdicts(
-        self, items: Sequence[Texts | tuple[str, str]], namespaces: list[int | None]
-    ) -> list[Any]:
-        """Verdicts for edits' Texts (or (added text, edit summary) pairs). The added text and
-        the summary are scored by model and rules, the worst part counts; quotes are checked by
-        the rules for personal information, titles and user names by all rules."""
-        edits = [item if isinstance(item, Texts) else Texts(*item) for item in items]
+    def verdicts(self, edits: Sequence[Texts]) -> list[Any]:
+        """Verdicts for edits' Texts. The added text and the summary are scored by model and
+        rules, the worst part counts; quotes are checked by the rules for personal information,
+        titles and user names by all rules."""
         parts = [  # names alone (no added text) are for the rules only; no summary, no score
             [matching_text(t) for t in (*self.windows(e.added), e.summary) if t] for e in edits
         ]
         scores = iter(self.model.score([t for part in parts for t in part]))
         out = []
-        for part, edit, namespace in zip(parts, edits, namespaces, strict=True):
+        for part, edit in zip(parts, edits, strict=True):
+            namespace = edit.namespace
             hits: dict[str, RuleHit] = {}
             best = 0.0
             for text in part:
@@ -179,6 +180,6 @@ class Scorer:
         windows = self.windows(text)
         if len(windows) == 1:
             return text
-        verdicts = self.verdicts([(w, "") for w in windows], [namespace] * len(windows))
+        verdicts = self.verdicts([Texts(w, namespace=namespace) for w in windows])
         flagged = [w for w, v in zip(windows, verdicts, strict=True) if v.flagged] or windows[:1]
         return "\n".join(flagged)[: self.max_chars]

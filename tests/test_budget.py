@@ -107,7 +107,7 @@ def test_an_edit_over_the_size_budget_is_flagged_unscored(tmp_path, make_setting
     pipeline = make_pipeline(settings, scorer)
     asked: list[int] = []
     real = pipeline.scorer.verdicts
-    pipeline.scorer.verdicts = lambda items, ns: asked.append(len(items)) or real(items, ns)
+    pipeline.scorer.verdicts = lambda items: asked.append(len(items)) or real(items)
     try:
         summary = pipeline.run(threading.Event())
     finally:

@@ -8,6 +8,7 @@ import pytest
 
 from bench.evasion import load_cases, verdict_for
 from flagbot import diffs, pipeline, wikitext
+from flagbot.scoring import Texts
 
 CASES, LOOKALIKES = load_cases()
 MODULES = {"diffs": diffs, "pipeline": pipeline, "wikitext": wikitext}
@@ -27,5 +28,5 @@ def test_the_trick_is_caught(case, scorer):
 
 
 def test_few_lookalikes_are_flagged_by_the_rules(scorer):
-    flagged = [t for t in LOOKALIKES if scorer.verdicts([(t, "")], [1])[0].rule_hits]
+    flagged = [t for t in LOOKALIKES if scorer.verdicts([Texts(t, namespace=1)])[0].rule_hits]
     assert len(flagged) <= 0.05 * len(LOOKALIKES), flagged

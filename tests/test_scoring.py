@@ -1,7 +1,7 @@
 import pytest
 
 from flagbot.rules import RuleHit
-from flagbot.scoring import decide
+from flagbot.scoring import Texts, decide
 
 T = {"toxic": 0.8}
 
@@ -51,13 +51,13 @@ def test_an_insult_hidden_in_visible_filler_is_scored_on_its_own(scorer, dev_row
         for t, label in dev_rows
         if label == "1"
         and 60 < len(t) < 300
-        and scorer.verdicts([(t, "")], [1])[0].score > 0.97
-        and not scorer.verdicts([(t, "")], [1])[0].rule_hits
+        and scorer.verdicts([Texts(t, namespace=1)])[0].score > 0.97
+        and not scorer.verdicts([Texts(t, namespace=1)])[0].rule_hits
     )
     benign = [t for t, label in dev_rows if label == "0" and "\n" not in t]
     filler = " ".join(benign)[:30_000]  # one long line: scored in overlapping windows
     text = filler[:15_000] + " " + insult + " " + filler[15_000:]
-    verdict = scorer.verdicts([(text, "")], [1])[0]
+    verdict = scorer.verdicts([Texts(text, namespace=1)])[0]
     assert verdict.flagged and verdict.score > 0.9
     stored = scorer.excerpt(text, 1)
     assert insult in stored and len(stored) <= scorer.max_chars
@@ -79,15 +79,15 @@ def test_an_insult_hidden_in_visible_filler_is_scored_on_its_own(scorer, dev_row
 def test_an_obfuscated_threat_reaches_the_emergency_contact(scorer, threat):
     """l33t, spacing, zero-width, Cyrillic and fullwidth letters beat the rules: at best the
     model sent such a threat to the admins' queue, never to the emergency route."""
-    verdict = scorer.verdicts([(f"{threat} if you revert again", "")], [1])[0]
+    verdict = scorer.verdicts([Texts(f"{threat} if you revert again", namespace=1)])[0]
     assert "threat-kill" in verdict.rule_ids
     assert verdict.severity == "emergency" and "emergency" in verdict.routes
 
 
 def test_obfuscated_personal_information_reaches_oversight(scorer):
-    verdict = scorer.verdicts([("his email is j\u043ehn.sm\u0456th1987@gm\u0430il.com", "")], [1])[
-        0
-    ]
+    verdict = scorer.verdicts(
+        [Texts("his email is j\u043ehn.sm\u0456th1987@gm\u0430il.com", namespace=1)]
+    )[0]
     assert "oversight" in verdict.routes
 
 
@@ -105,7 +105,7 @@ def test_obfuscated_personal_information_reaches_oversight(scorer):
 )
 def test_what_people_actually_post_reaches_the_right_people(scorer, text, route, category):
     """Formats the rules missed, and threats of bodily harm that reached the admins' queue only."""
-    verdict = scorer.verdicts([(text, "")], [3])[0]
+    verdict = scorer.verdicts([Texts(text, namespace=3)])[0]
     assert category in verdict.categories and route in verdict.routes
 
 
@@ -119,4 +119,4 @@ def test_what_people_actually_post_reaches_the_right_people(scorer, text, route,
     ],
 )
 def test_look_alikes_of_the_new_rules_stay_unflagged_by_rules(scorer, text):
-    assert scorer.verdicts([(text, "")], [3])[0].rule_ids == ()
+    assert scorer.verdicts([Texts(text, namespace=3)])[0].rule_ids == ()

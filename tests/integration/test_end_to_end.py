@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select, text
 
 from flagbot.cli import main as flagbot_main
 from flagbot.config import load_settings
+from flagbot.scoring import Texts
 from flagbot.sources import source_key
 from flagbot.store import Store, processed
 from tests.conftest import ROOT
@@ -41,7 +42,9 @@ def corpus(scorer):
             continue
         # as posted, too: the tests append " (n)", which moved one comment's fast-model score
         # below the cascade's band (0.95 plain, 0.41 posted)
-        plain, posted = scorer.verdicts([(comment, "reply"), (f"{comment} (123)", "reply")], [1, 1])
+        plain, posted = scorer.verdicts(
+            [Texts(comment, "reply", namespace=1), Texts(f"{comment} (123)", "reply", namespace=1)]
+        )
         if row["toxic"] == "1" and min(plain.score, posted.score) > 0.95:
             abusive.append(comment)
         elif row["toxic"] == "0" and max(plain.score, posted.score) < 0.05:

@@ -18,6 +18,7 @@ from flagbot.diffs import fetch_added, fetch_edit
 from flagbot.errors import SkipEdit
 from flagbot.events import RecentChange
 from flagbot.pipeline import Pipeline
+from flagbot.scoring import Texts
 from flagbot.sources import source_key
 from flagbot.store import Store
 from flagbot.wiki import WikiClient
@@ -133,8 +134,12 @@ def flagged_revs(store):
 def test_polling_source_flags_abusive_talk_edits_once_across_a_restart(
     wiki, wiki_settings, scorer, comments
 ):
-    abusive = [t for t in comments["abusive"] if scorer.verdicts([(t, "")], [1])[0].score > 0.97]
-    benign = [t for t in comments["benign"] if scorer.verdicts([(t, "")], [1])[0].score < 0.05]
+    abusive = [
+        t for t in comments["abusive"] if scorer.verdicts([Texts(t, namespace=1)])[0].score > 0.97
+    ]
+    benign = [
+        t for t in comments["benign"] if scorer.verdicts([Texts(t, namespace=1)])[0].score < 0.05
+    ]
     assert len(abusive) >= 12 and len(benign) >= 12
     talk, user_talk, article = fresh_title(), fresh_title("User talk"), fresh_title("")
     first = post_comments(
