@@ -230,6 +230,54 @@ def activity_events(start_i, user, pages, start, step, namespace=0, bot=False):
     return out
 
 
+@pytest.mark.parametrize("pinged", [True, False], ids=["invited", "uninvited"])
+def test_answering_someone_who_pinged_you_is_not_hounding_them(
+    tmp_path, make_settings, scorer, pinged
+):
+    """Framing: Mallory pings Vic on six quiet talk pages; Vic politely answers on each an hour
+    later. Vic was flagged as hounding Mallory. Answering an invitation is not following; the
+    same answers without the pings still are."""
+    lines = []
+    for u in range(80):  # the wiki's other editors: 400 pages in all
+        pages = [f"Article {u}-{p}" for p in range(5)]
+        lines += activity_events(10_000 + u * 10, f"Editor{u}", pages, START, HOUR)
+    for p in range(6):
+        title = f"Talk:Quiet page {p}"
+        ask = ("{{ping|Vic}} " if pinged else "") + "what do you make of the new section?"
+        post = rc_event(20_000 + p, ask, title=title, ts=START + p * 3 * HOUR)
+        post["user"] = "Mallory"
+        answer = rc_event(21_000 + p, "It reads well to me, thanks.", title=title)
+        answer["user"], answer["timestamp"] = "Vic", START + p * 3 * HOUR + HOUR
+        lines += [post, answer]
+    lines.sort(key=lambda e: e["timestamp"])
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
+    assert found == ([] if pinged else [("Vic", "Mallory")])
+
+
+def test_editing_ones_own_user_pages_after_someone_is_not_following_them(
+    tmp_path, make_settings, scorer
+):
+    lines = []
+    for u in range(80):
+        pages = [f"Article {u}-{p}" for p in range(5)]
+        lines += activity_events(10_000 + u * 10, f"Editor{u}", pages, START, HOUR)
+    own = [f"User:Vic/Draft {p}" for p in range(6)]  # Mallory edits Vic's drafts first
+    lines += activity_events(20_000, "Mallory", own, START, 3 * HOUR, namespace=2)
+    lines += activity_events(21_000, "Vic", own, START + HOUR, 3 * HOUR, namespace=2)
+    lines.sort(key=lambda e: e["timestamp"])
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    assert pattern_flags(pipeline.store) == []
+
+
 def test_a_follower_is_flagged_a_patroller_and_a_bot_are_not(tmp_path, make_settings, scorer):
     lines = []
     for u in range(80):  # the wiki's other editors: 400 pages in all

@@ -197,7 +197,8 @@ class Store(ActivityStore, ReviewStore, ReportStore):
             if repeat is not None and aimed:
                 new_flags += self._repeated_targeting(conn, aimed, repeat, on_flag, now)
             if rules is not None and edits:
-                new_flags += self._hounding(conn, edits, rules, on_flag, now)
+                invited = {(o.change.wiki, o.change.key): o.targets for o in outcomes}
+                new_flags += self._hounding(conn, edits, rules, on_flag, now, invited)
             if position is not None:
                 self.save_position(source, position, conn)
         return new_flags

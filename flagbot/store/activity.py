@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, or_, select, update
+from sqlalchemy import Connection, distinct, func, literal, or_, select, update
 
 from flagbot.events import RecentChange
 from flagbot.patterns import (
@@ -18,6 +18,7 @@ from flagbot.patterns import (
     RepeatRule,
     chance,
     expected_follows,
+    page_owner,
 )
 from flagbot.store.base import StoreBase
 from flagbot.store.rows import Flag, Outcome
@@ -100,14 +101,28 @@ class ActivityStore(StoreBase):
         rules: PatternRules,
         on_flag: Callable[[Connection, int, Outcome], None] | None,
         now: float,
+        invited: dict[tuple[str, int], tuple[str, ...]] | None = None,
     ) -> int:
         """Record the batch's activity; each new edit that is its user's first on a page within
         `hours` after others edited it is a follow of each of them; a pair with `pages` follows
         within `days` is tested against chance and flagged, or its flag extended. A handful of
-        queries per batch, not per edit (Wikimedia's full rate is ~90 edits/s at peak)."""
+        queries per batch, not per edit (Wikimedia's full rate is ~90 edits/s at peak).
+
+        Invitations are no following: an edit on one's own user pages, or on a page where the
+        other user's edit in those hours addressed one (`invited`: a ping, a reply, a post on
+        one's talk page). Without this, an attacker who pinged a victim on five quiet pages got
+        the victim, answering politely on each, flagged as hounding the attacker."""
         rule = rules.hounding
+        invited = invited or {}
         rows = [
-            {"wiki": c.wiki, "user": c.user, "page": c.title, "rev_id": c.key, "time": c.timestamp}
+            {
+                "wiki": c.wiki,
+                "user": c.user,
+                "page": c.title,
+                "rev_id": c.key,
+                "time": c.timestamp,
+                "invited": ";".join(invited.get((c.wiki, c.key), ())) or None,
+            }
             for c in edits
         ]
         # one cached statement, many parameter sets (a VALUES list is compiled anew each time)
@@ -125,18 +140,25 @@ class ActivityStore(StoreBase):
         history = self._page_history(conn, new, rule)
         found: list[dict[str, Any]] = []
         for change in new:
+            if page_owner(change.namespace, change.title) == change.user:
+                continue  # one's own user pages: never following anyone there
             seen = history.get((change.wiki, change.title), [])
             if any(
-                u == change.user and (t, r) < (change.timestamp, change.key) for t, r, u in seen
+                u == change.user and (t, r) < (change.timestamp, change.key) for t, r, u, _ in seen
             ):
                 continue  # not the user's first edit on the page: re-edits are no following
             leaders: dict[str, int] = {}
-            for when, rev_id, user in seen:
+            inviters: set[str] = set()
+            for when, rev_id, user, addressed in seen:
                 recent = change.timestamp - rule.hours * 3600 <= when <= change.timestamp
                 if recent and user != change.user and rev_id != change.key:
                     leaders[user] = max(leaders.get(user, when), when)
+                    if change.user in addressed.split(";"):
+                        inviters.add(user)
             if len(leaders) > MAX_LEADERS:
                 continue  # a busy page: everyone there overlaps, nobody is followed
+            for inviter in inviters:  # they asked this user to come: an answer, not a follow
+                del leaders[inviter]
             found += [
                 {
                     "wiki": change.wiki,
@@ -163,13 +185,13 @@ class ActivityStore(StoreBase):
     @staticmethod
     def _page_history(
         conn: Connection, new: list[RecentChange], rule: HoundingRule
-    ) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
+    ) -> dict[tuple[str, str], list[tuple[int, int, str, str]]]:
         """(time, rev_id, user) on the batch's quiet pages: every edit from `rule.hours` before
         the batch to its end (who came just before), and the batch's own users' edits on them
         over the whole window (who was there first). A busy page — more than MAX_LEADERS others
         in the hours before every edit of the batch on it — yields no follows: one grouped count
         finds it, and its edits are not read (on a popular page, thousands a day)."""
-        history: dict[tuple[str, str], set[tuple[int, int, str]]] = {}
+        history: dict[tuple[str, str], set[tuple[int, int, str, str]]] = {}
         by_wiki: dict[str, tuple[set[str], set[str]]] = {}
         for change in new:
             pages, users = by_wiki.setdefault(change.wiki, (set(), set()))
@@ -180,7 +202,8 @@ class ActivityStore(StoreBase):
             new[0].timestamp - rule.hours * 3600,
             new[-1].timestamp,
         )
-        columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user)
+        addressed = func.coalesce(activity.c.invited, "")
+        columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user, addressed)
         for wiki, (pages, users) in by_wiki.items():
             # users in [last - hours, first] are in every batch edit's hours before: with
             # MAX_LEADERS + 2 of them, even the editor aside, each edit has too many leaders
@@ -214,6 +237,7 @@ class ActivityStore(StoreBase):
                         func.min(activity.c.time),
                         func.min(activity.c.rev_id),
                         activity.c.user,
+                        literal(""),
                     )
                     .where(
                         activity.c.wiki == wiki,
@@ -226,8 +250,10 @@ class ActivityStore(StoreBase):
                     for at in range(0, len(names), 400)
                 ]
                 for query in (recent, *own):
-                    for page, when, rev_id, user in conn.execute(query):
-                        history.setdefault((wiki, page), set()).add((when, rev_id, user))
+                    for page, when, rev_id, user, invitees in conn.execute(query):
+                        history.setdefault((wiki, page), set()).add(
+                            (when, rev_id, user, invitees or "")
+                        )
         return {key: sorted(rows) for key, rows in history.items()}
 
     @staticmethod

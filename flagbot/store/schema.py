@@ -157,6 +157,9 @@ activity = Table(  # every edit on the watched wikis, no text: what hounding is 
     Column("page", Text, nullable=False),
     Column("rev_id", BigInteger, nullable=False),
     Column("time", BigInteger, nullable=False),
+    # whom the edit addressed (pinged, replied to, whose user talk page): ";"-joined; an
+    # addressee's answer on that page is an invitation taken up, not following
+    Column("invited", Text),
     UniqueConstraint("wiki", "rev_id", name="uq_activity"),
     Index("ix_activity_page", "wiki", "page", "time"),
     Index("ix_activity_user", "wiki", "user", "page", "time"),
@@ -263,6 +266,12 @@ def _migration_8(conn: Connection) -> None:
     follows.create(conn, checkfirst=True)
 
 
+def _migration_9(conn: Connection) -> None:
+    """Activity records whom each edit addressed (hounding's invitations)."""
+    if "invited" not in {c["name"] for c in inspect(conn).get_columns("activity")}:
+        conn.exec_driver_sql("ALTER TABLE activity ADD COLUMN invited TEXT")
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -273,5 +282,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
