@@ -60,7 +60,7 @@ class Workers:
     (or starts one), and kills it if the call overruns `seconds`."""
 
     def __init__(self, seconds: float, size: int):
-        self.seconds, self.size = seconds, size
+        self.seconds = seconds
         self._idle: list[tuple[Any, Connection]] = []
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()

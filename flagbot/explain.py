@@ -11,7 +11,7 @@ from flagbot.config import Settings
 from flagbot.errors import FetchError, SkipEdit
 from flagbot.events import RecentChange
 from flagbot.normalize import matching_text, rule_variant
-from flagbot.pipeline import read_edit, readable_texts
+from flagbot.pipeline import read_within_budget, readable_texts
 from flagbot.scoring import Scorer, Texts
 from flagbot.wiki import WikiClient
 
@@ -109,14 +109,11 @@ def explain_revision(
     if filters.is_account(change.user) and change.user not in names:
         names = (*names, change.user)
     try:
-        if workers is None:
-            added, texts = diffs.fetch_added(client.site(wiki), change), None
-        else:
-            old, new = diffs.fetch_revisions(client.site(wiki), change)
-            edit, read, _targets = workers.run("parse", read_edit, change, old, new)
-            added, texts = edit.added, read._replace(names=names)
+        old, new = diffs.fetch_revisions(client.site(wiki), change)
+        edit, texts, _targets = read_within_budget(workers, change, old, new)
     except (SkipEdit, OverBudget) as skip:
         return {**where, "added_text": "", **not_scored(skip.reason)}
-    if len(texts.added if texts else added) > settings.budget.chars:
+    if len(texts.added) > settings.budget.chars:
         return {**where, "added_text": "", **not_scored("over_budget:size")}
-    return {**where, **explain(scorer, added, change.comment, change.namespace, names, texts)}
+    texts = texts._replace(names=names)
+    return {**where, **explain(scorer, edit.added, change.comment, change.namespace, names, texts)}

@@ -92,6 +92,16 @@ def read_edit(
     return edit, texts, patterns.targets(change, edit.added, edit.replied_to)
 
 
+def read_within_budget(
+    workers: Workers | None, change: RecentChange, old: str, new: str
+) -> tuple[diffs.Edit, Texts, tuple[str, ...]]:
+    """`read_edit` in a budget worker, or here when the input is too small to overrun (a round
+    trip costs every edit) or there are no workers (`flagbot explain` in a terminal)."""
+    if workers is None or len(old) + len(new) + len(change.added_text or "") <= INLINE_CHARS:
+        return read_edit(change, old, new)
+    return workers.run("parse", read_edit, change, old, new)
+
+
 def unreadable_verdict(scorer: Scorer, reason: str) -> Verdict:
     """The verdict of an edit that could not be read within its budget: a flag for the review
     queue (category `unreadable`), never a silent skip. No score: nothing was scored."""
@@ -166,9 +176,7 @@ class Pipeline:
             if self._in_groups(wiki, change.user):
                 raise SkipEdit("exempt_group")
             old, new = diffs.fetch_revisions(self.client.site(wiki), change)
-        if len(old) + len(new) + len(change.added_text or "") <= INLINE_CHARS:
-            return read_edit(change, old, new)  # too small to overrun: no round trip
-        return self.workers.run("parse", read_edit, change, old, new)
+        return read_within_budget(self.workers, change, old, new)
 
     def _in_groups(self, wiki: WikiSettings, user: str) -> bool:
         """Whether the user is in one of the wiki's `exempt_groups` (asked only if it has any)."""

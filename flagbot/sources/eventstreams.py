@@ -192,14 +192,14 @@ def stream(
     delay = 1.0
     while not stop.is_set():
         if last_id:
+            url = source.url
             sent_id = resume_id(last_id, event_time, source.overlap_seconds, floors)
-            url, started = source.url, _stamps(sent_id)
-            for key, stamp in started.items():
-                floors[key] = max(floors.get(key, 0), stamp)
+            floors.update(_stamps(sent_id))  # never below where this connection starts
         else:
             since = event_time if event_time is not None else time.time()
-            url, sent_id, started = _since_url(source.url, since - source.overlap_seconds), None, {}
-        received, newest_before, shown = 0, newest, dict(started)
+            url, sent_id = _since_url(source.url, since - source.overlap_seconds), None
+        received, newest_before = 0, newest
+        shown: dict[tuple[Any, Any], int] = {}  # per partition: the newest id stamp shown
         holder.clear()
         try:
             events = EventSource(

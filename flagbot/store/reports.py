@@ -27,10 +27,10 @@ class ReportStore(OutboxStore):
         flag: dict[str, Any],
         on_flag: Callable[[Connection, int], None] | None = None,
         per_day: int | None = None,
-    ) -> int | None:
+    ) -> tuple[int, int] | None:
         """A report and its flag (kind "report", the description as its text) and, through
-        `on_flag`, its alerts, in one transaction; returns the report id, or None when the
-        reporter already filed `per_day` reports in the last day.
+        `on_flag`, its alerts, in one transaction; returns (report id, flag id), or None when
+        the reporter already filed `per_day` reports in the last day.
 
         The limit is checked inside the insert's transaction: checked before it, 12 submits at
         once were all accepted (limit 3) and could page the emergency contact at will.
@@ -50,7 +50,7 @@ class ReportStore(OutboxStore):
         on_flag: Callable[[Connection, int], None] | None,
         per_day: int | None,
         now: float,
-    ) -> int:
+    ) -> tuple[int, int]:
         with self.engine.begin() as conn:
             reporter = str(report["reporter"])
             if conn.dialect.name == "postgresql":
@@ -74,7 +74,7 @@ class ReportStore(OutboxStore):
                     raise _OverLimit
             if on_flag is not None:
                 on_flag(conn, flag_id)
-            return int(report_id)
+            return int(report_id), int(flag_id)
 
     def reports_today(self, reporter: str, since: float) -> int:
         with self.engine.connect() as conn:
@@ -114,14 +114,6 @@ class ReportStore(OutboxStore):
                 key = (time.strftime("%Y-%m", time.gmtime(created)), category)
                 counts[key] = counts.get(key, 0) + 1
         return counts
-
-    def report_flag_id(self, report_id: int) -> int | None:
-        """The flag a report is in the queue as."""
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(reports.c.flag_id).where(reports.c.id == report_id)
-            ).scalar()
-            return int(found) if found is not None else None
 
     def report_for_flag(self, flag_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

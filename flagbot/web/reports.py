@@ -124,13 +124,13 @@ def init(app: Flask) -> None:
         def enqueue(conn: Any, flag_id: int) -> None:
             Store.queue_alerts(conn, flag_id, deliveries(settings, wiki, verdict.routes))
 
-        report_id = store.record_report(row, flag, enqueue, per_day)
-        if report_id is None:
+        recorded = store.record_report(row, flag, enqueue, per_day)
+        if recorded is None:
             return render_template("report_done.html", limited=True, per_day=per_day), 429
-        flag_id = store.report_flag_id(report_id)
+        report_id, flag_id = recorded
         store.audit(user, "report", flag_id, f"R-{report_id} {category}")  # seen by its wiki's
         reported = reported_revision(row["targets"])
-        if reported is not None and flag_id is not None:  # read it before a reviewer asks
+        if reported is not None:  # read it before a reviewer asks
             context()["assessments"].start(flag_id, wiki, reported)
         return render_template("report_done.html", reference=f"R-{report_id}", limited=False)
 
