@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from flagbot.classifier import load_model  # noqa: E402
 from flagbot.config import embedded_default  # noqa: E402
 from flagbot.events import RecentChange  # noqa: E402
-from flagbot.patterns import PatternRules  # noqa: E402
+from flagbot.patterns import build_detectors  # noqa: E402
 from flagbot.scoring import decide  # noqa: E402
 from flagbot.store import Outcome, Store  # noqa: E402
 
@@ -148,7 +148,7 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
     return events, truth, {"background edits": total}
 
 
-def run(events: list, store: Store, rules: PatternRules, batch: int) -> float:
+def run(events: list, store: Store, detectors: tuple, batch: int) -> float:
     started = time.perf_counter()
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
@@ -157,7 +157,7 @@ def run(events: list, store: Store, rules: PatternRules, batch: int) -> float:
             for c, score, targets in chunk
             if score is not None
         ]
-        store.record_batch("bench", outcomes, None, None, rules, [c for c, _s, _t in chunk])
+        store.record_batch("bench", outcomes, None, None, detectors, [c for c, _s, _t in chunk])
     return len(events) / (time.perf_counter() - started)
 
 
@@ -178,11 +178,11 @@ def main() -> int:
     rng = random.Random(args.seed)
     events, truth, info = simulate(args, rng)
     settings = embedded_default()
-    rules = PatternRules.build(settings, load_model("default").card)
+    detectors = build_detectors(settings, load_model("default").card)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
         store = Store(f"sqlite:///{path}").open()
-        rate = run(events, store, rules, args.batch)
+        rate = run(events, store, detectors, args.batch)
         details = store.pattern_details()
         size = path.stat().st_size + sum(p.stat().st_size for p in Path(tmp).glob("*-wal"))
         store.close()

@@ -17,6 +17,7 @@ from typing import Any
 from flagbot import __version__
 from flagbot.config import Settings, SourceSettings, embedded_default, load_settings, project_path
 from flagbot.errors import FlagbotError, RulesError
+from flagbot.wiki import WikiClient
 
 log = logging.getLogger("flagbot")
 
@@ -200,7 +201,6 @@ def _read_text(path: str) -> str:
 
 def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
     from flagbot.explain import explain_revision
-    from flagbot.wiki import WikiClient
 
     settings = _settings(args)
     if settings.wiki(args.wiki or "") is None:
@@ -320,7 +320,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Read-only checks of the whole setup: a table of OK / problem and its fix."""
     from flagbot.doctor import run_checks, table
 
-    findings = run_checks(_settings(args))
+    settings = _settings(args)
+    findings = run_checks(settings, WikiClient(settings))
     print(table(findings))
     return 1 if any(f.problem for f in findings) else 0
 
@@ -353,7 +354,7 @@ def cmd_alerts_send(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = Store(settings.store).open()
     try:
-        report = deliver(store, settings)
+        report = deliver(store, settings, WikiClient(settings))
     finally:
         store.close()
     print(
@@ -427,7 +428,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(
             settings, web=dataclasses.replace(settings.web, secure_cookies=False)
         )
-    app = create_app(settings)
+    app = create_app(settings, WikiClient(settings))
     log.info("review queue on http://%s:%d/", args.host, args.port)
     app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     return 0
@@ -440,7 +441,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = Store(settings.store).open()
     try:
-        purged = purge_hidden(store, settings)
+        purged = purge_hidden(store, settings, WikiClient(settings))
         expired = purge_expired(store, settings)
     finally:
         store.close()

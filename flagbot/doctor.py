@@ -150,8 +150,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_checks(settings: Settings, client: WikiClient | None = None) -> list[Finding]:
-    client = client or WikiClient(settings)
+def run_checks(settings: Settings, client: WikiClient) -> list[Finding]:
     return [finding for check in CHECKS for finding in check(settings, client)]
 
 

@@ -143,7 +143,7 @@ class Pipeline:
         self.store = store
         self.scorer = scorer
         self.on_flag = on_flag
-        self.patterns = patterns.PatternRules.build(
+        self.detectors = patterns.build_detectors(
             settings, scorer.model.card, self._in_exempt_group
         )
         self.summary = Summary()
@@ -437,7 +437,7 @@ class Pipeline:
         position = next((p for _, p in reversed(items) if p is not None), None)
         try:
             self.summary.new_flags += self.store.record_batch(
-                key, outcomes, position, self.on_flag, self.patterns, self._activity(items)
+                key, outcomes, position, self.on_flag, self.detectors, self._activity(items)
             )
             return
         except RowRejected:
@@ -445,7 +445,7 @@ class Pipeline:
         for outcome in outcomes:  # one refused row must not keep the others (or the bot) back
             try:
                 self.summary.new_flags += self.store.record_batch(
-                    key, [outcome], None, self.on_flag, self.patterns
+                    key, [outcome], None, self.on_flag, self.detectors
                 )
             except RowRejected as exc:
                 poisoned = self._poisoned(outcome.change, exc.error)
@@ -453,7 +453,7 @@ class Pipeline:
                     self.store.record_batch(key, [poisoned], None)
         with contextlib.suppress(RowRejected):  # the activity, apart: a refused row loses it
             self.store.record_batch(
-                key, [], None, self.on_flag, self.patterns, self._activity(items)
+                key, [], None, self.on_flag, self.detectors, self._activity(items)
             )
         if position is not None:
             self.store.save_position(key, position)

@@ -20,9 +20,8 @@ from flagbot.wiki import WikiClient
 log = logging.getLogger(__name__)
 
 
-def purge_hidden(store: Store, settings: Settings, client: WikiClient | None = None) -> int:
+def purge_hidden(store: Store, settings: Settings, client: WikiClient) -> int:
     """Check every flag that still has text; purge those the wiki hides. Returns how many."""
-    client = client or WikiClient(settings)
     by_wiki: dict[str, list[int]] = defaultdict(list)
     for wiki_id, rev_id in store.unpurged_flags():
         by_wiki[wiki_id].append(rev_id)
@@ -66,12 +65,11 @@ def purge_expired(store: Store, settings: Settings) -> int:
 
 
 def run_retention(
-    store: Store, settings: Settings, stop: threading.Event, client: WikiClient | None = None
+    store: Store, settings: Settings, stop: threading.Event, client: WikiClient
 ) -> None:
     """`flagbot run`'s retention thread: a minute after the start (or `purge_interval`, if
     shorter) and then every `purge_interval` seconds, forget the text of revisions the wiki has
     hidden (a replayed file has no wiki to ask) and whatever is past retention."""
-    client = client or WikiClient(settings)
     online = settings.source.type != "replay"
     wait = min(settings.purge_interval, 60.0)
     while not stop.wait(wait):

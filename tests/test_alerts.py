@@ -4,6 +4,7 @@ from email import message_from_bytes
 
 from flagbot.alerts import Alert, FlagRef, email_message, render
 from flagbot.config import AlertSettings
+from flagbot.wiki import WikiClient
 
 
 def flag(title, user):
@@ -55,7 +56,7 @@ def test_the_auto_throttle_tells_an_operator_on_any_channel(make_settings, tmp_p
     store = Store(settings.store).open()
     assert make_enqueue  # flags are queued through the pipeline's own seam
     record_flags(store, settings, 12)
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert "auto-throttle" in report.held and report.messages == 0
     (notice,) = (tmp_path / "outbox").glob("*operator*.eml")
     mail = message_from_bytes(notice.read_bytes())
@@ -156,7 +157,7 @@ def test_the_auto_throttle_never_holds_the_emergency_route(make_settings, tmp_pa
     store = Store(settings.store).open()
     record_flags(store, settings, 12)  # oversight only: held
     record_flags(store, settings, 1, severity="emergency")  # emergency + oversight
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert "auto-throttle" in report.held
     assert len(list((tmp_path / "outbox").glob("*-emergency-*.eml"))) == 1
     assert list((tmp_path / "outbox").glob("*-oversight-*.eml")) == []

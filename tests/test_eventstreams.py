@@ -9,6 +9,7 @@ import time
 import pytest
 
 from flagbot.sources.eventstreams import resume_id, stream
+from flagbot.wiki import WikiClient
 from tests.conftest import REAL_EVENTS, rc_event
 from tests.sse_server import TOPICS, StreamServer
 from tests.test_pipeline import (
@@ -139,7 +140,7 @@ def test_a_canary_keeps_the_last_real_event_time(make_settings):
         server.publish(canary, kafka_ms=(NOW + 2) * 1000)
         settings = stream_settings(make_settings, server.url)
         stop = threading.Event()
-        items = stream(settings, json.dumps({"id": None, "ts": NOW}), stop)
+        items = stream(settings, json.dumps({"id": None, "ts": NOW}), stop, WikiClient(settings))
         first, second = next(items), next(items)
         stop.set()
     assert first[0].new_rev == 1001 and second[0] is None
@@ -174,7 +175,9 @@ def test_real_captured_streams_are_read_and_resumed_by_rewound_timestamps(make_s
         url = f"http://127.0.0.1:{httpd.server_address[1]}/v2/stream/recentchange"
         settings = stream_settings(make_settings, url, retention_days=36500)  # old captures
         stop = threading.Event()
-        items = stream(settings, json.dumps({"id": None, "ts": 1_700_000_000}), stop)
+        items = stream(
+            settings, json.dumps({"id": None, "ts": 1_700_000_000}), stop, WikiClient(settings)
+        )
         got = [next(items) for _ in frames]
         stop.set()
     finally:
@@ -199,14 +202,16 @@ def test_a_first_start_saves_its_own_time_at_once(make_settings):
     with StreamServer(live=True) as server:
         settings = stream_settings(make_settings, server.url)
         stop = threading.Event()
-        item, position = next(stream(settings, None, stop))
+        item, position = next(stream(settings, None, stop, WikiClient(settings)))
         assert item is None and abs(json.loads(position)["ts"] - time.time()) < 5
         # a restart from that checkpoint asks for everything since then, minus the overlap
-        again = stream(settings, position, stop)
+        again = stream(settings, position, stop, WikiClient(settings))
         server.publish(rc_event(1, "hello", ts=int(time.time())))
         assert next(again)[0].new_rev == 1001
         stop.set()
-    item, position = next(poll(settings, None, threading.Event()))  # the polling source too
+    item, position = next(
+        poll(settings, None, threading.Event(), WikiClient(settings))
+    )  # the polling source too
     assert item is None and "enwiki" in json.loads(position)
 
 
@@ -230,7 +235,7 @@ def _read_until(server, settings, position, wanted, per_message_sleep=0.0, secon
     timer = threading.Timer(seconds, stop.set)
     timer.start()
     try:
-        for item, _ in stream(settings, position, stop):
+        for item, _ in stream(settings, position, stop, WikiClient(settings)):
             if item is not None and getattr(item, "new_rev", None) is not None:
                 seen.add(item.new_rev)
                 time.sleep(per_message_sleep)
@@ -291,7 +296,7 @@ def test_a_late_message_stamped_before_the_last_one_read_is_not_skipped(make_set
         timer = threading.Timer(30, stop.set)
         timer.start()
         try:
-            for item, _ in stream(settings, position, stop):
+            for item, _ in stream(settings, position, stop, WikiClient(settings)):
                 if item is None or getattr(item, "new_rev", None) is None:
                     continue
                 seen.add(item.new_rev)

@@ -335,12 +335,12 @@ def test_activity_is_every_watched_edit_but_bots_exempt_users_and_log_entries(ma
 def test_both_detectors_on_sqlite_and_postgresql(store_url, make_settings, model):
     """The detectors' SQL (executemany with RETURNING, grouped counts, LIKE-free lookups) on
     both databases the store supports."""
-    from flagbot.patterns import PatternRules
+    from flagbot.patterns import build_detectors
     from flagbot.scoring import decide
     from flagbot.store import Outcome, Store
 
     store = Store(store_url).open()
-    rules = PatternRules.build(make_settings(), model.card)
+    rules = build_detectors(make_settings(), model.card)
     aimed_at = [
         dataclasses.replace(change(), new_rev=100 + i, timestamp=START + i * DAY) for i in range(3)
     ]
@@ -381,11 +381,11 @@ def test_both_detectors_on_sqlite_and_postgresql(store_url, make_settings, model
 def test_following_onto_busy_pages_is_no_following(store_url, make_settings, model, crowd_first):
     """On a page three others edited in the hours before, everyone overlaps: no follow, whether
     the crowd came in an earlier batch (read back from the store) or in the same one."""
-    from flagbot.patterns import PatternRules
+    from flagbot.patterns import build_detectors
     from flagbot.store import Store
 
     store = Store(store_url).open()
-    rules = PatternRules.build(make_settings(), model.card)
+    rules = build_detectors(make_settings(), model.card)
 
     def edit(page, user, rev, when):
         return dataclasses.replace(change(page, user, 0), new_rev=rev, timestamp=when)

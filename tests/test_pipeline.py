@@ -107,7 +107,7 @@ def test_replay_filters_scores_flags_and_counts(tmp_path, make_settings, scorer)
     assert summary.skipped == {"empty_text": 1}
     assert summary.scored == 10 and summary.new_flags == 2
     assert [f.rev_id for f in pipeline.store.iter_flags()] == [1000, 1005]
-    assert deliver(pipeline.store, settings).delivered == 2
+    assert deliver(pipeline.store, settings, WikiClient(settings)).delivered == 2
     bodies = [mail_text(mail.read_bytes()) for mail in (tmp_path / "outbox").glob("*.eml")]
     assert bodies and all("\nadmins\n" in body for body in bodies)
     assert "diff=1000" in "".join(bodies) and "diff=1005" in "".join(bodies)
@@ -275,7 +275,7 @@ def test_links_come_from_the_configured_wiki_not_from_the_event(tmp_path, make_s
         ("enwiki", "https://en.wikipedia.org/index.php?diff=1001&oldid=1000"),
         ("enwiki", "https://en.wikipedia.org/index.php?diff=1002&oldid=1001"),
     ]
-    assert deliver(pipeline.store, settings).delivered == 2
+    assert deliver(pipeline.store, settings, WikiClient(settings)).delivered == 2
     for mail in (tmp_path / "outbox").glob("*.eml"):
         assert "evil" not in mail.read_text()
 
@@ -315,7 +315,7 @@ def test_titles_and_user_names_made_public_are_checked_by_the_rules(
     assert flags[-7004].categories == ("personal_attack",)
     assert flags[1006].categories == ("pii",)  # the editor's name, the first time it is seen
     assert summary.scored == 2  # the two talk-page edits; names alone are not counted as scored
-    assert deliver(pipeline.store, settings).delivered == 4
+    assert deliver(pipeline.store, settings, WikiClient(settings)).delivered == 4
     mails = [m.read_bytes() for m in (tmp_path / "outbox").glob("*.eml")]
     for raw in mails:
         whole = raw.decode() + mail_text(raw)

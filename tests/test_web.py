@@ -22,6 +22,7 @@ from flagbot.rules import RuleHit
 from flagbot.scoring import decide
 from flagbot.store import Outcome, Store
 from flagbot.web import create_app
+from flagbot.wiki import WikiClient
 
 GROUPS = {
     "Admin1": frozenset({"user", "sysop"}),
@@ -96,6 +97,7 @@ def web(make_settings, tmp_path):
 
     app = create_app(
         settings,
+        WikiClient(settings),
         store=store,
         groups_lookup=lambda user: GROUPS.get(user, frozenset()),
         revision_lookup=lambda wiki, rev: states.get(rev, "visible"),
@@ -268,7 +270,7 @@ def test_web_queue_filters_and_security_headers(web):
 
 def test_web_session_cookie_is_secure_and_httponly(make_settings, tmp_path):
     settings = make_settings()
-    app = create_app(settings, groups_lookup=lambda _u: frozenset({"sysop"}))
+    app = create_app(settings, WikiClient(settings), groups_lookup=lambda _u: frozenset({"sysop"}))
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     client = login(app, "Admin1")
     response = client.get("/", base_url="https://localhost")  # reads the groups: a new session
@@ -282,7 +284,9 @@ def test_web_groups_are_read_again_so_a_removed_admin_loses_access(make_settings
         settings, web=dataclasses.replace(settings.web, groups_refresh_seconds=0.0)
     )
     groups = {"Admin1": frozenset({"sysop"})}
-    app = create_app(settings, groups_lookup=lambda user: groups.get(user, frozenset()))
+    app = create_app(
+        settings, WikiClient(settings), groups_lookup=lambda user: groups.get(user, frozenset())
+    )
     client = login(app, "Admin1")
     assert client.get("/").status_code == 200
     groups["Admin1"] = frozenset({"user"})  # desysopped on the wiki
@@ -299,7 +303,7 @@ def test_a_revoked_reviewer_loses_access_at_the_next_re_check(make_settings, mon
     settings = dataclasses.replace(
         settings, web=dataclasses.replace(settings.web, groups_refresh_seconds=600.0)
     )
-    app = create_app(settings, groups_lookup=lambda user: frozenset())
+    app = create_app(settings, WikiClient(settings), groups_lookup=lambda user: frozenset())
     now = [1_000_000.0]
     monkeypatch.setattr(auth.time, "time", lambda: now[0])
     on_wiki = {"Admin1": frozenset({"sysop"})}
@@ -313,7 +317,7 @@ def test_a_revoked_reviewer_loses_access_at_the_next_re_check(make_settings, mon
             cached[user] = on_wiki.get(user, frozenset())
         return cached.get(user, frozenset())
 
-    app.extensions["flagbot"]["groups"] = groups
+    app.extensions["flagbot"].groups = groups
     client = login(app, "Admin1")
     assert client.get("/").status_code == 200
     on_wiki["Admin1"] = frozenset({"user"})  # desysopped on the wiki
@@ -363,13 +367,20 @@ def test_web_health_and_metrics_need_no_login_and_show_no_flags(make_settings):
     store.record_batch(
         "test", [Outcome(change(7, "User talk:Target"), "flagged", pii, PII_TEXT)], None
     )
-    app = create_app(settings, store=store, groups_lookup=lambda user: frozenset())
+    app = create_app(
+        settings, WikiClient(settings), store=store, groups_lookup=lambda user: frozenset()
+    )
     client = app.test_client()
     assert client.get("/healthz").get_data(as_text=True) == "ok\n"
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'flagbot_flags_stored{category="pii"} 1.0' in metrics
     assert "Target" not in metrics and "Hidden Lane" not in metrics
-    off = create_app(make_settings(), store=store, groups_lookup=lambda user: frozenset())
+    off = create_app(
+        make_settings(),
+        WikiClient(make_settings()),
+        store=store,
+        groups_lookup=lambda user: frozenset(),
+    )
     assert off.test_client().get("/metrics").status_code != 200  # off by default
     store.close()
 
@@ -398,6 +409,7 @@ def test_web_rights_are_per_wiki(make_settings):
     rights = {("enwiki", "Admin1"): frozenset({"sysop"})}
     app = create_app(
         settings,
+        WikiClient(settings),
         store=store,
         groups_lookup=lambda wiki, user: rights.get((wiki, user), frozenset()),
         revision_lookup=lambda wiki, rev: "visible",
@@ -461,7 +473,11 @@ def test_web_oauth_callback_comes_from_base_url_never_from_the_host_header(make_
     web = dataclasses.replace(
         settings.web, base_url="https://flagbot.example.org", oauth_client_id="consumer"
     )
-    app = create_app(dataclasses.replace(settings, web=web), groups_lookup=lambda u: frozenset())
+    app = create_app(
+        dataclasses.replace(settings, web=web),
+        WikiClient(settings),
+        groups_lookup=lambda u: frozenset(),
+    )
     answer = app.test_client().get("/login/start", headers={"Host": "evil.example"})
     assert answer.status_code == 302
     location = answer.headers["Location"]
@@ -495,7 +511,7 @@ def test_a_report_reaches_the_right_reviewers_and_never_leaks(web, tmp_path):
     assert "received" in reporter.get("/my-reports").get_data(as_text=True)
     assert reporter.get("/").status_code == 403  # a reporter is no reviewer
 
-    settings = app.extensions["flagbot"]["settings"]
+    settings = app.extensions["flagbot"].settings
     report_flag = next(f for f in store.iter_flags(with_text=True) if f.kind == "report")
     assert report_flag.routes[:1] == ("emergency",) and report_flag.text == description
     admin = login(app, "Admin1")
@@ -509,7 +525,7 @@ def test_a_report_reaches_the_right_reviewers_and_never_leaks(web, tmp_path):
     oversighter = login(app, "Oversighter1")
     assert "Editor1" in oversighter.get(f"/flag/{report_flag.id}").get_data(as_text=True)
 
-    assert deliver(store, settings).delivered >= 1
+    assert deliver(store, settings, WikiClient(settings)).delivered >= 1
     mails = list((tmp_path / "outbox").glob("*.eml"))
     assert mails
     for mail in mails:
@@ -568,8 +584,8 @@ def test_report_counts_show_the_scale_without_exposing_anyone(web):
         file_report(admin, "Admin1", "pii", f"User:Probe{n}")
     this_month = time.strftime("%Y-%m", today)
     assert this_month not in admin.get("/stats/reports").get_data(as_text=True)
-    settings = app.extensions["flagbot"]["settings"]
-    app.extensions["flagbot"]["settings"] = dataclasses.replace(
+    settings = app.extensions["flagbot"].settings
+    app.extensions["flagbot"].settings = dataclasses.replace(
         settings, web=dataclasses.replace(settings.web, report_stats_groups=("sysop",))
     )
     assert editor.get("/stats/reports").status_code == 403
@@ -610,8 +626,8 @@ def test_a_slow_reported_diff_never_holds_the_reviewers_request(web):
 
     app, store, _, _ = web
     released = threading.Event()
-    real = app.extensions["flagbot"]["assessments"].assess
-    app.extensions["flagbot"]["assessments"].assess = lambda wiki, rev: (
+    real = app.extensions["flagbot"].assessments.assess
+    app.extensions["flagbot"].assessments.assess = lambda wiki, rev: (
         released.wait(60),
         real(wiki, rev),
     )[1]
@@ -650,9 +666,9 @@ def test_the_revision_a_diff_link_shows(targets, rev):
 def test_account_age_edits_and_newcomer_limits_per_wiki(web):
     app, store, _, _ = web
     accounts = app.extensions["test"]["accounts"]
-    settings = app.extensions["flagbot"]["settings"]
+    settings = app.extensions["flagbot"].settings
     wiki = dataclasses.replace(settings.wikis[0], report_min_account_days=4, report_min_edits=10)
-    app.extensions["flagbot"]["settings"] = dataclasses.replace(settings, wikis=(wiki,))
+    app.extensions["flagbot"].settings = dataclasses.replace(settings, wikis=(wiki,))
     accounts["Fresh"] = (time.time() - 1 * DAY, 50)  # too young
     accounts["Quiet"] = (time.time() - 90 * DAY, 3)  # too few edits
     accounts["Newcomer"] = (time.time() - 10 * DAY, 20)  # allowed, one a day
@@ -677,7 +693,7 @@ def test_an_unreachable_wiki_still_takes_a_report_with_a_newcomer_s_limit(web):
     def down(wiki, user):
         raise FetchError("cannot read the account of a user on enwiki: timed out")
 
-    app.extensions["flagbot"]["account"] = down
+    app.extensions["flagbot"].account = down
     reporter = login(app, "Editor1")
     assert file_report(reporter, "Editor1", "threat", "User:X").status_code == 200
     assert file_report(reporter, "Editor1", "threat", "User:Y").status_code == 429
@@ -728,8 +744,8 @@ def test_reports_have_their_own_filter_and_the_reporter_can_be_shown_to_admins(w
     assert "User:Follower" in admin.get("/?kind=bogus").get_data(as_text=True)  # ignored
     report = next(f for f in store.iter_flags() if f.kind == "report")
     assert "Editor1" not in admin.get(f"/flag/{report.id}").get_data(as_text=True)
-    settings = app.extensions["flagbot"]["settings"]
-    app.extensions["flagbot"]["settings"] = dataclasses.replace(
+    settings = app.extensions["flagbot"].settings
+    app.extensions["flagbot"].settings = dataclasses.replace(
         settings, web=dataclasses.replace(settings.web, reporter_shown_to="reviewers")
     )
     assert "Editor1" in admin.get(f"/flag/{report.id}").get_data(as_text=True)
@@ -817,7 +833,7 @@ def test_status_notices_name_neither_the_reporter_nor_the_outcome_in_logs(web, c
     from flagbot.alerts.sender import deliver
 
     app, store, _, _ = web
-    settings = app.extensions["flagbot"]["settings"]
+    settings = app.extensions["flagbot"].settings
     reporter = login(app, "Editor1")
     file_report(reporter, "Editor1", "hounding", "User:Follower", "he follows me", notify="1")
     (flag,) = [f for f in store.iter_flags() if f.kind == "report"]
@@ -835,7 +851,7 @@ def test_status_notices_name_neither_the_reporter_nor_the_outcome_in_logs(web, c
     sender.notifiers = lambda: channels  # type: ignore[assignment]
     try:
         with caplog.at_level(logging.INFO, logger="flagbot"):
-            deliver(store, settings, now=time.time() + 1)
+            deliver(store, settings, WikiClient(settings), now=time.time() + 1)
     finally:
         sender.notifiers = real
     notices = [r for r in caplog.records if "reporter" in r.getMessage()]
@@ -866,11 +882,11 @@ def test_a_reporter_learns_nothing_about_the_queue_from_the_answers(web):
 
 
 def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
-    from flagbot.patterns import PatternRules
+    from flagbot.patterns import build_detectors
 
     app, store, _, _ = web
-    settings = app.extensions["flagbot"]["settings"]
-    rules = PatternRules.build(settings, model.card)
+    settings = app.extensions["flagbot"].settings
+    rules = build_detectors(settings, model.card)
     borderline = decide(0.4, [], {})
     edits = [
         dataclasses.replace(
@@ -896,10 +912,10 @@ def test_a_pattern_flag_has_its_filter_and_a_timeline_of_its_diffs(web, model):
 
 def test_a_hounding_timeline_says_which_edits_reverted_and_when_the_wiki_cannot_say(web, model):
     from flagbot.errors import FetchError
-    from flagbot.patterns import PatternRules
+    from flagbot.patterns import build_detectors
 
     app, store, _, _ = web
-    settings = app.extensions["flagbot"]["settings"]
+    settings = app.extensions["flagbot"].settings
     start = int(time.time()) - 86400
 
     def edit(rev, user, page, when):
@@ -909,11 +925,11 @@ def test_a_hounding_timeline_says_which_edits_reverted_and_when_the_wiki_cannot_
     others = [edit(1000 + i, f"U{i}", f"Other {i}", start + i) for i in range(300)]
     victim = [edit(2000 + p, "Vic", f"Quiet {p}", start + p * 3600) for p in range(6)]
     follower = [edit(3000 + p, "Stalk", f"Quiet {p}", start + p * 3600 + 600) for p in range(6)]
-    rules = PatternRules.build(settings, model.card)
+    rules = build_detectors(settings, model.card)
     assert store.record_batch("t", [], None, None, rules, others + victim + follower) == 1
     (flag,) = [f for f in store.iter_flags() if f.kind == "pattern"]
     tags = {3000: ("mw-undo",), 3001: ("mw-rollback", "mw-reverted"), 3002: ("visualeditor",)}
-    app.extensions["flagbot"]["tags"] = lambda wiki, revs: {r: tags.get(r, ()) for r in revs}
+    app.extensions["flagbot"].tags = lambda wiki, revs: {r: tags.get(r, ()) for r in revs}
     admin = login(app, "Admin1")
     rows = re.findall(r"<tr>.*?</tr>", admin.get(f"/flag/{flag.id}").get_data(as_text=True))
     cells = [row for row in rows if "Quiet" in row]
@@ -923,7 +939,7 @@ def test_a_hounding_timeline_says_which_edits_reverted_and_when_the_wiki_cannot_
     def unreadable(wiki, revs):
         raise FetchError("enwiki is down")
 
-    app.extensions["flagbot"]["tags"] = unreadable
+    app.extensions["flagbot"].tags = unreadable
     page = admin.get(f"/flag/{flag.id}").get_data(as_text=True)
     assert page.count("unknown (wiki unreadable)") == 6
 
@@ -976,6 +992,7 @@ def test_the_audit_log_shows_an_oversighter_only_their_own_wikis(make_settings):
     roles = {("enwiki", "OversighterEn"): oversight, ("dewiki", "OversighterDe"): oversight}
     app = create_app(
         settings,
+        WikiClient(settings),
         store=store,
         groups_lookup=lambda wiki, user: roles.get((wiki, user), frozenset({"user"})),
         revision_lookup=lambda wiki, rev: "visible",
@@ -1010,6 +1027,7 @@ def test_reports_stay_out_of_anonymous_metrics_and_the_flags_listing(make_settin
     store = Store(settings.store).open()
     app = create_app(
         settings,
+        WikiClient(settings),
         store=store,
         groups_lookup=lambda user: GROUPS.get(user, frozenset()),
         revision_lookup=lambda wiki, rev: "visible",

@@ -76,7 +76,7 @@ def run_sender(
     store: Store,
     settings: Settings,
     stop: threading.Event,
-    client: WikiClient | None = None,
+    client: WikiClient,
     metrics: Metrics | None = None,
     wake: threading.Event | None = None,
 ) -> None:
@@ -84,7 +84,6 @@ def run_sender(
     committed) and at the latest every `interval` seconds (retries, bursts, digests) until
     stopped. Whoever sets `stop` sets `wake` too, so the thread ends at once. (Retention is
     `flagbot.purge.run_retention`'s thread, not this one's.)"""
-    client = client or WikiClient(settings)
     while True:
         if wake is None:
             stop.wait(settings.alerts.interval)
@@ -108,11 +107,10 @@ def run_sender(
 
 
 def deliver(
-    store: Store, settings: Settings, now: float | None = None, client: WikiClient | None = None
+    store: Store, settings: Settings, client: WikiClient, now: float | None = None
 ) -> DeliveryReport:
     """One pass over the due outbox rows."""
     now = time.time() if now is None else now
-    client = client or WikiClient(settings)
     report = DeliveryReport()
     urgent = urgent_routes(settings)
     held = hold(store) or _surge(store, settings, client, now)

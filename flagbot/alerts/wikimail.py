@@ -16,9 +16,7 @@ from flagbot.wiki import WikiClient
 RATELIMIT_RETRY = 3600.0  # seconds; the wiki's emailuser limit is per day or per hour
 
 
-def send(
-    alert: Alert, subject: str, body: str, settings: Settings, client: WikiClient | None = None
-) -> None:
+def send(alert: Alert, subject: str, body: str, settings: Settings, client: WikiClient) -> None:
     import pywikibot
     from pywikibot.data.api import Request
     from pywikibot.exceptions import APIError, ApiTimeoutError, Error
@@ -27,7 +25,7 @@ def send(
     if wiki is None:
         raise DeliveryError(f"wikimail: {alert.wiki!r} is not a configured wiki", True)
     try:
-        site = (client or WikiClient(settings)).site(wiki)
+        site = client.site(wiki)
         if not site.logged_in():
             site.login()
         if not site.has_right("sendemail"):

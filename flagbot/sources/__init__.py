@@ -17,7 +17,7 @@ from flagbot.errors import BadEvent
 from flagbot.events import RecentChange
 
 SourceItem = tuple[RecentChange | BadEvent | None, str | None]
-Source = Callable[..., Iterator[SourceItem]]  # (settings, position, stop, client=None)
+Source = Callable[..., Iterator[SourceItem]]  # (settings, position, stop, client)
 
 
 def registry() -> dict[str, Source]:

@@ -142,7 +142,7 @@ def _position(last_id: str | None, event_time: float | None) -> str:
 
 
 def _catch_up(
-    settings: Settings, since: float, stop: threading.Event, client: WikiClient | None
+    settings: Settings, since: float, stop: threading.Event, client: WikiClient
 ) -> Iterator[SourceItem]:
     """Read a gap older than the stream's retention through the API, up to about now."""
     until = time.time()
@@ -152,9 +152,7 @@ def _catch_up(
         (until - since) / 86400,
     )
     start = {w.id: {"ts": recentchanges.iso(since)} for w in settings.wikis}
-    for item, _ in recentchanges.poll(
-        settings, json.dumps(start), stop, until=until, client=client
-    ):
+    for item, _ in recentchanges.poll(settings, json.dumps(start), stop, client, until=until):
         yield item, None
     yield None, json.dumps({"id": None, "ts": until})
 
@@ -163,7 +161,7 @@ def stream(
     settings: Settings,
     position: str | None,
     stop: threading.Event,
-    client: WikiClient | None = None,
+    client: WikiClient,
 ) -> Iterator[SourceItem]:
     source = settings.source
     saved = json.loads(position) if position else {}

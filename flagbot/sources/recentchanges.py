@@ -73,11 +73,10 @@ def poll(
     settings: Settings,
     position: str | None,
     stop: threading.Event,
+    client: WikiClient,
     until: float | None = None,
-    client: WikiClient | None = None,
 ) -> Iterator[SourceItem]:
     """Poll every configured wiki in turn; with `until` (a unix time) stop once past it."""
-    client = client or WikiClient(settings)
     states: dict[str, dict[str, Any]] = json.loads(position) if position else {}
     for wiki in settings.wikis:
         states.setdefault(wiki.id, {"ts": iso(time.time() - settings.source.overlap_seconds)})

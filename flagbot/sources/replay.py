@@ -37,7 +37,7 @@ def read_lines(path: str, start_after: int = 0) -> Iterator[SourceItem]:
 
 
 def read(
-    settings: Settings, position: str | None, stop: threading.Event, client: Any = None
+    settings: Settings, position: str | None, stop: threading.Event, client: Any
 ) -> Iterator[SourceItem]:
     start_after = json.loads(position)["line"] if position else 0
     for item in read_lines(settings.source.path, start_after):

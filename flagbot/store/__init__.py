@@ -17,11 +17,10 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from flagbot.events import RecentChange
-from flagbot.patterns import PatternRules
-from flagbot.store.activity import ActivityStore
+from flagbot.store.activity import ActivityStore, Batch, OnFlag, PatternTx
 from flagbot.store.reports import ReportStore
 from flagbot.store.review import ReviewStore
-from flagbot.store.rows import Decided, Due, Flag, Outcome, RowRejected, _split
+from flagbot.store.rows import Decided, Due, Flag, Outcome, RowRejected, _split, flag_row
 from flagbot.store.schema import (
     EDIT_KIND,
     NAME_KIND,
@@ -39,8 +38,14 @@ from flagbot.store.schema import (
     schema_version,
 )
 
+# a pattern detector (flagbot.patterns): run inside the batch's transaction, returns new flags
+Detector = Callable[[PatternTx, Batch], int]
+
 __all__ = [  # what the rest of flagbot imports from here
     "Store",
+    "Batch",
+    "Detector",
+    "PatternTx",
     "Due",
     "Flag",
     "Outcome",
@@ -52,6 +57,7 @@ __all__ = [  # what the rest of flagbot imports from here
     "SCHEMA_VERSION",
     "SECOND_REVIEW",
     "STATUS_ROUTE",
+    "flag_row",
     "flags",
     "outbox",
     "processed",
@@ -109,19 +115,19 @@ class Store(ActivityStore, ReviewStore, ReportStore):
         source: str,
         outcomes: Sequence[Outcome],
         position: str | None,
-        on_flag: Callable[[Connection, int, Outcome], None] | None = None,
-        rules: PatternRules | None = None,
+        on_flag: OnFlag | None = None,
+        detectors: Sequence[Detector] = (),
         edits: Sequence[RecentChange] = (),
     ) -> int:
         """Store a batch and the position after it in one transaction; returns new flags.
 
         A revision already processed (the overlap after a restart) is skipped silently.
         `on_flag` runs inside the same transaction for each new flag (the alerts outbox), and
-        so do the pattern detectors (`rules`; `edits`: every edit of the batch that counts as
+        so do the pattern `detectors` (`edits`: every edit of the batch that counts as
         activity, any namespace): a restart neither loses nor repeats what an edit adds.
         """
         try:
-            return self._record_batch(source, outcomes, position, on_flag, rules, edits)
+            return self._record_batch(source, outcomes, position, on_flag, detectors, edits)
         except (DataError, IntegrityError, StatementError) as exc:
             raise RowRejected(exc) from exc
 
@@ -130,14 +136,13 @@ class Store(ActivityStore, ReviewStore, ReportStore):
         source: str,
         outcomes: Sequence[Outcome],
         position: str | None,
-        on_flag: Callable[[Connection, int, Outcome], None] | None,
-        rules: PatternRules | None = None,
-        edits: Sequence[RecentChange] = (),
+        on_flag: OnFlag | None,
+        detectors: Sequence[Detector],
+        edits: Sequence[RecentChange],
     ) -> int:
-        repeat = rules.repeat if rules else None
         new_flags = 0
         now = time.time()
-        aimed: list[Outcome] = []
+        fresh: list[Outcome] = []
         with self.engine.begin() as conn:
             inserted: set[tuple[str, int]] = set()
             rows = [
@@ -158,47 +163,36 @@ class Store(ActivityStore, ReviewStore, ReportStore):
                 if (change.wiki, change.key) not in inserted:
                     continue  # processed before: the overlap after a restart
                 inserted.discard((change.wiki, change.key))  # once, even if listed twice
-                if (
-                    repeat
-                    and item.targets
-                    and item.verdict
-                    and item.verdict.score >= repeat.borderline
-                ):
-                    aimed.append(item)
+                fresh.append(item)
                 if item.verdict is None or not item.verdict.flagged:
                     continue
                 verdict = item.verdict
                 result = conn.execute(
                     flags.insert().values(
-                        wiki=change.wiki,
-                        rev_id=change.key,
-                        kind=NAME_KIND if verdict.on_names else EDIT_KIND,
-                        old_rev_id=change.old_rev,
-                        title=change.title,
-                        namespace=change.namespace,
-                        user=change.user,
-                        edit_time=change.timestamp,
-                        diff_url=change.diff_url,
-                        categories=";".join(verdict.categories),
-                        score=verdict.score,
-                        rules=";".join(verdict.rule_ids),
-                        severity=verdict.severity,
-                        route=";".join(verdict.routes),
-                        status="new",
-                        added_text=item.added_text,
-                        summary=change.comment,
-                        created=now,
+                        **flag_row(
+                            verdict,
+                            wiki=change.wiki,
+                            rev_id=change.key,
+                            kind=NAME_KIND if verdict.on_names else EDIT_KIND,
+                            old_rev_id=change.old_rev,
+                            title=change.title,
+                            namespace=change.namespace,
+                            user=change.user,
+                            edit_time=change.timestamp,
+                            diff_url=change.diff_url,
+                            added_text=item.added_text,
+                            summary=change.comment,
+                            created=now,
+                        )
                     )
                 )
                 flag_id = result.inserted_primary_key[0]  # type: ignore[index]
                 new_flags += 1
                 if on_flag is not None:
                     on_flag(conn, flag_id, item)
-            if repeat is not None and aimed:
-                new_flags += self._repeated_targeting(conn, aimed, repeat, on_flag, now)
-            if rules is not None and edits:
-                invited = {(o.change.wiki, o.change.key): o.targets for o in outcomes}
-                new_flags += self._hounding(conn, edits, rules, on_flag, now, invited)
+            if detectors:
+                tx, batch = PatternTx(self, conn, on_flag, now), Batch(fresh, outcomes, edits)
+                new_flags += sum(detect(tx, batch) for detect in detectors)
             if position is not None:
                 self.save_position(source, position, conn)
         return new_flags

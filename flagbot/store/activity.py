@@ -1,28 +1,22 @@
 """Pattern activity: borderline edits per target, every edit's activity, follows, and the
-pattern flags they raise (SQL and the detectors' queries)."""
+pattern flags they raise — the SQL the detectors (flagbot.patterns) run inside a batch's
+transaction (`PatternTx`), and what the review pages read back. No policy: what counts as a
+follow or as repeated targeting is decided in flagbot.patterns."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, distinct, func, literal, or_, select, update
 
 from flagbot.events import RecentChange
-from flagbot.patterns import (
-    HOUNDING_PATTERN,
-    MAX_LEADERS,
-    REPEAT_PATTERN,
-    HoundingRule,
-    PatternRules,
-    RepeatRule,
-    chance,
-    expected_follows,
-    page_owner,
-)
+from flagbot.scoring import Verdict
 from flagbot.store.base import StoreBase
-from flagbot.store.rows import Flag, Outcome
+from flagbot.store.rows import Flag, Outcome, flag_row
 from flagbot.store.schema import (
+    HOUNDING_PATTERN,
     PATTERN_KEY_BASE,
     PATTERN_KIND,
     TEXT_COLUMNS,
@@ -34,22 +28,34 @@ from flagbot.store.schema import (
     reports,
 )
 
+OnFlag = Callable[[Connection, int, Outcome], None]
+# (wiki, page) → its edits as (time, rev_id, user, the users that edit addressed, ";"-joined)
+PageHistory = dict[tuple[str, str], list[tuple[int, int, str, str]]]
+CHUNK = 400  # names or pages per IN (...) list: under SQLite's variable limit
 
-class ActivityStore(StoreBase):
-    """Repeated targeting and hounding: what they read and write."""
 
-    def _repeated_targeting(
-        self,
-        conn: Connection,
-        aimed: list[Outcome],
-        repeat: RepeatRule,
-        on_flag: Callable[[Connection, int, Outcome], None] | None,
-        now: float,
-    ) -> int:
-        """Record borderline edits per (author, target); a pair with `repeat.count` of them
-        within `repeat.days` gets one pattern flag, which later edits extend. Returns new flags."""
-        conn.execute(
-            self._insert(pattern_edits).on_conflict_do_nothing(),
+@dataclass(frozen=True)
+class Batch:
+    """What a batch hands the pattern detectors: its outcomes stored just now (`fresh`: not
+    the overlap after a restart), all its outcomes, and every edit that counts as activity."""
+
+    fresh: list[Outcome]
+    outcomes: Sequence[Outcome]
+    edits: Sequence[RecentChange]
+
+
+class PatternTx:
+    """The detectors' reads and writes inside one batch transaction; a new flag goes through
+    `on_flag` (the alerts outbox) in the same transaction."""
+
+    def __init__(self, store: StoreBase, conn: Connection, on_flag: OnFlag | None, now: float):
+        self.store, self.conn, self.on_flag, self.now = store, conn, on_flag, now
+
+    # --- repeated targeting -------------------------------------------------------------
+    def keep_aimed(self, aimed: Sequence[Outcome]) -> None:
+        """Keep borderline edits per (author, target); one already kept is left alone."""
+        self.conn.execute(
+            self.store._insert(pattern_edits).on_conflict_do_nothing(),
             [
                 {
                     "wiki": item.change.wiki,
@@ -63,57 +69,31 @@ class ActivityStore(StoreBase):
                 for target in item.targets
             ],
         )
-        new_flags = 0
-        # each edit in time order, with the window that ends at it: a batch may span weeks
-        for item in sorted(aimed, key=lambda o: o.change.timestamp):
-            change = item.change
-            for target in item.targets:
-                edits = conn.execute(
-                    select(pattern_edits.c.rev_id, pattern_edits.c.score)
-                    .where(
-                        pattern_edits.c.wiki == change.wiki,
-                        pattern_edits.c.author == change.user,
-                        pattern_edits.c.target == target,
-                        pattern_edits.c.time >= change.timestamp - repeat.days * 86400,
-                        pattern_edits.c.time <= change.timestamp,
-                    )
-                    .order_by(pattern_edits.c.time, pattern_edits.c.rev_id)
-                ).all()
-                # under the count, an edit only extends a pair's flag that already exists
-                new_flags += self._pattern_flag(
-                    conn,
-                    REPEAT_PATTERN,
-                    change,
-                    target,
-                    [r for r, _ in edits],
-                    max(s for _, s in edits),
-                    repeat,
-                    on_flag,
-                    now,
-                    create=len(edits) >= repeat.count,
-                )
-        return new_flags
 
-    def _hounding(
-        self,
-        conn: Connection,
-        edits: Sequence[RecentChange],
-        rules: PatternRules,
-        on_flag: Callable[[Connection, int, Outcome], None] | None,
-        now: float,
-        invited: dict[tuple[str, int], tuple[str, ...]] | None = None,
-    ) -> int:
-        """Record the batch's activity; each new edit that is its user's first on a page within
-        `hours` after others edited it is a follow of each of them; a pair with `pages` follows
-        within `days` is tested against chance and flagged, or its flag extended. A handful of
-        queries per batch, not per edit (Wikimedia's full rate is ~90 edits/s at peak).
+    def aimed_within(
+        self, change: RecentChange, target: str, span: float
+    ) -> list[tuple[int, float]]:
+        """(rev_id, score) of the author's kept edits aimed at `target` in the `span` seconds
+        up to this edit, oldest first."""
+        rows = self.conn.execute(
+            select(pattern_edits.c.rev_id, pattern_edits.c.score)
+            .where(
+                pattern_edits.c.wiki == change.wiki,
+                pattern_edits.c.author == change.user,
+                pattern_edits.c.target == target,
+                pattern_edits.c.time >= change.timestamp - span,
+                pattern_edits.c.time <= change.timestamp,
+            )
+            .order_by(pattern_edits.c.time, pattern_edits.c.rev_id)
+        )
+        return [(int(r), float(s)) for r, s in rows]
 
-        Invitations are no following: an edit on one's own user pages, or on a page where the
-        other user's edit in those hours addressed one (`invited`: a ping, a reply, a post on
-        one's talk page). Without this, an attacker who pinged a victim on five quiet pages got
-        the victim, answering politely on each, flagged as hounding the attacker."""
-        rule = rules.hounding
-        invited = invited or {}
+    # --- hounding -----------------------------------------------------------------------
+    def keep_activity(
+        self, edits: Sequence[RecentChange], invited: dict[tuple[str, int], tuple[str, ...]]
+    ) -> list[RecentChange]:
+        """Keep the edits as activity (with whom each addressed, `invited`); returns those not
+        kept before, oldest first."""
         rows = [
             {
                 "wiki": c.wiki,
@@ -127,70 +107,25 @@ class ActivityStore(StoreBase):
         ]
         # one cached statement, many parameter sets (a VALUES list is compiled anew each time)
         added = set(
-            conn.execute(
-                self._insert(activity)
+            self.conn.execute(
+                self.store._insert(activity)
                 .on_conflict_do_nothing()
                 .returning(activity.c.wiki, activity.c.rev_id),
                 rows,
             )
         )
-        new = sorted((c for c in edits if (c.wiki, c.key) in added), key=lambda c: c.timestamp)
-        if not new:
-            return 0
-        history = self._page_history(conn, new, rule)
-        found: list[dict[str, Any]] = []
-        for change in new:
-            if page_owner(change.namespace, change.title) == change.user:
-                continue  # one's own user pages: never following anyone there
-            seen = history.get((change.wiki, change.title), [])
-            if any(
-                u == change.user and (t, r) < (change.timestamp, change.key) for t, r, u, _ in seen
-            ):
-                continue  # not the user's first edit on the page: re-edits are no following
-            leaders: dict[str, int] = {}
-            inviters: set[str] = set()
-            for when, rev_id, user, addressed in seen:
-                recent = change.timestamp - rule.hours * 3600 <= when <= change.timestamp
-                if recent and user != change.user and rev_id != change.key:
-                    leaders[user] = max(leaders.get(user, when), when)
-                    if change.user in addressed.split(";"):
-                        inviters.add(user)
-            if len(leaders) > MAX_LEADERS:
-                continue  # a busy page: everyone there overlaps, nobody is followed
-            for inviter in inviters:  # they asked this user to come: an answer, not a follow
-                del leaders[inviter]
-            found += [
-                {
-                    "wiki": change.wiki,
-                    "follower": change.user,
-                    "followed": leader,
-                    "page": change.title,
-                    "rev_id": change.key,
-                    "time": change.timestamp,
-                    "followed_time": led,
-                }
-                for leader, led in leaders.items()
-            ]
-        if found:
-            conn.execute(self._insert(follows).on_conflict_do_nothing(), found)
-        latest = {(f["wiki"], f["follower"], f["followed"]): f for f in found}
-        by_key = {(c.wiki, c.key): c for c in new}  # a flag links the follower's latest edit
-        return sum(
-            self._test_pair(
-                conn, follow, by_key[(follow["wiki"], follow["rev_id"])], count, rules, on_flag, now
-            )
-            for follow, count in self._pairs_over(conn, latest, rule)
-        )
+        return sorted((c for c in edits if (c.wiki, c.key) in added), key=lambda c: c.timestamp)
 
-    @staticmethod
-    def _page_history(
-        conn: Connection, new: list[RecentChange], rule: HoundingRule
-    ) -> dict[tuple[str, str], list[tuple[int, int, str, str]]]:
-        """(time, rev_id, user) on the batch's quiet pages: every edit from `rule.hours` before
-        the batch to its end (who came just before), and the batch's own users' edits on them
-        over the whole window (who was there first). A busy page — more than MAX_LEADERS others
-        in the hours before every edit of the batch on it — yields no follows: one grouped count
-        finds it, and its edits are not read (on a popular page, thousands a day)."""
+    def page_history(
+        self, new: list[RecentChange], hours: float, days: float, max_leaders: int
+    ) -> PageHistory:
+        """The history of the batch's quiet pages: every edit from `hours` seconds before the
+        batch to its end (who came just before), and the batch's own users' earliest edits on
+        them within `days` seconds (who was there first). A busy page — more than
+        `max_leaders` others in the hours before every edit of the batch on it — is left out:
+        one grouped count finds it, and its edits are not read (on a popular page, thousands a
+        day)."""
+        conn = self.conn
         history: dict[tuple[str, str], set[tuple[int, int, str, str]]] = {}
         by_wiki: dict[str, tuple[set[str], set[str]]] = {}
         for change in new:
@@ -198,33 +133,33 @@ class ActivityStore(StoreBase):
             pages.add(change.title)
             users.add(change.user)
         since, first, last = (
-            new[0].timestamp - rule.days * 86400,
-            new[0].timestamp - rule.hours * 3600,
+            new[0].timestamp - days,
+            new[0].timestamp - hours,
             new[-1].timestamp,
         )
         addressed = func.coalesce(activity.c.invited, "")
         columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user, addressed)
         for wiki, (pages, users) in by_wiki.items():
             # users in [last - hours, first] are in every batch edit's hours before: with
-            # MAX_LEADERS + 2 of them, even the editor aside, each edit has too many leaders
+            # max_leaders + 2 of them, even the editor aside, each edit has too many leaders
             candidates = sorted(pages)
-            for start in range(0, len(candidates), 400):
+            for start in range(0, len(candidates), CHUNK):
                 pages -= set(
                     conn.execute(
                         select(activity.c.page)
                         .where(
                             activity.c.wiki == wiki,
-                            activity.c.page.in_(candidates[start : start + 400]),
-                            activity.c.time >= last - rule.hours * 3600,
+                            activity.c.page.in_(candidates[start : start + CHUNK]),
+                            activity.c.time >= last - hours,
                             activity.c.time <= new[0].timestamp,
                         )
                         .group_by(activity.c.page)
-                        .having(func.count(distinct(activity.c.user)) >= MAX_LEADERS + 2)
+                        .having(func.count(distinct(activity.c.user)) >= max_leaders + 2)
                     ).scalars()
                 )
             titles, names = sorted(pages), sorted(users)
-            for start in range(0, len(titles), 400):
-                chunk = titles[start : start + 400]
+            for start in range(0, len(titles), CHUNK):
+                chunk = titles[start : start + CHUNK]
                 recent = select(*columns).where(
                     activity.c.wiki == wiki,
                     activity.c.page.in_(chunk),
@@ -241,13 +176,13 @@ class ActivityStore(StoreBase):
                     )
                     .where(
                         activity.c.wiki == wiki,
-                        activity.c.user.in_(names[at : at + 400]),
+                        activity.c.user.in_(names[at : at + CHUNK]),
                         activity.c.page.in_(chunk),
                         activity.c.time >= since,
                         activity.c.time <= last,
                     )
                     .group_by(activity.c.page, activity.c.user)
-                    for at in range(0, len(names), 400)
+                    for at in range(0, len(names), CHUNK)
                 ]
                 for query in (recent, *own):
                     for page, when, rev_id, user, invitees in conn.execute(query):
@@ -256,142 +191,98 @@ class ActivityStore(StoreBase):
                         )
         return {key: sorted(rows) for key, rows in history.items()}
 
-    @staticmethod
-    def _pairs_over(
-        conn: Connection, latest: dict[tuple[str, str, str], dict[str, Any]], rule: HoundingRule
+    def keep_follows(self, found: list[dict[str, Any]]) -> None:
+        if found:
+            self.conn.execute(self.store._insert(follows).on_conflict_do_nothing(), found)
+
+    def pairs_over(
+        self, latest: dict[tuple[str, str, str], dict[str, Any]], pages: int, days: float
     ) -> list[tuple[dict[str, Any], int]]:
-        """The latest follow of each pair of the batch that has `rule.pages` follows or more
-        within `rule.days`, with that count: one grouped query per wiki and follower set."""
+        """The latest follow of each pair of the batch that has `pages` follows or more within
+        `days` seconds, with that count: one grouped query per wiki and follower set."""
         if not latest:
             return []
         over = []
         by_wiki: dict[str, set[str]] = {}
         for wiki, follower, _followed in latest:
             by_wiki.setdefault(wiki, set()).add(follower)
-        since = min(f["time"] for f in latest.values()) - rule.days * 86400
+        since = min(f["time"] for f in latest.values()) - days
         for wiki, followers in by_wiki.items():
             names = sorted(followers)
-            for start in range(0, len(names), 500):
-                for follower, followed, count in conn.execute(
+            for start in range(0, len(names), CHUNK):
+                for follower, followed, count in self.conn.execute(
                     select(follows.c.follower, follows.c.followed, func.count())
                     .where(
-                        follows.c.wiki == wiki, follows.c.follower.in_(names[start : start + 500])
+                        follows.c.wiki == wiki, follows.c.follower.in_(names[start : start + CHUNK])
                     )
                     .where(follows.c.time >= since)
                     .group_by(follows.c.follower, follows.c.followed)
-                    .having(func.count() >= rule.pages)
+                    .having(func.count() >= pages)
                 ):
                     if (wiki, follower, followed) in latest:
                         over.append((latest[(wiki, follower, followed)], int(count)))
         return over
 
-    def _test_pair(
-        self,
-        conn: Connection,
-        follow: dict[str, Any],
-        change: RecentChange,
-        count: int,
-        rules: PatternRules,
-        on_flag: Callable[[Connection, int, Outcome], None] | None,
-        now: float,
-    ) -> int:
-        """Extend the pair's hounding flag, or flag it if its follows are unlikely by chance.
-        A pair explained by chance is tested again at `pages` more follows, not at each one
-        (patrollers follow hundreds of people)."""
-        rule = rules.hounding
-        wiki, follower, followed = follow["wiki"], follow["follower"], follow["followed"]
-        flagged = self._pattern_id(conn, HOUNDING_PATTERN, wiki, follower, followed)
-        if not flagged and count >= 2 * rule.pages and count % rule.pages:
-            return 0
-        since = follow["time"] - rule.days * 86400
-        rev_ids = list(
-            conn.execute(
+    def follow_rev_ids(self, wiki: str, follower: str, followed: str, since: float) -> list[int]:
+        return list(
+            self.conn.execute(
                 select(follows.c.rev_id)
                 .where(follows.c.wiki == wiki, follows.c.follower == follower)
                 .where(follows.c.followed == followed, follows.c.time >= since)
                 .order_by(follows.c.time)
             ).scalars()
         )
-        odds = 0.0
-        if not flagged:
-            odds = chance(
-                len(rev_ids),
-                self._expected_follows(conn, wiki, follower, followed, since, rule.days * 86400),
-            )
-            if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
-                return 0  # chance explains it, or following is their job (exempt groups)
-        return self._pattern_flag(
-            conn,
-            HOUNDING_PATTERN,
-            change,
-            followed,
-            rev_ids,
-            1.0 - odds,
-            rule,
-            on_flag,
-            now,
-        )
 
-    def _expected_follows(
-        self, conn: Connection, wiki: str, follower: str, followed: str, since: float, span: float
-    ) -> float:
-        """The follows of this pair that chance explains (flagbot.patterns.expected_follows)."""
+    def follow_counts(
+        self, wiki: str, follower: str, followed: str, since: float, span: float
+    ) -> dict[str, int]:
+        """What chance is estimated from (flagbot.patterns.hounding.expected_follows)."""
 
         def count(query: Any) -> int:
-            return int(conn.execute(query).scalar() or 0)
+            return int(self.conn.execute(query).scalar() or 0)
 
         in_window = (follows.c.wiki == wiki, follows.c.time >= since)
-        return expected_follows(
-            followed_pages=count(
+        return {
+            "followed_pages": count(
                 select(func.count(distinct(activity.c.page))).where(
                     activity.c.wiki == wiki, activity.c.user == followed, activity.c.time >= since
                 )
             ),
-            follower_pages=count(
+            "follower_pages": count(
                 select(func.count(distinct(activity.c.page))).where(
                     activity.c.wiki == wiki, activity.c.user == follower, activity.c.time >= since
                 )
             ),
-            follower_follows=count(
+            "follower_follows": count(
                 select(func.count(distinct(follows.c.page))).where(
                     *in_window, follows.c.follower == follower
                 )
             ),
-            followed_followed=count(
+            "followed_followed": count(
                 select(func.count()).where(*in_window, follows.c.followed == followed)
             ),
-            wiki_pages=self._window_count(conn, wiki, since, span, pages=True),
-            wiki_edits=self._window_count(conn, wiki, since, span, pages=False),
-        )
+            "wiki_pages": self._window_count(wiki, since, span, pages=True),
+            "wiki_edits": self._window_count(wiki, since, span, pages=False),
+        }
 
-    def _window_count(
-        self, conn: Connection, wiki: str, since: float, span: float, pages: bool
-    ) -> int:
+    def _window_count(self, wiki: str, since: float, span: float, pages: bool) -> int:
         """Distinct pages (or edits) kept on a wiki since a time; counted again once the window
         has moved an hour or 1 % of its length, whichever is more (at Wikimedia's rate the table
         holds tens of millions of rows, and two weeks' totals hardly move in hours)."""
-        cached = self._window_counts.get((wiki, pages))
+        cache = self.store._window_counts
+        cached = cache.get((wiki, pages))
         if cached is not None and abs(since - cached[0]) < max(3600.0, span / 100):
             return cached[1]
         counted = func.count(distinct(activity.c.page)) if pages else func.count()
-        count = conn.execute(
+        count = self.conn.execute(
             select(counted).where(activity.c.wiki == wiki, activity.c.time >= since)
         ).scalar()
-        self._window_counts[(wiki, pages)] = (since, int(count or 0))
+        cache[(wiki, pages)] = (since, int(count or 0))
         return int(count or 0)
 
-    def prune_activity(self, before: float, aimed_before: float | None = None) -> int:
-        """Forget activity and follows older than `before` (the hounding window), and the
-        borderline edits aimed at targets older than `aimed_before`: all stay bounded."""
-        with self.engine.begin() as conn:
-            conn.execute(follows.delete().where(follows.c.time < before))
-            if aimed_before is not None:
-                conn.execute(pattern_edits.delete().where(pattern_edits.c.time < aimed_before))
-            return conn.execute(activity.delete().where(activity.c.time < before)).rowcount
-
-    @staticmethod
-    def _pattern_id(conn: Connection, pattern: str, wiki: str, user: str, target: str) -> int:
-        found = conn.execute(
+    # --- pattern flags ------------------------------------------------------------------
+    def pattern_id(self, pattern: str, wiki: str, user: str, target: str) -> int:
+        found = self.conn.execute(
             select(patterns.c.id).where(
                 patterns.c.wiki == wiki,
                 patterns.c.pattern == pattern,
@@ -401,21 +292,19 @@ class ActivityStore(StoreBase):
         ).scalar()
         return int(found or 0)
 
-    def _pattern_flag(
+    def pattern_flag(
         self,
-        conn: Connection,
         pattern: str,
         change: RecentChange,
         target: str,
         rev_ids: list[int],
         score: float,
-        rule: RepeatRule | HoundingRule,
-        on_flag: Callable[[Connection, int, Outcome], None] | None,
-        now: float,
+        verdict: Verdict,
         create: bool = True,
     ) -> int:
         """Extend the pattern flag of (the change's user, target), or raise it (unless not
-        `create`); returns 1 if new. `rule` says how it is categorised and routed."""
+        `create`) categorised and routed as `verdict`; returns 1 if new."""
+        conn = self.conn
         found = conn.execute(
             select(patterns.c.id, patterns.c.flag_id, patterns.c.rev_ids, flags.c.score)
             .join(flags, flags.c.id == patterns.c.flag_id)
@@ -432,7 +321,7 @@ class ActivityStore(StoreBase):
             conn.execute(
                 update(patterns)
                 .where(patterns.c.id == found.id)
-                .values(rev_ids=";".join(map(str, merged)), updated=now)
+                .values(rev_ids=";".join(map(str, merged)), updated=self.now)
             )
             conn.execute(
                 update(flags)
@@ -446,28 +335,23 @@ class ActivityStore(StoreBase):
             return 0
         if not create:
             return 0
-        verdict = rule.verdict
-        flag_id, _owner = self._flag_with_owner(
+        flag_id, _owner = self.store._flag_with_owner(
             conn,
-            {
-                "wiki": change.wiki,
-                "kind": PATTERN_KIND,
-                "old_rev_id": None,
-                "title": f"User talk:{target}",
-                "namespace": 3,
-                "user": change.user,
-                "edit_time": change.timestamp,
-                "diff_url": change.diff_url,
-                "categories": ";".join(verdict.categories),
-                "score": score,
-                "rules": ";".join(verdict.rule_ids),
-                "severity": verdict.severity,
-                "route": ";".join(verdict.routes),
-                "status": "new",
-                "added_text": None,
-                "summary": None,
-                "created": now,
-            },
+            flag_row(
+                verdict,
+                wiki=change.wiki,
+                kind=PATTERN_KIND,
+                old_rev_id=None,
+                title=f"User talk:{target}",
+                namespace=3,
+                user=change.user,
+                edit_time=change.timestamp,
+                diff_url=change.diff_url,
+                score=score,
+                added_text=None,
+                summary=None,
+                created=self.now,
+            ),
             PATTERN_KEY_BASE,
             patterns,
             {
@@ -476,12 +360,25 @@ class ActivityStore(StoreBase):
                 "user": change.user,
                 "target": target,
                 "rev_ids": ";".join(map(str, rev_ids)),
-                "updated": now,
+                "updated": self.now,
             },
         )
-        if on_flag is not None:
-            on_flag(conn, flag_id, Outcome(change, "flagged", verdict))
+        if self.on_flag is not None:
+            self.on_flag(conn, flag_id, Outcome(change, "flagged", verdict))
         return 1
+
+
+class ActivityStore(StoreBase):
+    """What the review pages read back about patterns, and how long activity is kept."""
+
+    def prune_activity(self, before: float, aimed_before: float | None = None) -> int:
+        """Forget activity and follows older than `before` (the hounding window), and the
+        borderline edits aimed at targets older than `aimed_before`: all stay bounded."""
+        with self.engine.begin() as conn:
+            conn.execute(follows.delete().where(follows.c.time < before))
+            if aimed_before is not None:
+                conn.execute(pattern_edits.delete().where(pattern_edits.c.time < aimed_before))
+            return conn.execute(activity.delete().where(activity.c.time < before)).rowcount
 
     def pattern_details(self, flag_id: int | None = None) -> dict[int, dict[str, Any]]:
         """For pattern flags (all, or one): pattern, user, target and the diffs involved, each

@@ -111,3 +111,17 @@ class Outcome:
     verdict: Verdict | None = None
     added_text: str | None = None
     targets: tuple[str, ...] = ()  # whom the edit is aimed at (flagbot.patterns.targets)
+
+
+def flag_row(verdict: Verdict, **columns: Any) -> dict[str, Any]:
+    """A flag row as every kind of flag is written (edit, name, pattern, report): the verdict's
+    categories, rules and routes joined with ";" as `Flag.from_row` splits them, status new."""
+    return {
+        "categories": ";".join(verdict.categories),
+        "rules": ";".join(verdict.rule_ids),
+        "severity": verdict.severity,
+        "route": ";".join(verdict.routes),
+        "score": verdict.score,
+        "status": "new",
+        **columns,
+    }

@@ -208,6 +208,8 @@ def _migration_2(conn: Connection) -> None:
 
 
 EDIT_KIND, NAME_KIND, REPORT_KIND, PATTERN_KIND = "edit", "name", "report", "pattern"
+# the pattern names stored in patterns.pattern (flagbot.patterns: repeat, hounding)
+REPEAT_PATTERN, HOUNDING_PATTERN = "repeat", "hounding"
 PATTERN_KEY_BASE = 2**42  # a pattern's flag is keyed -(PATTERN_KEY_BASE + id): past reports
 STATUS_ROUTE = "status:"  # + a report's new status: the route of the notice to its reporter
 SECOND_REVIEW = "second_review"  # a decision waits for a second reviewer to agree

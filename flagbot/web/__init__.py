@@ -1,7 +1,7 @@
 """The review queue: a Flask app where admins and oversighters decide on flagged diffs.
 
-`create_app(settings)` is the WSGI app (`flagbot web` serves it on loopback; behind gunicorn in
-production). Everyone logs in with their wiki account through MediaWiki OAuth 2.0; their
+`create_app(settings, client)` is the WSGI app (`flagbot web` serves it on loopback; behind
+gunicorn in production). Everyone logs in with their wiki account through MediaWiki OAuth 2.0; their
 groups on the wiki decide what they see: admins see attacks, harassment, hate and threats;
 only oversighters see personal information and outing; anyone else gets a 403 and learns
 nothing. Every view and decision is written to the audit log.
@@ -21,15 +21,18 @@ from flask import Flask, Response
 from flagbot.config import Settings
 from flagbot.errors import ConfigError
 from flagbot.store import Store
-from flagbot.web.reports import Assessments
+from flagbot.web.services import (
+    AccountLookup,
+    Assessments,
+    Assessor,
+    RevisionLookup,
+    Services,
+    TagsLookup,
+)
 from flagbot.wiki import WikiClient
 
 # (user) → groups on every wiki, or (wiki id, user) → groups on that wiki
 GroupsLookup = Callable[..., frozenset[str]]
-RevisionLookup = Callable[[str, int], str]  # (wiki id, rev id) → visible/hidden/reverted/missing
-AccountLookup = Callable[[str, str], tuple["float | None", int]]  # → (registered, edit count)
-Assessor = Callable[[str, int], dict[str, Any]]  # (wiki id, rev id) → `explain.explain` of it
-TagsLookup = Callable[[str, list[int]], dict[int, tuple[str, ...]]]  # → change tags per rev id
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -39,24 +42,23 @@ CSP = (
 
 def create_app(
     settings: Settings,
+    client: WikiClient,
     store: Store | None = None,
     groups_lookup: GroupsLookup | None = None,
     oauth_base: str | None = None,
     revision_lookup: RevisionLookup | None = None,
-    client: WikiClient | None = None,
     account_lookup: AccountLookup | None = None,
     assessor: Assessor | None = None,
     tags_lookup: TagsLookup | None = None,
 ) -> Flask:
     """The app. The lookups, the assessor of reported diffs and `oauth_base` default to the
-    configured wikis, asked through `client` (one is made if not given)."""
+    configured wikis, asked through `client` (the process's one client)."""
     from flagbot.web import auth, views
 
     web = settings.web
     wiki = settings.wiki(web.oauth_wiki) if web.oauth_wiki else settings.wikis[0]
     if wiki is None:
         raise ConfigError(f"web.oauth_wiki: {web.oauth_wiki!r} is not a configured wiki")
-    client = client or WikiClient(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get(web.secret_key_env) or secrets.token_hex(32),
@@ -65,18 +67,17 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    app.extensions["flagbot"] = {
-        "settings": settings,
-        "store": store or Store(settings.store).open(),
-        "wiki": wiki,
-        "groups": _per_wiki(groups_lookup) if groups_lookup else auth.wiki_groups(settings, client),
-        "revision": revision_lookup or _wiki_revision_state(settings, client),
-        "account": account_lookup or _wiki_account(settings, client),
-        "assess": assessor or _pipeline_assessor(settings, client),
-        "tags": tags_lookup or _wiki_revision_tags(settings, client),
-    }
-    services = app.extensions["flagbot"]
-    services["assessments"] = Assessments(services["assess"], services["store"])
+    store = store or Store(settings.store).open()
+    app.extensions["flagbot"] = Services(
+        settings=settings,
+        store=store,
+        wiki=wiki,
+        groups=_per_wiki(groups_lookup) if groups_lookup else auth.wiki_groups(settings, client),
+        revision=revision_lookup or _wiki_revision_state(settings, client),
+        account=account_lookup or _wiki_account(settings, client),
+        tags=tags_lookup or _wiki_revision_tags(settings, client),
+        assessments=Assessments(assessor or _pipeline_assessor(settings, client), store),
+    )
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
 
@@ -84,7 +85,7 @@ def create_app(
     def healthz() -> Response:
         """For monitors and container restarts: the store answers. No login, no data."""
         try:
-            app.extensions["flagbot"]["store"].outcome_counts()
+            app.extensions["flagbot"].store.outcome_counts()
         except Exception:  # noqa: BLE001 - any failure is "unhealthy", said plainly
             return Response("store unreachable\n", status=503, mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
@@ -96,7 +97,7 @@ def create_app(
             from flagbot.metrics import CONTENT_TYPE, store_metrics
             from flagbot.sources import source_key
 
-            store = app.extensions["flagbot"]["store"]
+            store = app.extensions["flagbot"].store
             return Response(store_metrics(store, source_key(settings)), mimetype=CONTENT_TYPE)
 
     @app.after_request

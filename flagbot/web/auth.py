@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, abort, redirect, request, session, url_for
 
 from flagbot.config import OVERSIGHT_CATEGORIES, Settings, WikiSettings
 from flagbot.errors import FetchError
 from flagbot.store import Flag
+from flagbot.web.services import GroupsOnWiki, services
 from flagbot.wiki import WikiClient
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
@@ -36,9 +37,6 @@ def wiki_groups(settings: Settings, client: WikiClient) -> GroupsOnWiki:
         return client.user_groups(wiki, user, fresh=fresh)
 
     return lookup
-
-
-GroupsOnWiki = Callable[..., frozenset[str]]  # (wiki id, user, fresh=False) → groups there
 
 
 def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
@@ -86,7 +84,7 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         session["csrf"] = secrets.token_urlsafe(32)
         session["login_at"] = time.time()
         refresh_role(force=True)
-        context()["store"].audit(name, "login", None, "")
+        services().store.audit(name, "login", None, "")
         return redirect(url_for("queue"))
 
     @app.post("/logout")
@@ -94,7 +92,7 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         check_csrf()
         # the session cookie lives in the browser: remember the logout here, so a copy of the
         # cookie (another tab, a stolen one) is refused from now on
-        context()["store"].set_control(_logout_key(session["user"]), str(time.time()))
+        services().store.set_control(_logout_key(session["user"]), str(time.time()))
         session.clear()
         return redirect(url_for("login"))
 
@@ -104,7 +102,7 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
             return None
         if "user" not in session:
             return redirect(url_for("login"))
-        logged_out = context()["store"].get_control(_logout_key(session["user"]))
+        logged_out = services().store.get_control(_logout_key(session["user"]))
         if logged_out is not None and session.get("login_at", 0) <= float(logged_out):
             session.clear()  # a session from before a logout
             return redirect(url_for("login"))
@@ -118,18 +116,13 @@ def _logout_key(user: str) -> str:
     return "logout:" + hashlib.sha256(user.encode()).hexdigest()[:40]
 
 
-def context() -> dict[str, Any]:
-    found: dict[str, Any] = current_app.extensions["flagbot"]
-    return found
-
-
 def refresh_role(force: bool = False) -> None:
     """Read the user's groups on every configured wiki, from the wiki itself (never a cache),
     at login and every `groups_refresh_seconds`: rights are per wiki, as on the wikis themselves.
     A wiki that cannot be read keeps the last role it gave for at most two more re-checks;
     after that the user has no role there. (The re-check was answered from an hour's cache,
     and an unreadable wiki kept a revoked reviewer's role without bound.)"""
-    settings = context()["settings"]
+    settings = services().settings
     web = settings.web
     now = time.time()
     if not force and now - session.get("groups_at", 0) < web.groups_refresh_seconds:
@@ -139,7 +132,7 @@ def refresh_role(force: bool = False) -> None:
     roles: dict[str, str] = {}
     for wiki in settings.wikis:
         try:
-            groups = context()["groups"](wiki.id, session["user"], True)
+            groups = services().groups(wiki.id, session["user"], True)
         except FetchError:
             fresh_enough = now - confirmed.get(wiki.id, 0) <= 3 * web.groups_refresh_seconds
             if wiki.id in known and not force and fresh_enough:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask, abort, render_template, request, session
@@ -26,8 +23,8 @@ from flagbot.config import REPORT_CATEGORIES
 from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
-from flagbot.store import SECOND_REVIEW, STATUS_ROUTE, Flag, Store
-from flagbot.web.auth import context
+from flagbot.store import SECOND_REVIEW, STATUS_ROUTE, Flag, Store, flag_row
+from flagbot.web.services import services
 
 MAX_TARGETS, MAX_TARGET_CHARS, MAX_DESCRIPTION_CHARS = 10, 500, 5000
 # what a reviewer's decision on a report's flag tells the reporter
@@ -46,27 +43,13 @@ REVISION_IN_LINK = re.compile(
     r"|Special:(?:Diff|PermanentLink)/(?:\d+/)?(?P<special>\d+)",
     re.IGNORECASE,
 )
-# what the reviewers see of how the pipeline scores a reported diff: never the edit's text
-ASSESSMENT_KEYS = (
-    "rev",
-    "title",
-    "user",
-    "filter_reason",
-    "skip_reason",
-    "score",
-    "flagged",
-    "categories",
-    "severity",
-    "rules",
-    "reasons",
-)
 
 
 def init(app: Flask) -> None:
     @app.route("/report", methods=["GET", "POST"])
     def report() -> Any:
         """Any logged-in account may report (blocked users too: they are often the target)."""
-        settings = context()["settings"]
+        settings = services().settings
         wikis = [w.id for w in settings.wikis]
         if request.method == "GET":
             return render_template("report.html", wikis=wikis, categories=REPORT_CATEGORIES)
@@ -79,7 +62,7 @@ def init(app: Flask) -> None:
         description = description.replace("\x00", "\ufffd")
         if wiki not in wikis or category not in REPORT_CATEGORIES or not targets:
             abort(400, "choose a wiki and a category, and name at least one diff, page or user")
-        store: Store = context()["store"]
+        store: Store = services().store
         user = session["user"]
         wiki_settings = settings.wiki(wiki)
         assert wiki_settings is not None
@@ -98,20 +81,17 @@ def init(app: Flask) -> None:
         )
         base = f"{wiki_settings.url}{wiki_settings.script_path}/index.php"
         diff = next((t for t in targets if t.startswith(base)), "")
-        flag = {
-            "wiki": wiki,
-            "title": targets[0],
-            "namespace": 0,
-            "user": reported_user,
-            "edit_time": int(time.time()),
-            "diff_url": diff or f"{base}?title=Special:Log",
-            "categories": ";".join(verdict.categories),
-            "score": 0.0,
-            "rules": f"report:{category}",
-            "severity": verdict.severity,
-            "route": ";".join(verdict.routes),
-            "added_text": description or None,
-        }
+        flag = flag_row(
+            verdict,
+            wiki=wiki,
+            title=targets[0],
+            namespace=0,
+            user=reported_user,
+            edit_time=int(time.time()),
+            diff_url=diff or f"{base}?title=Special:Log",
+            score=0.0,
+            added_text=description or None,
+        )
         row = {
             "wiki": wiki,
             "reporter": user,
@@ -131,13 +111,13 @@ def init(app: Flask) -> None:
         store.audit(user, "report", flag_id, f"R-{report_id} {category}")  # seen by its wiki's
         reported = reported_revision(row["targets"])
         if reported is not None:  # read it before a reviewer asks
-            context()["assessments"].start(flag_id, wiki, reported)
+            services().assessments.start(flag_id, wiki, reported)
         return render_template("report_done.html", reference=f"R-{report_id}", limited=False)
 
     @app.get("/my-reports")
     def my_reports() -> Any:
         """The reporter's own reports, their status and dates: nothing about reviewers."""
-        rows = context()["store"].reports_by(session["user"])
+        rows = services().store.reports_by(session["user"])
         return render_template("my_reports.html", reports=rows, categories=REPORT_CATEGORIES)
 
     @app.get("/stats/reports")
@@ -146,12 +126,12 @@ def init(app: Flask) -> None:
         A count under SMALL_COUNT shows as "fewer than 5"; a month shows once it has ended
         (watched day by day, a new report would stand out), and never counts the viewer's own
         reports (filed to push a cell over 5, they let a hidden count be subtracted out)."""
-        allowed = context()["settings"].web.report_stats_groups
+        allowed = services().settings.web.report_stats_groups
         if allowed and not _in_groups(allowed):
             abort(403)
         today = time.gmtime()
         month_start = calendar.timegm((today.tm_year, today.tm_mon, 1, 0, 0, 0))
-        counts = context()["store"].report_counts(month_start, besides=session["user"])
+        counts = services().store.report_counts(month_start, besides=session["user"])
         months = sorted({m for m, _ in counts}, reverse=True)
         rows = [(m, [_shown(counts.get((m, c), 0)) for c in REPORT_CATEGORIES]) for m in months]
         labels = [label for label, _c, _s in REPORT_CATEGORIES.values()]
@@ -167,10 +147,10 @@ def _shown(count: int) -> str:
 
 def _in_groups(groups: tuple[str, ...]) -> bool:
     """Whether the user holds one of `groups` on any configured wiki."""
-    settings = context()["settings"]
+    settings = services().settings
     for wiki in settings.wikis:
         try:
-            if context()["groups"](wiki.id, session["user"], False) & set(groups):
+            if services().groups(wiki.id, session["user"], False) & set(groups):
                 return True
         except FetchError:
             continue
@@ -186,7 +166,7 @@ def set_status(flag_id: int, status: str) -> None:
         if report["notify"] and not Store.route_queued(conn, flag_id, route):
             Store.queue_alerts(conn, flag_id, [(route, f"wikimail:{report['reporter']}")])
 
-    context()["store"].set_report_status(flag_id, status, tell_reporter)
+    services().store.set_report_status(flag_id, status, tell_reporter)
 
 
 def decided(flag_id: int, status: str) -> None:
@@ -203,9 +183,9 @@ def _eligibility(wiki: Any, user: str) -> tuple[str, int]:
     Blocked accounts may report (they are often the target). When the wiki cannot be asked,
     the report is taken with a newcomer's limit: an emergency must not wait for the wiki.
     """
-    settings = context()["settings"]
+    settings = services().settings
     try:
-        registered, edits = context()["account"](wiki.id, user)
+        registered, edits = services().account(wiki.id, user)
     except FetchError:
         return "", wiki.reports_per_day_newcomer
     age_days = (time.time() - registered) / DAY if registered is not None else float("inf")
@@ -228,46 +208,6 @@ def reported_revision(targets: str) -> int | None:
     return None
 
 
-class Assessments:
-    """Reported diffs read and scored in the background, never in a reviewer's request: one
-    diff named in a report took 48 s to parse, past gunicorn's 30 s worker timeout. A view
-    waits at most `wait` seconds, then shows "being assessed" and the next view the result."""
-
-    def __init__(self, assess: Any, store: Store, wait: float = 2.0):
-        self.assess, self.store, self.wait = assess, store, wait
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assess")
-        self._jobs: dict[int, Future[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def start(self, flag_id: int, wiki: str, rev_id: int) -> Future[dict[str, Any]]:
-        with self._lock:
-            job = self._jobs.get(flag_id)
-            if job is None:
-                job = self._jobs[flag_id] = self._pool.submit(self._run, flag_id, wiki, rev_id)
-            return job
-
-    def _run(self, flag_id: int, wiki: str, rev_id: int) -> dict[str, Any]:
-        try:
-            explained = self.assess(wiki, rev_id)
-        except FetchError as exc:  # not kept: the next view asks the wiki again
-            return {"rev": rev_id, "error": str(exc)}
-        kept = {key: explained.get(key) for key in ASSESSMENT_KEYS}
-        self.store.set_report_assessment(flag_id, json.dumps(kept))
-        return kept
-
-    def result(self, flag_id: int, wiki: str, rev_id: int) -> dict[str, Any]:
-        job = self.start(flag_id, wiki, rev_id)
-        try:
-            found = job.result(timeout=self.wait)
-        except FutureTimeout:
-            return {"rev": rev_id, "pending": True}
-        except Exception as exc:  # noqa: BLE001 - a bug in one assessment, shown not raised
-            found = {"rev": rev_id, "error": f"{type(exc).__name__}"}
-        with self._lock:
-            self._jobs.pop(flag_id, None)
-        return found
-
-
 def assessment(flag: Flag, report: dict[str, Any]) -> dict[str, Any] | None:
     """How the pipeline scores the reported diff, read from the wiki once and kept (no text);
     None when the report names no diff. A wiki that cannot be read now is tried again on the
@@ -278,5 +218,5 @@ def assessment(flag: Flag, report: dict[str, Any]) -> dict[str, Any] | None:
     rev_id = reported_revision(report["targets"])
     if rev_id is None:
         return None
-    result: dict[str, Any] = context()["assessments"].result(flag.id, flag.wiki, rev_id)
+    result: dict[str, Any] = services().assessments.result(flag.id, flag.wiki, rev_id)
     return result

@@ -18,7 +18,6 @@ from flagbot.store import PATTERN_KIND, SECOND_REVIEW, Flag
 from flagbot.web.auth import (
     OVERSIGHTER,
     can_see,
-    context,
     csrf_token,
     oversees,
     oversighter,
@@ -26,6 +25,7 @@ from flagbot.web.auth import (
     role,
     role_on,
 )
+from flagbot.web.services import services
 
 DECISIONS = {
     "confirm": "Confirm",
@@ -63,7 +63,7 @@ def init(app: Flask) -> None:
     @app.get("/")
     @reviewer
     def queue() -> Any:
-        store = context()["store"]
+        store = services().store
         args = request.args
         age = _number(args.get("age"), 0)
         rows = store.find_flags(
@@ -77,7 +77,7 @@ def init(app: Flask) -> None:
         )
         category = args.get("category", "")
         visible = [f for f in rows if can_see(f) and (not category or category in f.categories)]
-        size = context()["settings"].web.page_size
+        size = services().settings.web.page_size
         page = max(1, int(_number(args.get("page"), 1)))
         shown = visible[(page - 1) * size : page * size]
         store.audit(session["user"], "view_queue", None, request.query_string.decode()[:200])
@@ -88,7 +88,7 @@ def init(app: Flask) -> None:
             page=page,
             pages=max(1, -(-len(visible) // size)),
             args=args,
-            wikis=[w.id for w in context()["settings"].wikis],
+            wikis=[w.id for w in services().settings.wikis],
             categories=CATEGORIES,
             statuses=STATUSES,
             kinds=KINDS,
@@ -97,7 +97,7 @@ def init(app: Flask) -> None:
     @app.get("/flag/<int:flag_id>")
     @reviewer
     def flag(flag_id: int) -> Any:
-        store = context()["store"]
+        store = services().store
         _purge_if_hidden(_visible_flag(flag_id))
         found = store.flag(flag_id)  # again: the purge may have just removed the text
         store.audit(session["user"], "view_flag", flag_id, "")
@@ -126,7 +126,7 @@ def init(app: Flask) -> None:
     @app.post("/flag/<int:flag_id>/decide")
     @reviewer
     def decide(flag_id: int) -> Any:
-        store = context()["store"]
+        store = services().store
         found = _visible_flag(flag_id)
         decision = request.form.get("decision", "")
         note = request.form.get("note", "")[:2000]
@@ -150,11 +150,11 @@ def init(app: Flask) -> None:
     def case() -> Any:
         """Flags and reports about one user, or between two, in time order: harassment is
         repetitive, and one remark rarely shows it."""
-        store = context()["store"]
+        store = services().store
         wiki = request.args.get("wiki", "")
         user = patterns.user_name(request.args.get("user", ""))
         other = patterns.user_name(request.args.get("with", ""))
-        if context()["settings"].wiki(wiki) is None or not user:
+        if services().settings.wiki(wiki) is None or not user:
             abort(400, "name a configured wiki and a user")
         names = [n for n in (user, other) if n]
         timeline = []
@@ -168,7 +168,7 @@ def init(app: Flask) -> None:
     @app.get("/stats")
     @reviewer
     def stats() -> Any:
-        store = context()["store"]
+        store = services().store
         flags = [f for f in store.find_flags() if can_see(f)]
         per_day = Counter(time.strftime("%Y-%m-%d", time.gmtime(f.created)) for f in flags)
         days = sorted(per_day)[-30:]
@@ -194,10 +194,10 @@ def init(app: Flask) -> None:
     @app.get("/audit")
     @oversighter
     def audit_log() -> Any:
-        store = context()["store"]
+        store = services().store
         store.audit(session["user"], "view_audit", None, "")
         overseen = oversees()
-        everywhere = {w.id for w in context()["settings"].wikis} <= overseen
+        everywhere = {w.id for w in services().settings.wikis} <= overseen
         entries = store.audit_entries(None if everywhere else overseen, session["user"])
         return render_template("audit.html", entries=entries)
 
@@ -206,7 +206,7 @@ def init(app: Flask) -> None:
     def export() -> Any:
         from flagbot.training import write_labels
 
-        store = context()["store"]
+        store = services().store
         buffer = io.StringIO()
         counts = write_labels(store, buffer, wikis=oversees(), spreadsheet_safe=True)
         store.audit(session["user"], "export_labels", None, f"{counts['rows']} rows")
@@ -240,14 +240,14 @@ def concerns(flag: Flag, targets: str, name: str) -> str:
 def _reporter_shown(wiki: str) -> bool:
     """Whether this reviewer may see who reported: oversighters, or every reviewer when
     web.reporter_shown_to says so."""
-    if context()["settings"].web.reporter_shown_to == "reviewers":
+    if services().settings.web.reporter_shown_to == "reviewers":
         return True
     return role_on(wiki) == OVERSIGHTER
 
 
 def _visible_flag(flag_id: int) -> Flag:
     """The flag, or 404 — the same answer whether it does not exist or is not theirs to see."""
-    found = context()["store"].flag(flag_id)
+    found = services().store.flag(flag_id)
     if found is None or not can_see(found):
         abort(404)
     return found
@@ -280,7 +280,7 @@ def _with_reverts(flag: Flag, pattern: dict[str, Any] | None) -> dict[str, Any] 
     if not pattern or pattern["pattern"] != patterns.HOUNDING_PATTERN:
         return pattern
     try:
-        tags = context()["tags"](flag.wiki, [e["rev_id"] for e in pattern["edits"]])
+        tags = services().tags(flag.wiki, [e["rev_id"] for e in pattern["edits"]])
     except FetchError:
         tags = None
     for edit in pattern["edits"]:
@@ -298,14 +298,14 @@ def _purge_if_hidden(flag: Flag) -> None:
     if flag.purged_at or not flag.text:
         return
     try:
-        state = context()["revision"](flag.wiki, flag.rev_id)
+        state = services().revision(flag.wiki, flag.rev_id)
     except FetchError:
         return  # unknown: show what is stored, check again on the next view
     if state in ("hidden", "missing"):
-        context()["store"].purge_text(flag.wiki, flag.rev_id, "flagbot-web", state)
+        services().store.purge_text(flag.wiki, flag.rev_id, "flagbot-web", state)
 
 
 def _route_to_oversight(flag: Flag) -> None:
     """ "Needs oversight": the flag leaves the admins' queue and the oversighters are told."""
-    recipients = context()["settings"].alerts.recipients_for(flag.wiki, "oversight")
-    context()["store"].queue_route_once(flag.id, "oversight", recipients)
+    recipients = services().settings.alerts.recipients_for(flag.wiki, "oversight")
+    services().store.queue_route_once(flag.id, "oversight", recipients)

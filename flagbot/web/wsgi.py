@@ -13,6 +13,7 @@ import os
 from flagbot.config import load_settings
 from flagbot.errors import ConfigError
 from flagbot.web import create_app
+from flagbot.wiki import WikiClient
 
 settings = load_settings(os.environ["FLAGBOT_CONFIG"])
 if not os.environ.get(settings.web.secret_key_env):
@@ -20,4 +21,4 @@ if not os.environ.get(settings.web.secret_key_env):
         f"${settings.web.secret_key_env} is not set: every worker would make its own session "
         "secret (random logouts, failed logins); set it to one random value for all workers"
     )
-app = create_app(settings)
+app = create_app(settings, WikiClient(settings))

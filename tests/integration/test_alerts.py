@@ -112,7 +112,7 @@ def empty_mailbox(mailbox):
 def test_alert_smtp_reaches_the_list_once_without_the_text(make_settings, mailbox, store):
     settings = smtp_settings(make_settings, mailbox)
     texts = record_flags(store, settings, 3)
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.messages == 3 and report.delivered == 3
     received = mailbox.to("oversight-l@lists.test")
     assert sorted(d for m in received for d in diffs_in(m)) == sorted(texts)
@@ -120,7 +120,7 @@ def test_alert_smtp_reaches_the_list_once_without_the_text(make_settings, mailbo
         assert message["From"] == "flagbot@bot.test"
         assert "https://flagbot.example.test/flag/" in message.get_content()
         assert_private(message, texts.values())
-    assert deliver(store, settings).messages == 0  # nothing is sent twice
+    assert deliver(store, settings, WikiClient(settings)).messages == 0  # nothing is sent twice
     assert len(mailbox.messages) == 3
 
 
@@ -142,12 +142,16 @@ def test_alert_crash_between_send_and_mark_repeats_one_message_at_most(
 
     monkeypatch.setattr(store, "mark_alerts", crash_once)
     with pytest.raises(KeyboardInterrupt):
-        deliver(store, settings)
+        deliver(store, settings, WikiClient(settings))
     assert len(mailbox.messages) == 1  # sent, not marked
-    deliver(store, settings)  # the restarted sender: the other alerts go out at once
+    deliver(
+        store, settings, WikiClient(settings)
+    )  # the restarted sender: the other alerts go out at once
     assert len(mailbox.messages) == 4
     # the crashed message's rows are still claimed; once the claim is stale, they go again
-    deliver(store, settings, now=time.time() + sender_module.CLAIM_TIMEOUT + 1)
+    deliver(
+        store, settings, WikiClient(settings), now=time.time() + sender_module.CLAIM_TIMEOUT + 1
+    )
     delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
     assert sorted(set(delivered)) == sorted(texts)  # none lost
     assert len(delivered) == len(texts) + 1  # exactly one repeat: the crashed message
@@ -159,19 +163,21 @@ def test_alert_smtp_outage_keeps_alerts_and_delivers_when_back(make_settings, ma
     texts = record_flags(store, settings, 2)
     mailbox.stop()
     try:
-        report = deliver(store, settings)
+        report = deliver(store, settings, WikiClient(settings))
         assert report.messages == 0 and report.retrying == 2 and report.errors
         rows = outbox_rows(store)
         assert {r.status for r in rows} == {"pending"} and all(r.attempts == 1 for r in rows)
         assert all(r.next_attempt > time.time() for r in rows)  # backing off
         assert store.outbox_errors() and "SMTP 127.0.0.1" in store.outbox_errors()[0]
-        report = deliver(store, settings, now=time.time() + 61)  # still down: longer backoff
+        report = deliver(
+            store, settings, WikiClient(settings), now=time.time() + 61
+        )  # still down: longer backoff
         assert report.retrying == 2
         assert {r.attempts for r in outbox_rows(store)} == {2}
     finally:
         mailbox.start()
-    assert deliver(store, settings).messages == 0  # the backoff is honoured
-    report = deliver(store, settings, now=time.time() + 3600)
+    assert deliver(store, settings, WikiClient(settings)).messages == 0  # the backoff is honoured
+    report = deliver(store, settings, WikiClient(settings), now=time.time() + 3600)
     assert report.delivered == 2
     assert sorted(d for _, m in mailbox.messages for d in diffs_in(m)) == sorted(texts)
 
@@ -197,7 +203,7 @@ def test_alert_emergency_retries_every_15_s_through_a_long_smtp_outage(
     now = time.time()
     try:
         for _ in range(8):  # each pass when the emergency row is due again
-            deliver(store, settings, now=now)
+            deliver(store, settings, WikiClient(settings), now=now)
             rows = {r.recipient: r for r in outbox_rows(store) if r.status == "pending"}
             emergency = rows["smtp:emergency@wmf.test"]
             assert emergency.next_attempt == pytest.approx(now + URGENT_RETRY_DELAY)
@@ -207,7 +213,7 @@ def test_alert_emergency_retries_every_15_s_through_a_long_smtp_outage(
         assert oversight.next_attempt - now >= 4 * URGENT_RETRY_DELAY  # backing off
     finally:
         mailbox.start()
-    report = deliver(store, settings, now=now)
+    report = deliver(store, settings, WikiClient(settings), now=now)
     assert report.delivered == 1
     (message,) = mailbox.messages
     assert message[1]["To"] == "emergency@wmf.test"
@@ -243,15 +249,21 @@ def test_alert_recipient_limit_folds_into_digests_and_loses_nothing(make_setting
     settings = smtp_settings(make_settings, mailbox, limits={"smtp": 2})
     texts = record_flags(store, settings, 5)
     now = time.time()
-    assert deliver(store, settings, now=now).messages == 1  # 5 due, room for 2: one digest
+    assert (
+        deliver(store, settings, WikiClient(settings), now=now).messages == 1
+    )  # 5 due, room for 2: one digest
     (digest,) = mailbox.messages
     assert "5 flagged edits (digest)" in digest[1]["Subject"]
     texts |= record_flags(store, settings, 3)
-    assert deliver(store, settings, now=now + 10).messages == 1  # the last slot: a digest
+    assert (
+        deliver(store, settings, WikiClient(settings), now=now + 10).messages == 1
+    )  # the last slot: a digest
     texts |= record_flags(store, settings, 2)
-    report = deliver(store, settings, now=now + 20)
+    report = deliver(store, settings, WikiClient(settings), now=now + 20)
     assert report.messages == 0 and report.waiting == 2  # limit reached: kept, not dropped
-    assert deliver(store, settings, now=now + 86_400 + 30).messages == 2  # a new day: room
+    assert (
+        deliver(store, settings, WikiClient(settings), now=now + 86_400 + 30).messages == 2
+    )  # a new day: room
     delivered = [d for _, m in mailbox.messages for d in diffs_in(m)]
     assert sorted(delivered) == sorted(texts)  # every flag exactly once
     for _, message in mailbox.messages:
@@ -262,12 +274,12 @@ def test_alert_burst_from_one_user_becomes_one_alert(make_settings, mailbox, sto
     settings = smtp_settings(make_settings, mailbox, burst_seconds=600)
     now = time.time()
     first = record_flags(store, settings, 4, user="Burster")
-    assert deliver(store, settings, now=now).messages == 1
+    assert deliver(store, settings, WikiClient(settings), now=now).messages == 1
     assert sorted(diffs_in(mailbox.messages[0][1])) == sorted(first)
     later = record_flags(store, settings, 2, user="Burster")  # follow-ups inside the window
-    report = deliver(store, settings, now=now + 60)
+    report = deliver(store, settings, WikiClient(settings), now=now + 60)
     assert report.messages == 0 and report.waiting == 2
-    assert deliver(store, settings, now=now + 601).messages == 1
+    assert deliver(store, settings, WikiClient(settings), now=now + 601).messages == 1
     assert sorted(diffs_in(mailbox.messages[1][1])) == sorted(later)
 
 
@@ -282,9 +294,11 @@ def test_alert_emergency_is_not_held_by_a_full_limit(make_settings, mailbox, sto
         },
     )
     record_flags(store, settings, 1)
-    assert deliver(store, settings).messages == 1  # the day's only slot is used
+    assert (
+        deliver(store, settings, WikiClient(settings)).messages == 1
+    )  # the day's only slot is used
     urgent = record_flags(store, settings, 1, severity="emergency")
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.messages == 1  # still sent
     assert diffs_in(mailbox.messages[-1][1]) == list(urgent)
 
@@ -300,15 +314,17 @@ def test_alert_auto_throttle_holds_the_queue_tells_the_operator_once_then_releas
         operator="smtp:operator@bot.test",
     )
     record_flags(store, settings, 12)  # 12 in an hour where 6 is the ceiling: a bad rules change?
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.messages == 0 and "auto-throttle" in report.held
     (notice,) = mailbox.to("operator@bot.test")
     assert "held" in notice["Subject"] and "flagbot alerts release" in notice.get_content()
-    assert deliver(store, settings).messages == 0  # still held, no second notice
+    assert (
+        deliver(store, settings, WikiClient(settings)).messages == 0
+    )  # still held, no second notice
     assert len(mailbox.to("operator@bot.test")) == 1
     assert flagbot_main(["alerts", "release", "--store", settings.store]) == 0
     assert "released" in capsys.readouterr().out
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.delivered == 12 and not report.held
     assert len(mailbox.to("oversight-l@lists.test")) >= 1
 
@@ -352,7 +368,7 @@ def test_alert_wikimail_through_the_real_wiki(wiki, wiki_alert_settings, scorer,
     store, revs = flag_real_edits(
         wiki, wiki_alert_settings, scorer, [("Alice", title, "His phone number is 415-555-0132")]
     )
-    report = deliver(store, wiki_alert_settings)
+    report = deliver(store, wiki_alert_settings, WikiClient(wiki_alert_settings))
     assert report.messages == 1, report.errors
     (message,) = mailbox.to("oversighter@example.test")
     body = message.get_content()
@@ -379,9 +395,11 @@ def test_alert_wikimail_to_an_account_without_email_fails_clearly(
     store, _ = flag_real_edits(
         wiki, settings, scorer, [("Alice", fresh_title(), "her cell is 212.555.0187")]
     )
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.failed == 1 and "does not accept email" in report.errors[0]
-    assert deliver(store, settings, now=time.time() + 7200).failed == 0  # not retried forever
+    assert (
+        deliver(store, settings, WikiClient(settings), now=time.time() + 7200).failed == 0
+    )  # not retried forever
     assert [r.status for r in outbox_rows(store)] == ["failed"]
     assert mailbox.messages == []
 
@@ -398,7 +416,7 @@ def test_alert_for_a_revision_suppressed_before_sending_is_not_sent_and_text_is_
     wiki.session("Alice").edit(title, "\n\nLater, unrelated comment.", append=True)
     for rev in revs:
         wiki.session("Oversighter").hide_revision(rev, suppress=True)
-    report = deliver(store, wiki_alert_settings)
+    report = deliver(store, wiki_alert_settings, WikiClient(wiki_alert_settings))
     assert report.handled_before_alert >= 1
     statuses = {(r.route, r.status) for r in outbox_rows(store)}
     assert ("oversight", "handled_before_alert") in statuses
@@ -448,15 +466,19 @@ def test_alert_wikimail_rate_limited_by_the_wiki_is_kept_and_retried_later(
             ],
         )
         started = time.monotonic()
-        report = deliver(store, wiki_alert_settings)
+        report = deliver(store, wiki_alert_settings, WikiClient(wiki_alert_settings))
         assert time.monotonic() - started < 30  # pywikibot did not sleep the limit out
         assert report.messages == 1 and report.retrying == 1  # the second one: ratelimited
         assert "rate-limits" in report.errors[0]
         (row,) = [r for r in outbox_rows(store) if r.status == "pending"]
         assert row.next_attempt >= time.time() + 3000  # back off for about an hour
         time.sleep(3.5)  # the wiki's window passes
-        assert deliver(store, wiki_alert_settings).messages == 0  # our backoff still holds
-        report = deliver(store, wiki_alert_settings, now=time.time() + 3601)
+        assert (
+            deliver(store, wiki_alert_settings, WikiClient(wiki_alert_settings)).messages == 0
+        )  # our backoff still holds
+        report = deliver(
+            store, wiki_alert_settings, WikiClient(wiki_alert_settings), now=time.time() + 3601
+        )
         assert report.messages == 1, report.errors
     received = mailbox.to("oversighter@example.test")
     assert {r for r in revs for m in received if f"oldid={r}" in m.get_content()} == set(revs)
@@ -470,12 +492,14 @@ def test_alert_wikimail_while_the_wikis_mail_server_is_down_is_kept(
     )
     mailbox.stop()  # the wiki's SMTP server
     try:
-        report = deliver(store, wiki_alert_settings)
+        report = deliver(store, wiki_alert_settings, WikiClient(wiki_alert_settings))
         assert report.messages == 0 and report.retrying == 1, report
         assert "could not send" in report.errors[0]  # the wiki said Failure: not marked sent
     finally:
         mailbox.start()
-    report = deliver(store, wiki_alert_settings, now=time.time() + 3600)
+    report = deliver(
+        store, wiki_alert_settings, WikiClient(wiki_alert_settings), now=time.time() + 3600
+    )
     assert report.messages == 1
     (message,) = mailbox.to("oversighter@example.test")
     assert f"oldid={next(iter(revs))}" in message.get_content()
@@ -495,7 +519,9 @@ def test_alert_two_senders_sharing_postgresql_send_each_alert_once(
     texts = record_flags(first, settings, 30)
     results = []
     threads = [
-        threading.Thread(target=lambda s=s: results.append(deliver(s, settings)))
+        threading.Thread(
+            target=lambda s=s: results.append(deliver(s, settings, WikiClient(settings)))
+        )
         for s in (first, second)
     ]
     for thread in threads:
@@ -540,7 +566,7 @@ def test_alert_a_revert_handles_an_attack_but_not_personal_information(
         rev = next(r for r, t in revs.items() if t == text)
         admin.post(action="edit", title=title, undo=rev, token=admin.csrf)
     wiki.maintenance("runJobs.php")  # the wiki's job runner tags the undone edits mw-reverted
-    report = deliver(store, settings)
+    report = deliver(store, settings, WikiClient(settings))
     assert report.handled_before_alert == 1 and report.messages == 1
     rows = {r.route: r for r in outbox_rows(store)}
     assert rows["admins"].status == "handled_before_alert"
@@ -576,7 +602,7 @@ def test_doctor_checks_the_real_wiki_smtp_store_and_oauth(
         secret_key_env="T_WEB_SECRET",
     )
     settings = dataclasses.replace(wiki_alert_settings, alerts=alerts, web=web)
-    findings = {f.check: f.problem for f in run_checks(settings)}
+    findings = {f.check: f.problem for f in run_checks(settings, WikiClient(settings))}
     assert findings["store reachable and migrated"] is None
     assert findings["model default loads"] is None
     assert findings["rules load, examples pass"] is None
@@ -593,6 +619,6 @@ def test_doctor_checks_the_real_wiki_smtp_store_and_oauth(
         alerts=dataclasses.replace(alerts, smtp_port=1),
         wikis=(dataclasses.replace(settings.wikis[0], id="nowiki", url="http://127.0.0.1:1"),),
     )
-    report = table(run_checks(broken))
+    report = table(run_checks(broken, WikiClient(broken)))
     assert "SMTP 127.0.0.1:1 connects and logs in  PROBLEM" in report
     assert "nowiki answers" in report and "PROBLEM" in report.split("nowiki answers")[1]

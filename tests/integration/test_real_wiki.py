@@ -255,7 +255,9 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
         stop.set()
         sender.join()
     assert text[hidden] is None and text[kept]  # only what the wiki hides is forgotten
-    assert purge_hidden(store, wiki_settings) == 0  # nothing left to purge
+    assert (
+        purge_hidden(store, wiki_settings, WikiClient(wiki_settings)) == 0
+    )  # nothing left to purge
     actions = [e["action"] for e in store.audit_entries() if e["action"] == "purge_text"]
     assert actions
 
@@ -339,7 +341,12 @@ def test_hounding_on_a_real_wiki_with_undo_tags_and_exempt_groups(
     assert user == "Stalk"
 
     store = Store(settings.store).open()
-    app = create_app(settings, store=store, groups_lookup=lambda _user: frozenset({"sysop"}))
+    app = create_app(
+        settings,
+        WikiClient(settings),
+        store=store,
+        groups_lookup=lambda _user: frozenset({"sysop"}),
+    )
     page = login(app, "Admin").get(f"/flag/{flag_id}").get_data(as_text=True)
     assert page.count("yes: undo") == 3 and all(f"?diff={rev}" in page for rev in undos)
 

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from flagbot.config import WebSettings
 from flagbot.store import Store
 from flagbot.web import create_app
+from flagbot.wiki import WikiClient
 from tests.conftest import ROOT
 from tests.integration.test_alerts import flag_real_edits
 from tests.integration.test_real_wiki import fresh_title
@@ -69,7 +70,12 @@ def review(wiki, wiki_settings, scorer, monkeypatch):
     )
     store.close()
     with OAuthProvider("flagbot-review", "provider-secret") as provider:
-        app = create_app(settings, store=Store(settings.store).open(), oauth_base=provider.url)
+        app = create_app(
+            settings,
+            WikiClient(settings),
+            store=Store(settings.store).open(),
+            oauth_base=provider.url,
+        )
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -189,7 +195,7 @@ def reports_app(
     stop = threading.Event()
     with OAuthProvider("flagbot-review", "provider-secret") as provider:
         store = Store(settings.store).open()
-        app = create_app(settings, store=store, oauth_base=provider.url)
+        app = create_app(settings, WikiClient(settings), store=store, oauth_base=provider.url)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threads = [
             threading.Thread(target=server.serve_forever, daemon=True),
