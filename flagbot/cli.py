@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from flagbot import __version__
-from flagbot.config import Settings, SourceSettings, embedded_default, load_settings, project_path
+from flagbot.config import Settings, SourceSettings, embedded_default, project_path
 from flagbot.errors import FlagbotError, RulesError
+from flagbot.settings_file import load_settings
 from flagbot.wiki import WikiClient
 
 log = logging.getLogger("flagbot")
@@ -36,7 +37,7 @@ def _progress(total: int | None, enabled: bool) -> Any:
 
 
 def _run_pipeline(settings: Settings, show_progress: bool) -> dict[str, Any]:
-    from flagbot.pipeline import run_until_stopped
+    from flagbot.bot import run_until_stopped
 
     total = None
     if settings.source.type == "replay" and os.path.isfile(settings.source.path):
@@ -93,7 +94,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _scorer(args: argparse.Namespace) -> Any:
-    from flagbot.pipeline import build_scorer
+    from flagbot.bot import build_scorer
 
     return build_scorer(_settings(args))
 

@@ -20,9 +20,10 @@ import ahocorasick
 import regex
 import yaml
 
-from flagbot.config import CATEGORIES, SEVERITIES, yaml_problem
+from flagbot.config import CATEGORIES, SEVERITIES
 from flagbot.errors import RulesError
 from flagbot.literals import LiteralSets, digit_count, literal_prefilter, min_digits
+from flagbot.settings_file import yaml_problem
 
 log = logging.getLogger(__name__)
 

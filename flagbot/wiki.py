@@ -30,7 +30,7 @@ def user_agent(contact: str) -> str:
 
 class WikiClient:
     """Everything flagbot asks its wikis, with the caches that go with it: built once where
-    the program is put together (`pipeline.build`, the web app, a CLI command) and handed to
+    the program is put together (`bot.build`, the web app, a CLI command) and handed to
     the pipeline, the sources, the sender, the purge and the review queue.
 
     Each wiki has its own lock, held only while its site is first made, so a slow wiki never

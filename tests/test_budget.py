@@ -119,8 +119,8 @@ def test_an_edit_over_the_size_budget_is_flagged_unscored(tmp_path, make_setting
 
 
 def test_budget_settings_are_validated(tmp_path):
-    from flagbot.config import load_settings
     from flagbot.errors import ConfigError
+    from flagbot.settings_file import load_settings
     from tests.test_config import GOOD, write
 
     assert load_settings(write(tmp_path, GOOD)).budget == BudgetSettings()

@@ -14,8 +14,8 @@ import pytest
 
 from flagbot.cascade import CHECK_TOLERANCE, combine
 from flagbot.classifier import load_model
-from flagbot.config import load_settings
 from flagbot.errors import ConfigError, ModelError
+from flagbot.settings_file import load_settings
 from tests.conftest import ROOT
 from tests.test_config import GOOD, write
 

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from flagbot.config import embedded_default, load_settings
+from flagbot.config import embedded_default
 from flagbot.errors import ConfigError
+from flagbot.settings_file import load_settings
 
 GOOD = """
 user_agent_contact: "User:Example <ops@example.org>"

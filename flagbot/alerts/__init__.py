@@ -1,4 +1,5 @@
-"""Private alerts: routing of flags to recipients, the message, and the channel registry.
+"""Private alerts: routing of flags to recipients and the message (the
+channels are dryrun, smtp and wikimail; `sender.notifiers` picks one).
 
 The pipeline's seam is `make_enqueue`: outbox rows are written in the same transaction as the
 flag, one per (route, recipient). `flagbot.alerts.sender.deliver` drains them later. An Alert
@@ -75,13 +76,6 @@ class Alert:
 
 # alert, subject, body, settings, the wiki client (wikimail sends through it)
 Notifier = Callable[[Alert, str, str, Settings, Any], None]
-
-
-def notifiers() -> dict[str, Notifier]:
-    """Channels by their config name."""
-    from flagbot.alerts import dryrun, smtp, wikimail
-
-    return {"dryrun": dryrun.send, "smtp": smtp.send, "wikimail": wikimail.send}
 
 
 def one_line(value: str) -> str:

@@ -23,7 +23,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from flagbot.alerts import Alert, FlagRef, notifiers, render
+from flagbot.alerts import Alert, FlagRef, Notifier, dryrun, render, smtp, wikimail
 from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
 from flagbot.errors import DeliveryError, FetchError, StoreUnavailable
 from flagbot.metrics import Metrics
@@ -31,6 +31,13 @@ from flagbot.store import STATUS_ROUTE, Due, Store
 from flagbot.wiki import WikiClient
 
 log = logging.getLogger(__name__)
+
+
+def notifiers() -> dict[str, Notifier]:
+    """Channels by their config name."""
+    return {"dryrun": dryrun.send, "smtp": smtp.send, "wikimail": wikimail.send}
+
+
 HOLD_KEY = "alerts_hold"
 RELEASED_KEY = "alerts_released_at"
 DAY = 86400.0

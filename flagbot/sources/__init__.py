@@ -1,6 +1,7 @@
-"""Sources of recent changes, in a registry keyed by the config name.
+"""Sources of recent changes (eventstreams, recentchanges, replay; `pipeline.source_of` picks
+the configured one).
 
-A source is a function `(settings, saved_position, stop, client=WikiClient) -> iterator of
+A source is a function `(settings, saved_position, stop, client: WikiClient) -> iterator of
 (item, position)`:
 `item` is a RecentChange, a BadEvent (counted, skipped) or None (dropped: a canary, or a first
 start's checkpoint), and
@@ -18,16 +19,6 @@ from flagbot.events import RecentChange
 
 SourceItem = tuple[RecentChange | BadEvent | None, str | None]
 Source = Callable[..., Iterator[SourceItem]]  # (settings, position, stop, client)
-
-
-def registry() -> dict[str, Source]:
-    from flagbot.sources import eventstreams, recentchanges, replay
-
-    return {
-        "eventstreams": eventstreams.stream,
-        "recentchanges": recentchanges.poll,
-        "replay": replay.read,
-    }
 
 
 def source_key(settings: Settings) -> str:

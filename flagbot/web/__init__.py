@@ -156,8 +156,8 @@ def _pipeline_assessor(settings: Settings, client: WikiClient) -> Assessor:
     workers = Workers(settings.budget.seconds, 1)  # reading a diff, under the bot's budget
 
     def assess(wiki_id: str, rev_id: int) -> dict[str, Any]:
+        from flagbot.bot import build_scorer
         from flagbot.explain import explain_revision
-        from flagbot.pipeline import build_scorer
 
         with lock:
             if not scorers:

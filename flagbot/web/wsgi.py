@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from flagbot.config import load_settings
 from flagbot.errors import ConfigError
+from flagbot.settings_file import load_settings
 from flagbot.web import create_app
 from flagbot.wiki import WikiClient
 

@@ -17,8 +17,8 @@ import yaml
 from sqlalchemy import create_engine, select, text
 
 from flagbot.cli import main as flagbot_main
-from flagbot.config import load_settings
 from flagbot.scoring import Texts
+from flagbot.settings_file import load_settings
 from flagbot.sources import source_key
 from flagbot.store import Store, processed
 from tests.conftest import ROOT
