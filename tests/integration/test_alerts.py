@@ -229,7 +229,9 @@ def test_alert_the_sender_wakes_when_a_batch_queues_alerts(make_settings, mailbo
 
     settings = smtp_settings(make_settings, mailbox, interval=60.0)
     stop, wake = threading.Event(), threading.Event()
-    sender = threading.Thread(target=run_sender, args=(store, settings, stop, None, None, wake))
+    sender = threading.Thread(
+        target=run_sender, args=(store, settings, stop, WikiClient(settings), None, wake)
+    )
     sender.start()
     try:
         record_flags(store, settings, 1)

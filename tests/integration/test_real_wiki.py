@@ -242,7 +242,9 @@ def test_purge_forgets_text_of_revisions_the_wiki_has_hidden(wiki, wiki_settings
         alerts=dataclasses.replace(wiki_settings.alerts, stale_check=False, interval=0.1),
     )
     stop = threading.Event()
-    sender = threading.Thread(target=run_retention, args=(store, settings, stop))
+    sender = threading.Thread(
+        target=run_retention, args=(store, settings, stop, WikiClient(settings))
+    )
     sender.start()
     try:
         deadline = time.monotonic() + 20

@@ -199,7 +199,9 @@ def reports_app(
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threads = [
             threading.Thread(target=server.serve_forever, daemon=True),
-            threading.Thread(target=run_sender, args=(store, settings, stop), daemon=True),
+            threading.Thread(
+                target=run_sender, args=(store, settings, stop, WikiClient(settings)), daemon=True
+            ),
         ]
         for thread in threads:
             thread.start()
