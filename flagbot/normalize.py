@@ -3,9 +3,11 @@
 Pure and shared by the model and the rules (through `scoring`), so both see the same letters;
 the original text is what is stored and shown to reviewers.
 - `matching_text`: Unicode NFKC (fullwidth and styled letters), format characters removed
-  (zero-width spaces and joiners, soft hyphens, bidi controls), and non-ASCII letters that look
+  (zero-width spaces and joiners, soft hyphens, bidi controls), non-ASCII letters that look
   like ASCII ones folded to them (Cyrillic "а", Greek "ο"…) with Unicode's confusables table as
-  packaged by confusable-homoglyphs. ASCII is never changed, so phone numbers keep their digits.
+  packaged by confusable-homoglyphs, and Latin letters with diacritics folded to their base
+  letter ("ï knòw whḗre ȳou líve"; lone combining marks dropped). ASCII is never changed, so
+  phone numbers keep their digits.
 - `rule_variant`: for the rules only, also l33t digits inside words ("k1ll" → "kill") and
   spaced-out letters ("k i l l   y o u" → "kill you"); the rules run on both texts.
 """
@@ -32,7 +34,8 @@ LONE_I = re.compile(
     r"(?<![\w.,])1(?=\s+(?:w[i1]ll|[a4]m|sh[a4]ll|kn[o0]w|c[a4]n|h[a4]te|w[i1]sh|w[a4]nt|g[o0]nn[a4])\b)",
     re.IGNORECASE,
 )
-NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+NON_ASCII_WORD = re.compile(r"[^\s\x00-\x7f]*[^\x00-\x7f][^\s]*")
+ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 @functools.cache
@@ -52,19 +55,69 @@ def _confusables() -> dict[int, str]:
     return table
 
 
-class _FoldTable(dict[int, "str | None"]):
-    """Confusable letters to their ASCII twins; format characters (category Cf) to nothing.
+# where Latin letters with diacritics and the diacritics themselves live: other scripts are
+# not asked about (Chinese or Arabic text would cost a name lookup per character)
+LATIN_RANGES = (
+    (0x00C0, 0x036F), (0x1AB0, 0x1EFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF),
+    (0xAB30, 0xAB6F), (0x20D0, 0x20FF), (0xFE20, 0xFE2F), (0x1DF00, 0x1DFFF),
+)  # fmt: skip
+LATIN_LETTER = re.compile(
+    r"LATIN (SMALL|CAPITAL|LETTER SMALL CAPITAL) (?:LETTER )?([A-Z])(?: WITH .*|$)"
+)
+DOTLESS = {"ı": "i", "ȷ": "j"}
 
-    Format characters are found as they are met: listing them up front meant asking
-    `unicodedata` about all 1.1 million code points (0.6 s at the first non-ASCII text). Only
-    they are remembered (about 170 exist), so no text can make the table grow without bound.
-    """
+
+def latin_base(char: str) -> str | None:
+    """The ASCII letter a reader sees in a Latin letter with diacritics ("í", "ḗ", "ø", "ł":
+    Unicode's decomposition, or the letter its name is built on for those that have none), ""
+    for a combining mark on its own (it only decorates: "k̶i̶l̶l̶"), None for anything else."""
+    code = ord(char)
+    if not any(low <= code <= high for low, high in LATIN_RANGES):
+        return None
+    if unicodedata.combining(char):
+        return ""
+    if char in DOTLESS:
+        return DOTLESS[char]
+    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    if base != char and base.isascii() and base.isalpha():
+        return base
+    named = LATIN_LETTER.fullmatch(unicodedata.name(char, ""))
+    if named is None:
+        return None
+    return named.group(2) if named.group(1) == "CAPITAL" else named.group(2).lower()
+
+
+class _FormatTable(dict[int, None]):
+    """Format characters (category Cf: zero-width spaces, joiners, bidi controls) to nothing;
+    found as they are met (about 170 exist)."""
 
     def __missing__(self, code: int) -> None:
         if unicodedata.category(chr(code)) != "Cf":
-            raise LookupError(code)  # str.translate leaves the character as it is
+            raise LookupError(code)
         self[code] = None
-        return None
+
+
+class _FoldTable(dict[int, "str | None"]):
+    """Confusable letters to their ASCII twins (Unicode's confusables table), Latin letters with
+    diacritics to their base letters (`latin_base`), format characters (category Cf) and lone
+    combining diacritics to nothing.
+
+    All but the confusables are found as they are met: listing them up front meant asking
+    `unicodedata` about all 1.1 million code points (0.6 s at the first non-ASCII text). Only
+    those are remembered (about 170 format characters, at most ~1,500 Latin letters and marks),
+    so no text can make the table grow without bound.
+    """
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        if unicodedata.category(char) == "Cf":
+            self[code] = None
+            return None
+        base = latin_base(char)
+        if base is None:
+            raise LookupError(code)  # str.translate leaves the character as it is
+        self[code] = base or None
+        return base or None
 
 
 @functools.cache
@@ -72,16 +125,29 @@ def _fold_table() -> _FoldTable:
     return _FoldTable(_confusables())
 
 
+@functools.cache
+def _format_table() -> _FormatTable:
+    return _FormatTable()
+
+
 def _fold(run: re.Match[str]) -> str:
-    return run.group().translate(_fold_table())
+    """A word with non-ASCII characters, folded when a reader would read it as Latin letters:
+    it mixes scripts ("wіll" with a Cyrillic "і") or every letter of it has a Latin twin ("уоu"
+    all Cyrillic look-alikes, "knòw"). A word of another script stays as it is ("Привет" is not
+    "Пpивeт"), only its format characters removed."""
+    word = run.group()
+    folded = word.translate(_fold_table())
+    if folded.isascii() or ASCII_LETTER.search(word):
+        return folded
+    return word.translate(_format_table())
 
 
 def matching_text(text: str) -> str:
     """The text as a filter should read it (see the module docstring); ASCII text is unchanged."""
     if text.isascii():
         return text
-    # only the non-ASCII runs are looked up: str.translate costs ~130 ns a character
-    return NON_ASCII.sub(_fold, unicodedata.normalize("NFKC", text))
+    # only words with non-ASCII characters are looked up: str.translate costs ~130 ns a character
+    return NON_ASCII_WORD.sub(_fold, unicodedata.normalize("NFKC", text))
 
 
 def _shape_table() -> bytes:

@@ -65,6 +65,14 @@ FILE_OPTION = re.compile(
     r"|(?:alt|link|page|lang|class|upright)\s*=.*)\s*$",
     re.IGNORECASE,
 )
+# Tags that start a new line, block or cell where readers see them: whatever they hold (or
+# nothing: <br>, a ";" term, a table cell) is a word boundary, never glue ("kill<br>you")
+BLOCK_TAGS = frozenset(
+    {
+        "br", "p", "div", "hr", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th",
+        "caption", "center", "h1", "h2", "h3", "h4", "h5", "h6", "section",
+    }
+)  # fmt: skip
 # Short link labels that are a signature's furniture, not words
 SIGNATURE_LABELS = frozenset({"talk", "contribs", "t", "c", "talk page", "contributions", "✉", "☎"})
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0", re.I)
@@ -103,12 +111,30 @@ def _user_link_words(target: str, label: str) -> str:
     return label if len(plain.split()) > 1 else ""  # a one-word label is a signature's nickname
 
 
+def _top_level_parts(wikitext: str) -> list[str]:
+    """`wikitext` split at the pipes outside nested links and templates: the parts of a file
+    link or gallery line ("thumb|I will [[kill]] you|alt=x")."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(wikitext):
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "|" and depth == 0:
+            parts.append(wikitext[start:i])
+            start = i + 1
+    return [*parts, wikitext[start:]]
+
+
+def _caption(wikitext: str) -> str:
+    """A file's caption: its last part that is not an option (options may follow it, as in
+    "thumb|caption|alt=photo"), read as readers see it."""
+    captions = [p for p in _top_level_parts(wikitext) if not FILE_OPTION.match(p)]
+    return _readable(mwparserfromhell.parse(captions[-1])) if captions else ""
+
+
 def _file_caption(node: Wikilink) -> str:
-    """The caption of a file link: its last part that is not an option."""
-    if node.text is None:
-        return ""
-    caption = str(node.text).split("|")[-1]
-    return "" if FILE_OPTION.match(caption) else _readable(mwparserfromhell.parse(caption))
+    return "" if node.text is None else _caption(str(node.text))
 
 
 def _readable(code: Wikicode) -> str:
@@ -117,7 +143,13 @@ def _readable(code: Wikicode) -> str:
         if isinstance(node, Text):
             parts.append(str(node.value))
         elif isinstance(node, Wikilink):
-            target = str(node.title).strip().lower().lstrip(":")
+            raw = str(node.title).strip().lower()
+            target = raw.lstrip(":")
+            if raw.startswith(":") and not target.startswith(USER_NAMESPACES):
+                # "[[:Category:X|words]]", "[[:File:X|words]]": a plain link, its label shown
+                title = str(node.title).strip().lstrip(":")
+                parts.append(_readable(node.text) if node.text is not None else title)
+                continue
             if target.startswith(USER_NAMESPACES):
                 if node.text is not None:  # otherwise part of a signature
                     parts.append(_user_link_words(target, _readable(node.text)))
@@ -143,15 +175,20 @@ def _readable(code: Wikicode) -> str:
             tag = str(node.tag).strip().lower()
             if any(HIDDEN_STYLE.search(str(a.value)) for a in node.attributes if a.value):
                 continue  # invisible to readers
-            if tag in QUOTE_TAGS or node.contents is None:
-                if tag == "br":
-                    parts.append("\n")
+            if tag in QUOTE_TAGS:
+                continue
+            if tag in BLOCK_TAGS:  # a boundary before and after, whatever it holds
+                inside = _readable(node.contents).strip() if node.contents else ""
+                # an empty one is a line break (<br>) or a list or term marker ("*", ";", ":")
+                parts.append(f"\n{inside}\n" if inside else "\n" if tag == "br" else " ")
+                continue
+            if node.contents is None:
                 continue
             if tag in LITERAL_TAGS:
                 parts.append(str(node.contents))
-            elif tag == "gallery":  # "File:X.jpg|caption" lines
+            elif tag == "gallery":  # "File:X.jpg|options|caption" lines
                 parts.extend(
-                    line.split("|", 1)[1] + "\n"
+                    _caption(line.split("|", 1)[1]) + "\n"
                     for line in str(node.contents).splitlines()
                     if "|" in line
                 )

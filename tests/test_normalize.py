@@ -1,5 +1,6 @@
 """normalize: the spellings people use to slip past filters, undone; ASCII left alone."""
 
+import re
 import unicodedata
 
 import pytest
@@ -60,6 +61,45 @@ def test_every_code_point_is_folded_without_the_table_growing_past_format_charac
     assert "\u200b" not in folded and "\u00ad" not in folded and "\u202e" not in folded
     table = normalize._fold_table()
     remembered = {c for c, v in table.items() if v is None}
-    assert remembered  # format characters are remembered as they are met…
-    assert all(unicodedata.category(chr(c)) == "Cf" for c in remembered)  # …and nothing else
-    assert len(table) < len(normalize._confusables()) + 400
+    assert remembered  # format characters and lone diacritics are remembered as they are met…
+    assert all(  # …and nothing else is dropped
+        unicodedata.category(chr(c)) == "Cf" or unicodedata.combining(chr(c)) for c in remembered
+    )
+    added = {c: v for c, v in table.items() if v and c not in normalize._confusables()}
+    assert all(unicodedata.name(chr(c)).startswith("LATIN") for c in added)  # letters to letters
+    assert all(v.isascii() and v.isalpha() and len(v) == 1 for v in added.values())
+    assert len(table) < len(normalize._confusables()) + 2000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ï knòw whḗre ȳou líve", "i know where you live"),  # one accent per word
+        ("k̶i̶l̶l̶ ÿ̸o̸u̸", "kill you"),  # strikethrough and stacked combining marks
+        ("ᴋɪʟʟ ʏᴏᴜ", "kill you"),  # small capitals
+        ("ø ł đ ħ ı", "o l d h i"),  # letters with no decomposition, by their names
+        ("уоu аrе а јеrk", "you are a jerk"),  # every letter a Cyrillic look-alike
+        ("I wіll kіll you", "I will kill you"),  # one Cyrillic letter in a Latin word
+    ],
+)
+def test_letters_readers_see_as_latin_are_folded(text, expected):
+    assert matching_text(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Привет, как дела?", "Καλημέρα σας", "你好，世界", "مرحبا بكم"])
+def test_words_of_another_script_are_left_as_written(text):
+    """Folding look-alikes in a Russian word turned "Привет" into "Пpивeт": neither Russian nor
+    English. Only words that mix scripts, or are all look-alikes, are folded."""
+    assert matching_text(text) == unicodedata.normalize("NFKC", text)
+    assert matching_text("Пр\u200bивет") == "Привет"  # format characters go all the same
+
+
+def test_every_accented_latin_letter_with_an_ascii_base_is_folded():
+    """Coverage against Unicode's own data (UnicodeData names and decompositions, as Python's
+    unicodedata has them): every Latin letter built on an ASCII letter folds to it."""
+    built_on = re.compile(r"LATIN (SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+    letters = [chr(c) for c in range(0x80, 0x30000) if built_on.match(unicodedata.name(chr(c), ""))]
+    assert len(letters) > 700
+    # NFKC splits a few into the letter and a spacing mark ("ŀ" → "l·"): the letter is what counts
+    missed = [c for c in letters if not matching_text(c)[:1].isascii()]
+    assert missed == []

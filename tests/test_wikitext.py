@@ -94,3 +94,30 @@ def test_text_readers_see_inside_wrappers_is_kept(wrapped):
 )
 def test_invisible_text_is_dropped_and_split_words_are_joined(text, expected):
     assert readable_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("wikitext", "words"),
+    [
+        ("I will kill<br>you", "I will kill you"),
+        ("I will kill<br/>you", "I will kill you"),
+        ("you are an<p>idiot</p>", "you are an idiot"),
+        ("{|\n|you are an||idiot\n|}", "you are an idiot"),  # table cells on one line
+        ("{|\n!you are an!!idiot\n|}", "you are an idiot"),  # header cells
+        (";you:idiot", "you idiot"),  # definition list: term and description
+        ("[[:Category:X|you are a worthless idiot]]", "you are a worthless idiot"),
+        ("[[:File:X.jpg|you are an idiot]]", "you are an idiot"),
+        ("[[File:X.jpg|thumb|I will kill you|alt=photo]]", "I will kill you"),  # options after
+        ("[[File:X.jpg|thumb|you are [[Idiot|an idiot]]|alt=x]]", "you are an idiot"),
+        ("<gallery>\nFile:A.jpg|alt=x|you [[moron|dumb moron]]\n</gallery>", "you dumb moron"),
+    ],
+)
+def test_markup_keeps_every_word_boundary_readers_see(wikitext, words):
+    """MediaWiki renders each of these with the words apart (a line break, a new cell, a
+    caption): glued ("killyou") or dropped, a threat slipped past every rule."""
+    assert " ".join(readable_text(wikitext).split()) == words
+
+
+def test_a_category_link_without_a_colon_still_shows_nothing():
+    assert readable_text("[[Category:Idiots]] fine") == "fine"
+    assert readable_text("[[:Category:Idiots]]") == "Category:Idiots"
