@@ -39,6 +39,7 @@ RULE_KEYS = {
     "namespaces",
     "flags",
     "min_score",
+    "unless_max_score",
     "examples",
 }
 FLAGS = {
@@ -79,6 +80,10 @@ class RuleHit:
 
 SECOND = operator.itemgetter(1)  # the literal of an (end, literal) Aho-Corasick hit
 DEFAULT_UNLESS_WINDOW = 60
+# An emergency rule's veto holds only while the model reads the text as benign (below this): a
+# veto word ("album", "novel") is free to write, and "I will find you and kill you (album)" went
+# unflagged. A rule may set its own `unless_max_score`, or null for a veto that always holds.
+EMERGENCY_VETO_MAX_SCORE = 0.5
 VETO_SLACK = 200  # an `unless` match may start this far outside the window and still reach it
 
 
@@ -93,6 +98,7 @@ class Rule:
     unless_window: int  # an `unless` match vetoes a hit it overlaps or is this near (chars)
     namespaces: frozenset[int]
     min_score: float | None
+    unless_max_score: float | None  # a veto holds only while the model's score is below this
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
     needs: tuple[LiteralSets | None, ...]  # per pattern: one literal of each set is in a match
     digits: tuple[int, ...]  # per pattern: decimal digits every match holds (a phone number: 10)
@@ -112,6 +118,12 @@ class Rule:
             for unless in self.unless
             for veto in unless.finditer(text, *around, timeout=MATCH_TIMEOUT)
         )
+
+    def _veto_overruled(self, score: float | None) -> bool:
+        """The model finds the text abusive enough that no veto word can excuse it (names and
+        quotes are checked without a score: their vetoes hold)."""
+        limit = self.unless_max_score
+        return limit is not None and score is not None and score >= limit
 
     @functools.cached_property
     def checks(self) -> tuple[tuple[Any, LiteralSets | None, int], ...]:
@@ -154,7 +166,7 @@ class Rule:
                         continue
                 if pattern.search(text, timeout=MATCH_TIMEOUT) is None:
                     continue
-                if not self.unless:
+                if not self.unless or self._veto_overruled(score):
                     return True
                 for found in pattern.finditer(text, timeout=MATCH_TIMEOUT):
                     if not self._vetoed(text, found.start(), found.end()):
@@ -220,9 +232,13 @@ class RuleSet:
         return hits
 
     def check_examples(self) -> list[str]:
-        """Run every rule's own examples; one line per failure, `file:line: rule ID: …`."""
+        """Run every rule's own examples; one line per failure, `file:line: rule ID: …`.
+        A match example must match whatever the model says (score 1.0); a no-match example must
+        not match with the model reading it as benign (its veto then holds) — or as the least
+        abusive text the rule accepts (`min_score`)."""
         failures = []
         for rule in self.rules:
+            benign = rule.min_score if rule.min_score is not None else 0.0
             for example in rule.examples_match:
                 if not rule.matches(example, score=1.0):
                     failures.append(
@@ -230,7 +246,7 @@ class RuleSet:
                         f"example should match but does not: {example!r}"
                     )
             for example in rule.examples_no_match:
-                if rule.matches(example, score=1.0):
+                if rule.matches(example, score=benign):
                     failures.append(
                         f"{self.path}:{rule.line}: rule {rule.id}: "
                         f"example should not match but does: {example!r}"
@@ -324,6 +340,14 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         or not 0 <= min_score <= 1
     ):
         problems.append(f"{where}: min_score must be a number from 0 to 1")
+    default_veto_max = EMERGENCY_VETO_MAX_SCORE if raw.get("severity") == "emergency" else None
+    unless_max_score = raw.get("unless_max_score", default_veto_max)
+    if unless_max_score is not None and (
+        not isinstance(unless_max_score, int | float)
+        or isinstance(unless_max_score, bool)
+        or not 0 <= unless_max_score <= 1
+    ):
+        problems.append(f"{where}: unless_max_score must be a number from 0 to 1, or null")
     examples = raw.get("examples", {})
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match", "__line__"}:
         problems.append(f"{where}: examples must be a mapping with match and no_match lists")
@@ -351,6 +375,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         unless_window=window,
         namespaces=frozenset(namespaces),
         min_score=min_score,
+        unless_max_score=unless_max_score,
         literals=frozenset(literals) if literals is not None else None,
         needs=tuple(needs),
         digits=tuple(digits),

@@ -302,3 +302,96 @@ def test_the_veto_window_is_configurable_and_checked():
             "  patterns: ['secret']\n  unless_window: -1\n",
             "r.yaml",
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll hunt you down. Great album by the way.",
+        "I know where you live, read the novel",
+        "you are going to die for this, like in the film",
+    ],
+)
+def test_a_veto_word_typed_on_purpose_does_not_silence_a_threat(ruleset, text):
+    """An emergency rule's veto holds only while the model reads the text as benign: adding
+    "album" within 60 characters switched a death threat off (issue 25)."""
+    assert "threat" in {h.category for h in ruleset.match(text, 1, 0.9)}
+    assert "threat" not in {h.category for h in ruleset.match(text, 1, 0.1)}
+
+
+def test_a_veto_that_always_holds_and_bad_limits_are_rules_choices():
+    base = (
+        "version: 1\nrules:\n- id: r\n  description: d\n  category: threat\n"
+        "  severity: emergency\n  patterns: ['secret']\n  unless: ['veto']\n"
+    )
+    assert parse_rules(base, "r.yaml").match("secret veto", 1, 0.9) != []  # default: 0.5
+    assert (
+        parse_rules(base + "  unless_max_score: null\n", "r.yaml").match("secret veto", 1, 0.9)
+        == []
+    )
+    assert (
+        parse_rules(base + "  unless_max_score: 0.95\n", "r.yaml").match("secret veto", 1, 0.9)
+        == []
+    )
+    with pytest.raises(RulesError, match="unless_max_score"):
+        parse_rules(base + "  unless_max_score: 2\n", "r.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # threats in words no fixed phrase lists: the act of harm aimed at the reader
+        ("Someone should put you in a wheelchair for that.", "threat"),
+        ("I hope somebody stabs you on your way home.", "threat"),
+        ("Once I find you I'll break both your arms.", "threat"),
+        ("I'm going to beat you up after school", "threat"),
+        ("I have your address and a baseball bat in the boot.", "threat"),
+        ("I know which office you work in. I'll be waiting outside your office at five.", "threat"),
+        ("Your kids won't be safe if this goes on.", "threat"),
+        ("We should shoot all the refugees at the border.", "threat"),
+        # outing: an account tied to a named person, an employer, a school
+        ("User:Lark12 is really Nora Briggs, a teacher at Kingsway School.", "outing"),
+        ("the account Wren belongs to Owen Pryce from Cardiff", "outing"),
+        # hate against a protected group
+        ("I hate women.", "hate"),
+        ("Immigrants are vermin.", "hate"),
+        ("Roma are thieves, all of them", "hate"),
+        # sexual harassment: the issue's seed, typo and all
+        ("Would like to spent a night with you", "sexual_harassment"),
+        ("send me a photo of yourself in a bikini", "sexual_harassment"),
+    ],
+)
+def test_harm_is_caught_in_the_category_that_reaches_the_right_people(ruleset, text, category):
+    assert category in {h.category for h in ruleset.match(text, 1, 0.0)}
+
+
+def test_a_beating_is_a_threat_that_reaches_the_emergency_contact(ruleset):
+    hits = ruleset.match("I'll find you and beat you until you can't stand", 1, 0.0)
+    assert any(h.category == "threat" and h.severity == "emergency" for h in hits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # counter-speech: quoting or reporting hate to condemn it, negating it
+        "Saying that immigrants are vermin is plain bigotry.",
+        "I don't think Muslims are a threat, and neither does the source.",
+        "The slogan 'refugees are parasites' was used on the party's posters.",
+        "No, gays are not perverts; that edit was rightly reverted.",
+        # identity words in neutral and positive sentences, reclaimed terms
+        "Women are underrepresented among our biographies.",
+        "As a gay man I find the new wording clearer.",
+        "We queer editors have used that word for ourselves for decades.",
+        # ordinary talk-page wishes and plans that share words with threats
+        "Someone should fix the citation template.",
+        "I hope you have a lovely weekend.",
+        "I'll shoot you an email with the scan tomorrow.",
+        "I'll break the table into two and kill the duplicate row.",
+        "See you in person at the meetup!",
+        "Would like to spend a night with you all at the editathon pub.",
+        "User:Lark12 is right about the source.",
+        "Per WP:OUTING, don't speculate who runs the account Lark12.",
+    ],
+)
+def test_counter_speech_and_ordinary_talk_are_not_flagged(ruleset, text):
+    assert ruleset.match(text, 1, 0.0) == []
