@@ -349,6 +349,9 @@ def test_a_veto_that_always_holds_and_bad_limits_are_rules_choices():
         ("I know which office you work in. I'll be waiting outside your office at five.", "threat"),
         ("Your kids won't be safe if this goes on.", "threat"),
         ("We should shoot all the refugees at the border.", "threat"),
+        ("Im going to drive to your house and shoot you", "threat"),  # no apostrophe
+        ("Stop reverting my work or die.", "threat"),
+        ("you people should all die", "threat"),
         # outing: an account tied to a named person, an employer, a school
         ("User:Lark12 is really Nora Briggs, a teacher at Kingsway School.", "outing"),
         ("the account Wren belongs to Owen Pryce from Cardiff", "outing"),
