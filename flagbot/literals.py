@@ -185,6 +185,8 @@ def _required_sets(items: Any) -> list[set[str]]:
     sets: list[set[str] | None] = []
     run: set[str] = {""}
     for op, av in items:
+        if str(op) == "ASSERT":  # a lookahead or lookbehind that must hold: its literals too
+            sets.extend(_required_sets(av[1]))
         found = _exact(op, av)
         sets.append(found)  # one part alone may test faster than the whole run
         joined = _product(run, found) if found is not None else None

@@ -155,6 +155,17 @@ def test_required_literals_come_from_the_pattern(pattern, literals):
     assert (set(found) if found is not None else None) == literals
 
 
+def test_a_lookbehind_s_literals_are_required_too():
+    """A pattern that starts at its rarest word and looks behind for the rest (fast on long
+    comments) still lets the prefilter skip texts without the rest; a negative lookaround
+    requires nothing."""
+    sets = required_literal_sets(r"\bvermin\b(?<=\b(?:rats|mice)\s+are\s+vermin)", re.I)
+    assert set(sets) == {frozenset({"vermin"}), frozenset({"rats", "mice"}), frozenset({"are"})}
+    assert set(required_literal_sets(r"\bvermin\b(?<!\bnot\s+vermin)", re.I)) == {
+        frozenset({"vermin"})
+    }
+
+
 def test_a_pattern_needs_one_literal_of_each_of_its_sets():
     sets = required_literal_sets(r"\bI\s+know\s+where\s+(?:you|u)\s+(?:live|work)\b", re.I)
     assert set(sets) == {frozenset({"know"}), frozenset({"where"}), frozenset({"live", "work"})}
