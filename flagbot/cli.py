@@ -140,7 +140,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise FlagbotError(f"{args.input}: not a UTF-8 CSV file ({exc})") from None
     out_fields = fields + [
-        c for c in ("score", "flagged", "categories", "rules") if c not in fields
+        c
+        for c in ("score", "flagged", "categories", "rules", "language", "skip_reason")
+        if c not in fields
     ]
     try:
         output = open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -211,11 +213,16 @@ def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
 
 
 def _score_columns(verdict: Any) -> dict[str, Any]:
+    """A row's verdict; `skip_reason` says when the model cannot read the row's language (the
+    score is still the model's, and rules still flag)."""
+    unread = not verdict.flagged and not verdict.served
     return {
         "score": round(verdict.score, 6),
         "flagged": int(verdict.flagged),
         "categories": ";".join(verdict.categories),
         "rules": ";".join(verdict.rule_ids),
+        "language": verdict.language,
+        "skip_reason": f"unsupported_language:{verdict.language}" if unread else "",
     }
 
 

@@ -78,6 +78,9 @@ class WikiSettings:
     report_min_edits: int = 0
     report_newcomer_days: int = 30
     reports_per_day_newcomer: int = 1
+    # the wiki's content language (ISO 639, e.g. "de"); empty: read from a Wikimedia language
+    # edition's address ("https://de.wikipedia.org"), else unknown (flagbot.language)
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ no alert is sent, no page edited.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from flagbot.config import Settings
+from flagbot.config import Settings, WikiSettings
 from flagbot.wiki import WikiClient
 
 
@@ -69,6 +71,7 @@ def check_wikis(settings: Settings, client: WikiClient) -> list[Finding]:
             found.append(Finding(f"{wiki.id} answers", str(exc), "check `url`/`script_path`"))
             continue
         found.append(Finding(f"{wiki.id} answers", None))
+        found.append(_language(settings, wiki, site))
         mailed = [
             address.partition(":")[2]
             for route in {
@@ -89,6 +92,38 @@ def check_wikis(settings: Settings, client: WikiClient) -> list[Finding]:
                 problem = str(exc)
             found.append(Finding(f"{wiki.id} kill switch page", problem, f'create {page}: "yes"'))
     return found
+
+
+def served_languages(settings: Settings) -> frozenset[str]:
+    """The languages the configured model reads, from its card (one that names none: English)."""
+    from flagbot.classifier import resolve_model_path
+
+    path = resolve_model_path(settings.model)
+    for card in (path.with_suffix(".json"), path):
+        if card.suffix == ".json" and card.exists():
+            return frozenset(json.loads(card.read_text(encoding="utf-8")).get("languages", ["en"]))
+    return frozenset({"en"})
+
+
+def _language(settings: Settings, wiki: WikiSettings, site: Any) -> Finding:
+    """Whether the model reads the wiki's content language (its setting, its address, or
+    siteinfo): on an unread wiki, edits are counted as `unsupported_language:<code>`."""
+    from flagbot.language import wiki_language
+
+    check = f"{wiki.id} content language is read by the model"
+    try:
+        language = wiki_language(wiki) or str(site.siteinfo["lang"])
+        served = served_languages(settings)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding
+        return Finding(check, str(exc), "set `language:` for the wiki in flagbot.yaml")
+    if language.split("-")[0] in served or language in served:
+        return Finding(check, None)
+    return Finding(
+        check,
+        f"the wiki writes {language!r}; the model reads {', '.join(sorted(served))}: its edits are "
+        f"counted as unsupported_language:{language}, only the rules for every language apply",
+        "use a model whose card lists the language, or expect rule-only coverage",
+    )
 
 
 def _wikimail(site: object, wiki_id: str, targets: list[str], pywikibot: object) -> list[Finding]:

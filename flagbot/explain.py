@@ -52,12 +52,14 @@ def explain(
         return {**result, **not_scored("empty_text")}
     normalised = matching_text(texts.added)
     verdict = scorer.verdicts([texts._replace(namespace=namespace)])[0]
+    unread = not verdict.flagged and not verdict.served
     return {
         **result,
         "normalised_text": normalised,
         "rule_variant": rule_variant(normalised),
         "windows": len(scorer.windows(texts.added)) if texts.added else 0,
-        "skip_reason": None,
+        "language": verdict.language,
+        "skip_reason": f"unsupported_language:{verdict.language}" if unread else None,
         "score": round(verdict.score, 6),
         "flagged": verdict.flagged,
         "categories": list(verdict.categories),

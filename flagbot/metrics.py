@@ -103,6 +103,14 @@ def store_metrics(store: Any, position_key: str) -> bytes:
     # recover a small count by filing reports of their own and subtracting them
     for category, count in store.category_counts(reports=False).items():
         flags.labels(category).set(count)
+    edits = Gauge(
+        "flagbot_edits_by_outcome",
+        "Processed edits by outcome (scored, flagged, unsupported_language:<code>, …)",
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome, count in store.outcome_counts().items():
+        edits.labels(outcome).set(count)
     updated = store.position_updated(position_key)
     if updated is not None:
         Gauge(

@@ -287,6 +287,15 @@ class Pipeline:
                     summary.skipped["empty_text"] += 1
                     outcomes.append(Outcome(change, "empty_text"))
                 continue
+            if not verdict.flagged and not verdict.served:
+                # scored all the same (a paragraph of another language must not hide English
+                # abuse from the model), but nobody should believe flagbot read it
+                reason = f"unsupported_language:{verdict.language}"
+                summary.skipped[reason] += 1
+                outcomes.append(
+                    Outcome(change, reason, verdict, None, aimed_at.get(id(change), ()))
+                )
+                continue
             if has_text:
                 summary.scored += 1
             if verdict.flagged:

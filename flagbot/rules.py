@@ -40,6 +40,7 @@ RULE_KEYS = {
     "flags",
     "min_score",
     "unless_max_score",
+    "languages",
     "examples",
 }
 FLAGS = {
@@ -99,6 +100,7 @@ class Rule:
     namespaces: frozenset[int]
     min_score: float | None
     unless_max_score: float | None  # a veto holds only while the model's score is below this
+    languages: frozenset[str]  # only texts in these languages (or of unknown language); empty: all
     literals: frozenset[str] | None  # one is in every match (casefolded); None: always search
     needs: tuple[LiteralSets | None, ...]  # per pattern: one literal of each set is in a match
     digits: tuple[int, ...]  # per pattern: decimal digits every match holds (a phone number: 10)
@@ -141,9 +143,13 @@ class Rule:
         namespace: int | None = None,
         score: float | None = None,
         present: set[str] | frozenset[str] | None = None,
+        language: str = "",
     ) -> bool:
-        """Does the rule hit? `present`: the casefolded literals the caller found in `text`."""
+        """Does the rule hit? `present`: the casefolded literals the caller found in `text`;
+        `language`: the text's (flagbot.language; "" unknown)."""
         if self.namespaces and namespace is not None and namespace not in self.namespaces:
+            return False
+        if self.languages and language and language not in self.languages:
             return False
         if self.min_score is not None and (score is None or score < self.min_score):
             return False
@@ -219,7 +225,11 @@ class RuleSet:
         return found, present
 
     def match(
-        self, text: str, namespace: int | None = None, score: float | None = None
+        self,
+        text: str,
+        namespace: int | None = None,
+        score: float | None = None,
+        language: str = "",
     ) -> list[RuleHit]:
         if not text:
             return []
@@ -227,7 +237,7 @@ class RuleSet:
         numbers, present = self.candidates(text)
         for number in sorted(numbers):
             rule = self.rules[number]
-            if rule.matches(text, namespace, score, present):
+            if rule.matches(text, namespace, score, present, language):
                 hits.append(RuleHit(rule.id, rule.category, rule.severity))
         return hits
 
@@ -348,6 +358,9 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         or not 0 <= unless_max_score <= 1
     ):
         problems.append(f"{where}: unless_max_score must be a number from 0 to 1, or null")
+    languages = _strings(raw.get("languages", []))
+    if any(not isinstance(code, str) or not 2 <= len(code) <= 12 for code in languages):
+        problems.append(f"{where}: languages must be a list of language codes (de, fr, es, …)")
     examples = raw.get("examples", {})
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match", "__line__"}:
         problems.append(f"{where}: examples must be a mapping with match and no_match lists")
@@ -376,6 +389,7 @@ def _rule(raw: Any, path: str, problems: list[str]) -> Rule | None:
         namespaces=frozenset(namespaces),
         min_score=min_score,
         unless_max_score=unless_max_score,
+        languages=frozenset(c for c in languages if isinstance(c, str)),
         literals=frozenset(literals) if literals is not None else None,
         needs=tuple(needs),
         digits=tuple(digits),

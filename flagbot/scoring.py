@@ -20,6 +20,7 @@ from flagbot.config import (
     SEVERITIES,
     Settings,
 )
+from flagbot.language import identified, wiki_language
 from flagbot.normalize import matching_text, name_words, rule_variant
 from flagbot.rules import RuleHit, RuleSet
 
@@ -37,6 +38,8 @@ class Verdict:
     routes: tuple[str, ...]  # every route that hears about it, e.g. ("emergency", "oversight")
     reasons: tuple[str, ...]
     on_names: bool = False  # a page title or user name is flagged text: alerts leave them out
+    language: str = ""  # the added text's language (flagbot.language; "" unknown)
+    served: bool = True  # whether the model reads that language (the card's `languages`)
 
     @property
     def flagged(self) -> bool:
@@ -103,11 +106,27 @@ class Scorer:
     thresholds: dict[str, float]
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
     max_chars: int = 20000  # longer texts are scored window by window
+    priors: Mapping[str, str] = field(default_factory=dict)  # wiki id → its content language
 
     @classmethod
     def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
         thresholds = {model.category: model.threshold, **settings.thresholds}
-        return cls(model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars)
+        priors = {w.id: wiki_language(w) for w in settings.wikis}
+        return cls(
+            model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars, priors
+        )
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages the model reads, from its card (a card that names none: English)."""
+        return frozenset(self.model.card.get("languages", ["en"]))
+
+    def language(self, edit: Texts) -> tuple[str, bool, bool]:
+        """The language of the edit's words, whether the model reads it (an unknown one, too
+        short to tell on a wiki of unknown language, counts as read), and whether the words
+        themselves said so (else the wiki's language stands in)."""
+        language, sure = identified(edit.added or edit.summary, self.priors.get(edit.wiki, ""))
+        return language, not language or language in self.languages, sure
 
     def windows(self, text: str) -> list[str]:
         """The text itself, or for a text over max_chars, comment-sized windows that cover it.
@@ -142,20 +161,25 @@ class Scorer:
             namespace = edit.namespace
             hits: dict[str, RuleHit] = {}
             best = 0.0
+            language, served, sure = self.language(edit) if part else ("", True, False)
+            # a rule for one language runs on words known to be in it, or of unknown language
+            # (a short Spanish threat on the German Wikipedia is not German for being there)
+            known = language if sure else ""
             for text in part:
                 score = next(scores)
                 best = max(best, score)
-                self._rule_hits(text, namespace, score, hits)
+                self._rule_hits(text, namespace, score, hits, language=known)
             if edit.quoted:
                 quoted = matching_text(edit.quoted)
-                self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES)
+                self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES, known)
             from_text = set(hits)
             for name in edit.names:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
             verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
-            if len(hits) > len(from_text):
-                verdict = dataclasses.replace(verdict, on_names=True)
+            verdict = dataclasses.replace(
+                verdict, on_names=len(hits) > len(from_text), language=language, served=served
+            )
             out.append(verdict)
         return out
 
@@ -166,11 +190,12 @@ class Scorer:
         score: float | None,
         hits: dict[str, RuleHit],
         categories: Collection[str] | None = None,
+        language: str = "",
     ) -> None:
         """Add the rules' hits on normalised `text` (and on its l33t/spaced variant) to `hits`."""
         variant = rule_variant(text)
         for found in (text, variant) if variant != text else (text,):
-            for hit in self.rules.match(found, namespace, score):
+            for hit in self.rules.match(found, namespace, score, language):
                 if categories is None or hit.category in categories:
                     hits.setdefault(hit.rule_id, hit)
 

@@ -150,6 +150,7 @@ WIKI_KEYS: dict[str, tuple[Check, Any]] = {
     "report_min_edits": (_whole_or_zero, 0),
     "report_newcomer_days": (_whole_or_zero, 30),
     "reports_per_day_newcomer": (_count, 1),
+    "language": (STR, ""),
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "type": (_one_of(SOURCE_TYPES), REQUIRED),

@@ -121,7 +121,17 @@ def test_score_text_and_csv_contract(tmp_path):
         cwd=tmp_path,
     )
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
-    assert list(rows[0]) == ["id", "comment", "score", "flagged", "categories", "rules"]
+    assert list(rows[0]) == [
+        "id",
+        "comment",
+        "score",
+        "flagged",
+        "categories",
+        "rules",
+        "language",
+        "skip_reason",
+    ]
+    assert rows[0]["language"] == "en" and rows[0]["skip_reason"] == ""
     assert rows[0]["flagged"] == "0" and rows[1]["flagged"] == "1"
     assert 0 <= float(rows[0]["score"]) < float(rows[1]["score"]) <= 1
     assert "attack-profane-address" in rows[1]["rules"].split(";")

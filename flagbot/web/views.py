@@ -183,8 +183,14 @@ def init(app: Flask) -> None:
             low, high = next(b for b in SCORE_BANDS if b[0] <= f.score < b[1])
             bands[f"{low:.2f}–{min(high, 1.0):.2f}"][verdict] += 1
         store.audit(session["user"], "view_stats", None, "")
+        unread = sorted(  # edits in a language the model cannot read: counted, never hidden
+            (outcome.partition(":")[2], count)
+            for outcome, count in store.outcome_counts().items()
+            if outcome.startswith("unsupported_language:")
+        )
         return render_template(
             "stats.html",
+            unread=unread,
             per_day=[(d, per_day[d]) for d in days],
             most=max(per_day.values(), default=1),
             rules=_precision(outcome),

