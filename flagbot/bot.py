@@ -26,7 +26,8 @@ def build_scorer(settings: Settings) -> Scorer:
     from flagbot.rules import load_rules
 
     rules = load_rules(settings.rules)
-    return Scorer.build(settings, load_model(settings.model, settings.cascade), rules)
+    other = load_model(settings.language_model) if settings.language_model else None
+    return Scorer.build(settings, load_model(settings.model, settings.cascade), rules, other)
 
 
 def build(settings: Settings) -> Pipeline:

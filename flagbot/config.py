@@ -211,6 +211,8 @@ class Settings:
     rules: str
     store: str
     cascade: bool = True  # a cascade model's slow stage; false: its fast model alone
+    # the model for languages `model` cannot read (its card's `languages`); "": none
+    language_model: str = "talk-multi-v1"
     thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     diff_workers: int = 4
     max_diff_chars: int = 20000

@@ -95,14 +95,16 @@ def check_wikis(settings: Settings, client: WikiClient) -> list[Finding]:
 
 
 def served_languages(settings: Settings) -> frozenset[str]:
-    """The languages the configured model reads, from its card (one that names none: English)."""
+    """The languages the configured models read, from their cards (a card that names none:
+    English)."""
     from flagbot.classifier import resolve_model_path
 
-    path = resolve_model_path(settings.model)
-    for card in (path.with_suffix(".json"), path):
-        if card.suffix == ".json" and card.exists():
-            return frozenset(json.loads(card.read_text(encoding="utf-8")).get("languages", ["en"]))
-    return frozenset({"en"})
+    served: set[str] = set()
+    for spec in filter(None, (settings.model, settings.language_model)):
+        card = resolve_model_path(spec).with_suffix(".json")
+        if card.exists():
+            served |= set(json.loads(card.read_text(encoding="utf-8")).get("languages", ["en"]))
+    return frozenset(served or {"en"})
 
 
 def _language(settings: Settings, wiki: WikiSettings, site: Any) -> Finding:

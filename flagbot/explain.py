@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagbot import diffs, filters
+from flagbot import filters
 from flagbot.budget import OverBudget, Workers
 from flagbot.config import Settings
 from flagbot.errors import FetchError, SkipEdit
 from flagbot.events import RecentChange
 from flagbot.normalize import matching_text, rule_variant
-from flagbot.pipeline import read_within_budget, readable_texts
+from flagbot.pipeline import fetch_revisions, read_within_budget, readable_texts
 from flagbot.scoring import Scorer, Texts
 from flagbot.wiki import WikiClient
 
@@ -111,11 +111,11 @@ def explain_revision(
     if filters.is_account(change.user) and change.user not in names:
         names = (*names, change.user)
     try:
-        old, new = diffs.fetch_revisions(client.site(wiki), change)
+        old, new = fetch_revisions(client, wiki, change)
         edit, texts, _targets = read_within_budget(workers, change, old, new)
     except (SkipEdit, OverBudget) as skip:
         return {**where, "added_text": "", **not_scored(skip.reason)}
     if len(texts.added) > settings.budget.chars:
         return {**where, "added_text": "", **not_scored("over_budget:size")}
-    texts = texts._replace(names=names)
+    texts = texts._replace(names=names, wiki=wiki.id)
     return {**where, **explain(scorer, edit.added, change.comment, change.namespace, names, texts)}

@@ -26,6 +26,7 @@ from flagbot.budget import OverBudget, Workers
 from flagbot.config import UNREADABLE_CATEGORY, Settings, WikiSettings
 from flagbot.errors import BadEvent, FetchError, SkipEdit, StoreUnavailable
 from flagbot.events import RecentChange
+from flagbot.localnames import canonical_links
 from flagbot.metrics import Metrics
 from flagbot.rules import RuleHit
 from flagbot.scoring import Scorer, Texts, Verdict, decide
@@ -88,6 +89,17 @@ def read_edit(
         edit = diffs.read_edit(old, new)
     texts = readable_texts(edit.added, change.comment)
     return edit, texts, patterns.targets(change, edit.added, edit.replied_to)
+
+
+def fetch_revisions(
+    client: WikiClient, wiki: WikiSettings, change: RecentChange
+) -> tuple[str, str]:
+    """Both revisions of an edit, with the wiki's own names for user pages rewritten to the
+    canonical ones ("[[Benutzer:…" → "[[User:…", flagbot.localnames), so that signatures,
+    replies and pings are read on every wiki."""
+    old, new = diffs.fetch_revisions(client.site(wiki), change)
+    names = client.link_names(wiki)
+    return canonical_links(old, names), canonical_links(new, names)
 
 
 def read_within_budget(
@@ -173,7 +185,7 @@ class Pipeline:
             assert wiki is not None  # the filter let it through
             if self._in_groups(wiki, change.user):
                 raise SkipEdit("exempt_group")
-            old, new = diffs.fetch_revisions(self.client.site(wiki), change)
+            old, new = fetch_revisions(self.client, wiki, change)
         return read_within_budget(self.workers, change, old, new)
 
     def _in_groups(self, wiki: WikiSettings, user: str) -> bool:

@@ -46,6 +46,11 @@ class Verdict:
         return bool(self.categories)
 
     @property
+    def categories_from_model(self) -> bool:
+        """Whether a model's score reached a threshold (not only rules)."""
+        return any(r.startswith("model:") for r in self.reasons)
+
+    @property
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(h.rule_id for h in self.rule_hits)
 
@@ -107,19 +112,41 @@ class Scorer:
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
     max_chars: int = 20000  # longer texts are scored window by window
     priors: Mapping[str, str] = field(default_factory=dict)  # wiki id → its content language
+    other: Model | None = None  # reads the languages `model` does not (`language_model`)
 
     @classmethod
-    def build(cls, settings: Settings, model: Model, rules: RuleSet) -> Scorer:
+    def build(
+        cls, settings: Settings, model: Model, rules: RuleSet, other: Model | None = None
+    ) -> Scorer:
         thresholds = {model.category: model.threshold, **settings.thresholds}
         priors = {w.id: wiki_language(w) for w in settings.wikis}
         return cls(
-            model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars, priors
+            model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars, priors, other
         )
 
     @property
     def languages(self) -> frozenset[str]:
-        """The languages the model reads, from its card (a card that names none: English)."""
-        return frozenset(self.model.card.get("languages", ["en"]))
+        """The languages the models read, from their cards (a card that names none: English)."""
+        own = frozenset(self.model.card.get("languages", ["en"]))
+        return own | (self._other_languages - own)
+
+    @property
+    def _other_languages(self) -> frozenset[str]:
+        return frozenset(self.other.card.get("languages", ())) if self.other else frozenset()
+
+    def _model_for(self, language: str) -> Model:
+        """The language model for a language only it reads; the main model for the rest (and
+        for text of unknown language)."""
+        own = self.model.card.get("languages", ["en"])
+        if self.other is not None and language not in own and language in self._other_languages:
+            return self.other
+        return self.model
+
+    def _thresholds(self, model: Model, language: str) -> Mapping[str, float]:
+        if model is self.model:
+            return self.thresholds
+        per_language = model.card.get("thresholds", {})
+        return {**self.thresholds, model.category: per_language.get(language, model.threshold)}
 
     def language(self, edit: Texts) -> tuple[str, bool, bool]:
         """The language of the edit's words, whether the model reads it (an unknown one, too
@@ -155,20 +182,34 @@ class Scorer:
         parts = [  # names alone (no added text) are for the rules only; no summary, no score
             [matching_text(t) for t in (*self.windows(e.added), e.summary) if t] for e in edits
         ]
-        scores = iter(self.model.score([t for part in parts for t in part]))
+        languages = [
+            self.language(e) if p else ("", True, False) for e, p in zip(edits, parts, strict=True)
+        ]
+        others = [self._model_for(language) is not self.model for language, *_ in languages]
+        # the main model reads every text: a paragraph of German appended to an English insult
+        # makes the edit "German", and the language model alone would not read the insult
+        main_scores = iter(self.model.score([t for p in parts for t in p]))
+        other_scores = iter(
+            self.other.score([t for p, o in zip(parts, others, strict=True) if o for t in p])
+            if self.other is not None and any(others)
+            else []
+        )
         out = []
-        for part, edit in zip(parts, edits, strict=True):
+        for part, edit, other, (language, served, sure) in zip(
+            parts, edits, others, languages, strict=True
+        ):
             namespace = edit.namespace
             hits: dict[str, RuleHit] = {}
-            best = 0.0
-            language, served, sure = self.language(edit) if part else ("", True, False)
+            best = best_other = 0.0
             # a rule for one language runs on words known to be in it, or of unknown language
             # (a short Spanish threat on the German Wikipedia is not German for being there)
             known = language if sure else ""
             for text in part:
-                score = next(scores)
+                score = next(main_scores)
+                if other:
+                    best_other = max(best_other, next(other_scores))
                 best = max(best, score)
-                self._rule_hits(text, namespace, score, hits, language=known)
+                self._rule_hits(text, namespace, max(score, best_other), hits, language=known)
             if edit.quoted:
                 quoted = matching_text(edit.quoted)
                 self._rule_hits(quoted, namespace, None, hits, EVERYWHERE_CATEGORIES, known)
@@ -177,6 +218,10 @@ class Scorer:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
             verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
+            if other and self.other is not None and not verdict.categories_from_model:
+                # the main model did not fire: the language model decides
+                thresholds = self._thresholds(self.other, language)
+                verdict = decide(best_other, list(hits.values()), thresholds, self.routes)
             verdict = dataclasses.replace(
                 verdict, on_names=len(hits) > len(from_text), language=language, served=served
             )

@@ -168,6 +168,7 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "source": (MAPPING, REQUIRED),
     "model": (STR, "default"),
     "cascade": (BOOL, True),
+    "language_model": (STR, "talk-multi-v1"),
     "rules": (STR, ""),  # empty: the shipped rules.yaml
     "store": (STR, "sqlite:///flagbot.sqlite3"),
     "thresholds": (MAPPING, {}),

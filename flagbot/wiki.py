@@ -44,6 +44,7 @@ class WikiClient:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._switches: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._link_names: dict[str, dict[str, str]] = {}
 
     def site(self, wiki: WikiSettings) -> Any:
         """The pywikibot APISite for a configured wiki (made once per client)."""
@@ -67,6 +68,26 @@ class WikiClient:
         groups = frozenset(found.get("groups", ()))
         self._groups[key] = (time.monotonic(), groups)
         return groups
+
+    def link_names(self, wiki: WikiSettings) -> dict[str, str]:
+        """The wiki's own names for user pages, user talk pages and contributions
+        (flagbot.localnames), read from its siteinfo once per client (they change with a
+        MediaWiki upgrade, not from edit to edit)."""
+        from flagbot.localnames import link_names
+
+        if wiki.id not in self._link_names:
+            site = self.site(wiki)
+            try:  # asked directly: pywikibot's own siteinfo may be from an earlier client
+                answer = site.simple_request(
+                    action="query",
+                    meta="siteinfo",
+                    siprop="namespaces|namespacealiases|specialpagealiases",
+                    formatversion=2,
+                ).submit()
+                self._link_names[wiki.id] = link_names(answer.get("query", {}))
+            except Exception as exc:  # pywikibot has retried already
+                raise FetchError(f"cannot read the namespaces of {wiki.id}: {exc}") from None
+        return self._link_names[wiki.id]
 
     def account(self, wiki: WikiSettings, user: str) -> tuple[float | None, int]:
         """When the account was registered (epoch seconds; None for the oldest accounts, which

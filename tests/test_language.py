@@ -170,10 +170,45 @@ def test_doctor_warns_when_a_wiki_writes_a_language_the_model_cannot_read(make_s
         siteinfo = {"lang": "pl"}
 
     settings = make_settings()
-    de = WikiSettings(id="dewiki", url="https://de.wikipedia.org")
-    finding = _language(settings, de, Site())
-    assert finding.problem and "unsupported_language:de" in finding.problem
+    fr = WikiSettings(id="frwiki", url="https://fr.wikipedia.org")
+    finding = _language(settings, fr, Site())
+    assert finding.problem and "unsupported_language:fr" in finding.problem
     other = WikiSettings(id="local", url="http://127.0.0.1:8080")
     assert "'pl'" in (_language(settings, other, Site()).problem or "")
-    en = dataclasses.replace(de, url="https://en.wikipedia.org")
-    assert _language(settings, en, Site()).problem is None
+    for served in ("https://en.wikipedia.org", "https://de.wikipedia.org"):  # de: talk-multi-v1
+        assert _language(settings, dataclasses.replace(fr, url=served), Site()).problem is None
+    alone = dataclasses.replace(settings, language_model="")
+    de = dataclasses.replace(fr, url="https://de.wikipedia.org")
+    assert "unsupported_language:de" in (_language(alone, de, Site()).problem or "")
+
+
+@pytest.fixture(scope="module")
+def multi_scorer(model, ruleset):
+    from flagbot.classifier import load_model
+
+    settings = dataclasses.replace(embedded_default(), wikis=de_scorer_wikis())
+    return Scorer.build(settings, model, ruleset, load_model("talk-multi-v1"))
+
+
+def test_the_language_model_reads_german_spanish_italian_and_turkish(multi_scorer):
+    """talk-multi-v1 (scripts/train_multilingual.py) serves the languages its card lists, each
+    with its own threshold; German abuse the English cascade scores low is flagged."""
+    card = multi_scorer.other.card
+    assert set(card["languages"]) == {"de", "es", "it", "tr"}
+    for language in card["languages"]:
+        figures = card["metrics"]["per_language"][language]
+        assert figures["test_roc_auc"] >= 0.8 and figures["test_at_threshold"]["precision"] >= 0.6
+    abuse = "Du dummes Arschloch, verpiss dich endlich von hier, du widerliche Ratte!"
+    verdict = multi_scorer.verdicts([Texts(abuse, wiki="dewiki", namespace=1)])[0]
+    assert verdict.language == "de" and verdict.served and verdict.flagged
+    assert "toxic" in verdict.categories
+    calm = multi_scorer.verdicts([Texts(GERMAN, wiki="dewiki", namespace=1)])[0]
+    assert calm.served and not calm.flagged
+    french = multi_scorer.verdicts([Texts(FRENCH, wiki="dewiki", namespace=1)])[0]
+    assert french.language == "fr" and not french.served  # not served: counted as unread
+
+
+def test_the_english_model_still_reads_an_edit_the_language_model_takes(multi_scorer):
+    text = "You are a pathetic worthless moron and everyone hates you. " + GERMAN * 3
+    verdict = multi_scorer.verdicts([Texts(text, wiki="enwiki", namespace=1)])[0]
+    assert verdict.language == "de" and verdict.flagged

@@ -364,3 +364,36 @@ def test_an_account_the_wiki_does_not_know_is_a_newcomer_not_the_oldest(wiki, wi
     assert registered is not None and time.time() - registered < 60 and edits == 0
     registered, edits = client.account(wiki_settings.wikis[0], "Alice")
     assert registered is not None and edits >= 0  # a real account: its own date
+
+
+def test_a_reply_signed_with_the_wiki_s_own_namespace_names(wiki, wiki_settings):
+    """A real MediaWiki that knows "Benutzer:" and "Benutzer Diskussion:" as its own names for
+    user pages (namespace aliases, as a German wiki has them): flagbot reads them from its
+    siteinfo, so the reply below a comment signed that way is aimed at its author, and the
+    signature is not scored as words."""
+    from flagbot.pipeline import fetch_revisions, read_edit
+
+    aliases = (
+        "$wgNamespaceAliases['Benutzer'] = NS_USER; "
+        "$wgNamespaceAliases['Benutzer_Diskussion'] = NS_USER_TALK;"
+    )
+    with wiki.extra_settings(aliases):
+        client = WikiClient(wiki_settings)
+        site_wiki = wiki_settings.wikis[0]
+        names = client.link_names(site_wiki)
+        assert names["benutzer"] == "User" and names["benutzer diskussion"] == "User talk"
+        assert names["user"] == "User" and names.get("contributions") == "contribs"
+        title = fresh_title()
+        wiki.session("Alice").edit(
+            title,
+            "== Quellen ==\nDie Quelle ist schwach. [[Benutzer:Alice|Alice]] "
+            "([[Benutzer Diskussion:Alice|Diskussion]])\n",
+        )
+        answer = wiki.session("Bob").edit(
+            title, "\n:Ich sehe das anders. [[Benutzer:Bob|Bob]]", append=True
+        )
+        change = dataclasses.replace(change_for(wiki, answer, title), user="Bob")
+        old, new = fetch_revisions(client, site_wiki, change)
+        _edit, texts, aimed_at = read_edit(change, old, new)
+    assert aimed_at == ("Alice",)
+    assert texts.added == "Ich sehe das anders."
