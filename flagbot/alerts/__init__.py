@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from flagbot.config import AlertSettings, Settings
+from flagbot.messages import message
 from flagbot.store import REPORT_KEY_BASE, REPORT_KIND, STATUS_ROUTE, Flag, Outcome, Store
 
 
@@ -88,10 +89,11 @@ WITHHELD = "(not shown: a page title or user name is what was flagged)"
 REPORT_LINKS = "(not shown: the report's links are in the review queue)"
 
 
-def render(alert: Alert) -> tuple[str, str]:
-    """Subject and plain-text body: links and metadata only, neutral wording."""
+def render(alert: Alert, language: str = "en") -> tuple[str, str]:
+    """Subject and plain-text body: links and metadata only, neutral wording. A reporter's
+    status notice is in `language` (the wiki's); alerts to functionaries are in English."""
     if alert.route.startswith(STATUS_ROUTE):
-        return _status_notice(alert)
+        return _status_notice(alert, language)
     first = alert.items[0]
     if len(alert.items) == 1:
         where = (
@@ -130,19 +132,19 @@ def render(alert: Alert) -> tuple[str, str]:
     return subject, "\n\n".join(blocks) + "\n"
 
 
-def _status_notice(alert: Alert) -> tuple[str, str]:
+def _status_notice(alert: Alert, language: str) -> tuple[str, str]:
     """To a reporter who asked: their report's new status, and nothing else — not what was
     reported, not who reviewed it."""
-    status = alert.route.removeprefix(STATUS_ROUTE)
+    key = "flagbot-status-" + alert.route.removeprefix(STATUS_ROUTE).replace(" ", "-")
+    status = message(language, key)
     references = ", ".join(f"R-{item.report_id}" for item in alert.items)
     first = alert.items[0]
-    subject = f"[flagbot] your report {references}: {status}"
-    lines = [
-        f"The status of your confidential report {references} on {first.wiki} is now: {status}."
-    ]
+    subject = message(language, "flagbot-notice-subject", references, status)
+    lines = [message(language, "flagbot-notice-body", references, first.wiki, status)]
     if first.review_url:
-        lines.append(f"My reports: {first.review_url.rsplit('/flag/', 1)[0]}/my-reports")
-    lines.append("This message does not repeat what you reported, on purpose.")
+        mine = f"{first.review_url.rsplit('/flag/', 1)[0]}/my-reports?uselang={language}"
+        lines.append(message(language, "flagbot-notice-myreports", mine))
+    lines.append(message(language, "flagbot-notice-privacy"))
     return subject, "\n\n".join(lines) + "\n"
 
 

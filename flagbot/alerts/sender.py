@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from flagbot.alerts import Alert, FlagRef, Notifier, dryrun, render, smtp, wikimail
 from flagbot.config import EMERGENCY_ROUTE, OVERSIGHT_ROUTE, Settings
 from flagbot.errors import DeliveryError, FetchError, StoreUnavailable
+from flagbot.language import wiki_language
+from flagbot.messages import best_language
 from flagbot.metrics import Metrics
 from flagbot.store import STATUS_ROUTE, Due, Store
 from flagbot.wiki import WikiClient
@@ -421,7 +423,8 @@ def _send_group(
     shown, shown_routes = ("a reporter", "status") if notice else (recipient, routes)
     items = tuple(seen.values())
     alert = Alert(channel, recipient.partition(":")[2], routes, items, digest, items[0].wiki)
-    subject, body = render(alert)
+    wiki = settings.wiki(alert.wiki)
+    subject, body = render(alert, best_language([wiki_language(wiki)] if wiki else []))
     ids = [r.id for r in rows]
     try:
         notifier = notifiers()[channel]

@@ -16,10 +16,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 
 from flagbot.config import Settings
 from flagbot.errors import ConfigError
+from flagbot.language import wiki_language
+from flagbot.messages import best_language, html_message
 from flagbot.store import Store
 from flagbot.web.services import (
     AccountLookup,
@@ -77,6 +79,19 @@ def create_app(
         account=account_lookup or _wiki_account(settings, client),
         tags=tags_lookup or _wiki_revision_tags(settings, client),
         assessments=Assessments(assessor or _pipeline_assessor(settings, client), store),
+    )
+    content_language = wiki_language(wiki)
+
+    @app.before_request
+    def choose_language() -> None:
+        """The reader's language: ?uselang= (as on MediaWiki), the browser's, the wiki's.
+        Registered first: the login check's own pages are read in it too."""
+        wanted = [request.args.get("uselang", ""), *request.accept_languages.values()]
+        g.language = best_language(filter(None, wanted), content_language)
+
+    app.jinja_env.globals.update(
+        msg=lambda key, *params: html_message(g.get("language", "en"), key, *params),
+        language=lambda: g.get("language", "en"),
     )
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)

@@ -177,8 +177,9 @@ def decided(flag_id: int, status: str) -> None:
         set_status(flag_id, shown)
 
 
-def _eligibility(wiki: Any, user: str) -> tuple[str, int]:
-    """Why the account may not report about `wiki` ("" if it may), and its reports per day.
+def _eligibility(wiki: Any, user: str) -> tuple[tuple[object, ...], int]:
+    """Why the account may not report about `wiki` (the refusal message's parameters; empty if
+    it may), and its reports per day.
 
     Blocked accounts may report (they are often the target). When the wiki cannot be asked,
     the report is taken with a newcomer's limit: an emergency must not wait for the wiki.
@@ -187,15 +188,12 @@ def _eligibility(wiki: Any, user: str) -> tuple[str, int]:
     try:
         registered, edits = services().account(wiki.id, user)
     except FetchError:
-        return "", wiki.reports_per_day_newcomer
+        return (), wiki.reports_per_day_newcomer
     age_days = (time.time() - registered) / DAY if registered is not None else float("inf")
     if age_days < wiki.report_min_account_days or edits < wiki.report_min_edits:
-        return (
-            f"Reports about {wiki.id} can be sent from accounts at least "
-            f"{wiki.report_min_account_days} days old with {wiki.report_min_edits} edits."
-        ), 0
+        return (wiki.id, wiki.report_min_account_days, wiki.report_min_edits), 0
     newcomer = age_days < wiki.report_newcomer_days
-    return "", wiki.reports_per_day_newcomer if newcomer else settings.web.reports_per_day
+    return (), wiki.reports_per_day_newcomer if newcomer else settings.web.reports_per_day
 
 
 def reported_revision(targets: str) -> int | None:

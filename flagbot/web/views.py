@@ -9,11 +9,12 @@ from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
+from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 
 from flagbot import patterns
 from flagbot.config import CATEGORIES
 from flagbot.errors import FetchError
+from flagbot.messages import html_message
 from flagbot.store import PATTERN_KIND, SECOND_REVIEW, Flag
 from flagbot.web.auth import (
     OVERSIGHTER,
@@ -58,7 +59,8 @@ def init(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(_error: Any) -> Any:
-        return render_template("error.html", message="You have no access to this queue."), 403
+        message = html_message(g.get("language", "en"), "flagbot-noaccess")
+        return render_template("error.html", message=message), 403
 
     @app.get("/")
     @reviewer
