@@ -116,7 +116,7 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
             when = start + rng.randrange(3 * DAY)
             c = change(rev, author, f"User talk:{target}", when, namespace=3)
             events.append((c, rng.choice(scores), (target,)))
-    truth = {"hounding": {}, "repeat": {}}
+    truth: dict[str, dict[tuple[str, str], int]] = {"hounding": {}, "waiting": {}, "repeat": {}}
     for n in range(args.injected):  # hounding of varied strength
         follower, followed = f"Follower{n}", rng.choice(editors[:200])
         strength = [3, 5, 8, 12][n % 4]
@@ -131,6 +131,24 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
             gap = rng.randrange(10 * 60, 20 * HOUR)
             events.append((change(rev, follower, page, led + gap), None, ()))
         for _ in range(rng.randint(5, 40)):  # and their own ordinary editing
+            rev += 1
+            page = rng.choices(pages, popularity)[0]
+            when = START + rng.randrange(args.days * DAY)
+            events.append((change(rev, follower, page, when), None, ()))
+    for n in range(args.injected):  # hounders who wait a day or more after each of L's edits
+        follower, followed = f"Waiter{n}", rng.choice(editors[:200])
+        strength = [6, 10, 14, 20][n % 4]
+        truth["waiting"][(follower, followed)] = strength
+        start = START + rng.randrange((args.days - 8) * DAY)
+        for k in range(strength):
+            led = start + k * rng.randrange(2 * HOUR, 10 * HOUR)
+            page = f"Waited{n} page {k}"
+            rev += 1
+            events.append((change(rev, followed, page, led), None, ()))
+            rev += 1
+            gap = rng.randrange(25 * HOUR, 72 * HOUR)
+            events.append((change(rev, follower, page, led + gap), None, ()))
+        for _ in range(rng.randint(5, 40)):
             rev += 1
             page = rng.choices(pages, popularity)[0]
             when = START + rng.randrange(args.days * DAY)
@@ -196,28 +214,40 @@ def main() -> int:
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')}, SQLite.\n"
     )
     print("| detector | strength | injected | flagged |\n|---|---|---:|---:|")
-    for pattern, needed in (("hounding", 5), ("repeat", 3)):
+    for group, pattern, needed in (
+        ("hounding", "hounding", 5),
+        ("waiting", "hounding", 10),
+        ("repeat", "repeat", 3),
+    ):
         by_strength: dict[int, list[bool]] = {}
-        for (user, target), strength in truth[pattern].items():
+        for (user, target), strength in truth[group].items():
             by_strength.setdefault(strength, []).append((pattern, user, target) in found)
         for strength, hits in sorted(by_strength.items()):
-            label = "followed pages" if pattern == "hounding" else "borderline edits"
-            print(f"| {pattern} | {strength} {label} | {len(hits)} | {sum(hits)} |")
-        should = {k for k, s in truth[pattern].items() if s >= needed}
-        flagged = {(u, t) for p, u, t in found if p == pattern}
+            label = {"repeat": "borderline edits", "waiting": "pages, 25–72 h later"}.get(
+                group, "followed pages"
+            )
+            print(f"| {group} | {strength} {label} | {len(hits)} | {sum(hits)} |")
+        injected = {k for g in truth for k in truth[g] if g != "repeat" or pattern == "repeat"}
+        flagged = {
+            (u, t)
+            for p, u, t in found
+            if p == pattern
+            and (group == "repeat" or (u, t) in truth[group] or (u, t) not in injected)
+        }
+        should = {k for k, s in truth[group].items() if s >= needed}
         true_pos = len(flagged & should)
         precision = true_pos / len(flagged) if flagged else 1.0
         recall = true_pos / len(should) if should else 1.0
-        false_flags = len(flagged - set(truth[pattern]))
+        false_flags = len(flagged - set(truth[group]))
         kinds = Counter(
             f"{u.rstrip('0123456789')}→{t.rstrip('0123456789')}"
-            for u, t in flagged - set(truth[pattern])
+            for u, t in flagged - set(truth[group])
         )
         if kinds:
-            print(f"| {pattern} | uninjected flags by kind | {dict(kinds)} | |")
+            print(f"| {group} | uninjected flags by kind | {dict(kinds)} | |")
         per_day = false_flags / args.days * ENWIKI_EDITS_PER_DAY / args.edits_per_day
         print(
-            f"| **{pattern}** | at or over the default ({needed}) | precision {precision:.2f} | "
+            f"| **{group}** | at or over the default ({needed}) | precision {precision:.2f} | "
             f"recall {recall:.2f}; {false_flags} uninjected flags, ≈ {per_day:.1f}/day at "
             f"English Wikipedia's rate |"
         )

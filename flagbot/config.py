@@ -190,6 +190,8 @@ class HoundingSettings:
     hours: float = 24.0
     days: float = 14.0
     max_chance: float = 1e-4  # how unlikely the overlap must be for editors this active
+    # a second, longer window with its own chance test: waiting 25 hours escaped the first
+    long_hours: float = 168.0
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,12 @@ def _count(value: Any) -> str | None:
     return None
 
 
+def _hours_or_zero(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        return "expected a number of hours, 0 (off) or more"
+    return None
+
+
 def _whole_or_zero(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return "expected a whole number, 0 or more"
@@ -196,6 +202,7 @@ HOUNDING_KEYS: dict[str, tuple[Check, Any]] = {
     "hours": (_positive, 24.0),
     "days": (_positive, 14.0),
     "max_chance": (_probability, 1e-4),
+    "long_hours": (_hours_or_zero, 168.0),
 }
 REPEAT_KEYS: dict[str, tuple[Check, Any]] = {
     "count": (_count, 3),

@@ -416,3 +416,39 @@ def test_following_onto_busy_pages_is_no_following(store_url, make_settings, mod
     flagged = {d["user"] for d in store.pattern_details().values()}
     assert found == {"Busy": 0, "Quiet": 6} and flagged == {"StalkQuiet"}
     store.close()
+
+
+@pytest.mark.parametrize(("pages", "flagged"), [(10, True), (6, False)])
+def test_waiting_a_day_and_an_hour_is_no_escape(tmp_path, make_settings, scorer, pages, flagged):
+    """A hounder who edits each of the victim's quiet pages 25 to 60 hours after the victim
+    escaped the 24-hour window entirely. The week-long window catches them — on twice the
+    follows a near follower needs (10), since over a week people working on one topic meet on
+    the same pages too: 6 such pages flag no one."""
+    lines = []
+    for u in range(80):  # the wiki's other editors: 400 pages in all
+        lines += activity_events(
+            10_000 + u * 10, f"Editor{u}", [f"Article {u}-{p}" for p in range(5)], START, HOUR
+        )
+    victim_pages = [f"Quiet page {p}" for p in range(pages)]
+    lines += activity_events(20_000, "Vic", victim_pages, START, 6 * HOUR)
+    waiter = activity_events(21_000, "Waiter", victim_pages, START, 6 * HOUR)
+    for n, event in enumerate(waiter):
+        event["timestamp"] += (25 + 3 * n % 36) * HOUR  # never inside the first day
+    lines += waiter
+    lines.sort(key=lambda e: e["timestamp"])
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
+    assert found == ([("Waiter", "Vic")] if flagged else [])
+    if flagged:  # the review page shows the gaps that were waited
+        ((_flag, details),) = pattern_flags(pipeline.store)
+        assert min(e["gap_hours"] for e in details["edits"]) >= 25
+    no_long = dataclasses.replace(
+        settings, hounding=dataclasses.replace(settings.hounding, long_hours=0)
+    )
+    before = make_pipeline(dataclasses.replace(no_long, store=settings.store + "-2"), scorer)
+    before.run(threading.Event())
+    assert pattern_flags(before.store) == []  # the 24-hour window alone: escaped

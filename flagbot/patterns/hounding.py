@@ -13,6 +13,13 @@ P(Poisson(λ) ≥ follows) must be at most `max_chance`. Patrollers, reverting a
 WikiProject regulars follow on a large share of pages, and are followed by everyone, so λ is
 large for them and far more follows are needed; a follower who follows almost nobody but L has
 a tiny λ. A follower in one of the wiki's `exempt_groups` is never flagged.
+
+Waiting is no escape: a first edit up to `long_hours` (a week) after L's is a follow too, on a
+page where at most MAX_LEADERS others edited in that week, and the pair is tested a second time
+on those follows alone, at LONG_FACTOR × `pages` of them (both tests' odds multiplied by two).
+What the detector cannot see: several accounts of one person (two socks editing just before the
+hounder make a page look busy; alternating accounts split the follows), and invitations that
+name nobody (a thread about F without a link or ping to F).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from flagbot.store.schema import HOUNDING_PATTERN
 # most this many: on a busy page everyone "follows" everyone, and that says nothing.
 MAX_LEADERS = 2
 
+LONG_FACTOR = 2  # the long window's follows needed, in multiples of `pages`
 # (wiki id, user) → whether the user is in one of the wiki's `exempt_groups`
 ExemptLookup = Callable[[str, str], bool]
 
@@ -49,12 +57,18 @@ class HoundingRule:
     max_chance: float
     verdict: Verdict
     exempt: ExemptLookup | None = None
+    long_hours: float = 0.0  # the second window (0: none)
 
     @classmethod
     def build(cls, settings: Settings, exempt: ExemptLookup | None = None) -> HoundingRule:
         h = settings.hounding
         verdict = pattern_verdict(HOUNDING_PATTERN, settings)
-        return cls(h.pages, h.hours, h.days, h.max_chance, verdict, exempt)
+        return cls(h.pages, h.hours, h.days, h.max_chance, verdict, exempt, h.long_hours)
+
+    @property
+    def window(self) -> float:
+        """The longest gap (seconds) after which a first edit is still a follow."""
+        return max(self.hours, self.long_hours) * 3600
 
 
 @dataclass(frozen=True)
@@ -78,22 +92,25 @@ class Hounding:
         new = tx.keep_activity(batch.edits, invited)
         if not new:
             return 0
-        history = tx.page_history(new, rule.hours * 3600, rule.days * 86400, MAX_LEADERS)
-        found = follows(new, history, rule.hours * 3600)
+        hours = rule.hours * 3600
+        history = tx.page_history(new, hours, rule.window, rule.days * 86400, MAX_LEADERS)
+        found = follows(new, history, hours, rule.window)
         tx.keep_follows(found)
         latest = {(f["wiki"], f["follower"], f["followed"]): f for f in found}
         by_key = {(c.wiki, c.key): c for c in new}  # a flag links the follower's latest edit
         return sum(
-            self._test_pair(tx, follow, by_key[(follow["wiki"], follow["rev_id"])], count)
-            for follow, count in tx.pairs_over(latest, rule.pages, rule.days * 86400)
+            self._test_pair(tx, follow, by_key[(follow["wiki"], follow["rev_id"])], count, near)
+            for follow, count, near in tx.pairs_over(latest, rule.pages, rule.days * 86400, hours)
         )
 
     def _test_pair(
-        self, tx: PatternTx, follow: dict[str, Any], change: RecentChange, count: int
+        self, tx: PatternTx, follow: dict[str, Any], change: RecentChange, count: int, near: int
     ) -> int:
         """Extend the pair's hounding flag, or flag it if its follows are unlikely by chance.
-        A pair explained by chance is tested again at `pages` more follows, not at each one
-        (patrollers follow hundreds of people)."""
+        Each window is tested on its own follows against its own chance (`hours`; and
+        `long_hours` at LONG_FACTOR × `pages` follows, so that waiting a day and an hour is no
+        escape), the odds multiplied by the number of tests. A pair explained by chance is
+        tested again at `pages` more follows, not at each one (patrollers follow hundreds)."""
         rule = self.rule
         wiki, follower, followed = follow["wiki"], follow["follower"], follow["followed"]
         flagged = tx.pattern_id(HOUNDING_PATTERN, wiki, follower, followed)
@@ -103,8 +120,22 @@ class Hounding:
         rev_ids = tx.follow_rev_ids(wiki, follower, followed, since)
         odds = 0.0
         if not flagged:
-            counts = tx.follow_counts(wiki, follower, followed, since, rule.days * 86400)
-            odds = chance(len(rev_ids), expected_follows(**counts))
+            gaps = [rule.hours * 3600] if near >= rule.pages else []
+            # the long window needs twice the follows: over a week, people who work on the same
+            # topic (a WikiProject) come to the same pages too, and chance cannot tell them apart
+            if rule.window > rule.hours * 3600 and count >= LONG_FACTOR * rule.pages:
+                gaps.append(rule.window)
+            span = rule.days * 86400
+            tests = [
+                chance(
+                    len(tx.follow_rev_ids(wiki, follower, followed, since, gap)),
+                    expected_follows(
+                        **tx.follow_counts(wiki, follower, followed, since, span, gap)
+                    ),
+                )
+                for gap in gaps
+            ]
+            odds = min(1.0, min(tests) * len(tests)) if tests else 1.0
             if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
                 return 0  # chance explains it, or following is their job (exempt groups)
         return tx.pattern_flag(
@@ -112,8 +143,14 @@ class Hounding:
         )
 
 
-def follows(new: list[RecentChange], history: PageHistory, hours: float) -> list[dict[str, Any]]:
-    """The follows among the batch's new edits (in time order), given each page's history."""
+def follows(
+    new: list[RecentChange], history: PageHistory, hours: float, window: float | None = None
+) -> list[dict[str, Any]]:
+    """The follows among the batch's new edits (in time order), given each page's history: of
+    the users who edited the page in the `window` seconds before, or — when more than
+    MAX_LEADERS did — of those in the `hours` before. A page with more than MAX_LEADERS others in
+    the `hours` before is busy: no follows there."""
+    window = max(window or hours, hours)
     found: list[dict[str, Any]] = []
     for change in new:
         if page_owner(change.namespace, change.title) == change.user:
@@ -122,16 +159,21 @@ def follows(new: list[RecentChange], history: PageHistory, hours: float) -> list
         if any(u == change.user and (t, r) < (change.timestamp, change.key) for t, r, u, _ in seen):
             continue  # not the user's first edit on the page: re-edits are no following
         leaders: dict[str, int] = {}
+        near: set[str] = set()
         inviters: set[str] = set()
         for when, rev_id, user, addressed in seen:
-            recent = change.timestamp - hours <= when <= change.timestamp
+            recent = change.timestamp - window <= when <= change.timestamp
             if recent and user != change.user and rev_id != change.key:
                 leaders[user] = max(leaders.get(user, when), when)
+                if when >= change.timestamp - hours:
+                    near.add(user)
                 if change.user in addressed.split(";"):
                     inviters.add(user)
-        if len(leaders) > MAX_LEADERS:
+        if len(near) > MAX_LEADERS:
             continue  # a busy page: everyone there overlaps, nobody is followed
-        for inviter in inviters:  # they asked this user to come: an answer, not a follow
+        if len(leaders) > MAX_LEADERS:  # lively over the longer window: only the near ones
+            leaders = {user: led for user, led in leaders.items() if user in near}
+        for inviter in inviters & set(leaders):  # they asked this user to come: an answer
             del leaders[inviter]
         found += [
             {

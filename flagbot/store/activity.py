@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, literal, or_, select, update
+from sqlalchemy import Connection, case, distinct, func, literal, or_, select, update
 
 from flagbot.events import RecentChange
 from flagbot.scoring import Verdict
@@ -117,14 +117,13 @@ class PatternTx:
         return sorted((c for c in edits if (c.wiki, c.key) in added), key=lambda c: c.timestamp)
 
     def page_history(
-        self, new: list[RecentChange], hours: float, days: float, max_leaders: int
+        self, new: list[RecentChange], hours: float, window: float, days: float, max_leaders: int
     ) -> PageHistory:
-        """The history of the batch's quiet pages: every edit from `hours` seconds before the
-        batch to its end (who came just before), and the batch's own users' earliest edits on
-        them within `days` seconds (who was there first). A busy page — more than
-        `max_leaders` others in the hours before every edit of the batch on it — is left out:
-        one grouped count finds it, and its edits are not read (on a popular page, thousands a
-        day)."""
+        """The history of the batch's quiet pages: every edit from `window` seconds before the
+        batch to its end (who came before), and the batch's own users' earliest edits on them
+        within `days` seconds (who was there first). A busy page — more than `max_leaders`
+        others in the `hours` before every edit of the batch on it — is left out: one grouped
+        count finds it, and its edits are not read (on a popular page, thousands a day)."""
         conn = self.conn
         history: dict[tuple[str, str], set[tuple[int, int, str, str]]] = {}
         by_wiki: dict[str, tuple[set[str], set[str]]] = {}
@@ -134,7 +133,7 @@ class PatternTx:
             users.add(change.user)
         since, first, last = (
             new[0].timestamp - days,
-            new[0].timestamp - hours,
+            new[0].timestamp - max(window, hours),
             new[-1].timestamp,
         )
         addressed = func.coalesce(activity.c.invited, "")
@@ -196,13 +195,20 @@ class PatternTx:
             self.conn.execute(self.store._insert(follows).on_conflict_do_nothing(), found)
 
     def pairs_over(
-        self, latest: dict[tuple[str, str, str], dict[str, Any]], pages: int, days: float
-    ) -> list[tuple[dict[str, Any], int]]:
+        self,
+        latest: dict[tuple[str, str, str], dict[str, Any]],
+        pages: int,
+        days: float,
+        near: float,
+    ) -> list[tuple[dict[str, Any], int, int]]:
         """The latest follow of each pair of the batch that has `pages` follows or more within
-        `days` seconds, with that count: one grouped query per wiki and follower set."""
+        `days` seconds, with that count and the count of those within `near` seconds of the
+        followed edit: one grouped query per wiki and follower set."""
         if not latest:
             return []
         over = []
+        gap = follows.c.time - follows.c.followed_time
+        within = func.sum(case((gap <= near, 1), else_=0))
         by_wiki: dict[str, set[str]] = {}
         for wiki, follower, _followed in latest:
             by_wiki.setdefault(wiki, set()).add(follower)
@@ -210,8 +216,8 @@ class PatternTx:
         for wiki, followers in by_wiki.items():
             names = sorted(followers)
             for start in range(0, len(names), CHUNK):
-                for follower, followed, count in self.conn.execute(
-                    select(follows.c.follower, follows.c.followed, func.count())
+                for follower, followed, count, close in self.conn.execute(
+                    select(follows.c.follower, follows.c.followed, func.count(), within)
                     .where(
                         follows.c.wiki == wiki, follows.c.follower.in_(names[start : start + CHUNK])
                     )
@@ -220,28 +226,42 @@ class PatternTx:
                     .having(func.count() >= pages)
                 ):
                     if (wiki, follower, followed) in latest:
-                        over.append((latest[(wiki, follower, followed)], int(count)))
+                        over.append((latest[(wiki, follower, followed)], int(count), int(close)))
         return over
 
-    def follow_rev_ids(self, wiki: str, follower: str, followed: str, since: float) -> list[int]:
-        return list(
-            self.conn.execute(
-                select(follows.c.rev_id)
-                .where(follows.c.wiki == wiki, follows.c.follower == follower)
-                .where(follows.c.followed == followed, follows.c.time >= since)
-                .order_by(follows.c.time)
-            ).scalars()
+    def follow_rev_ids(
+        self, wiki: str, follower: str, followed: str, since: float, max_gap: float | None = None
+    ) -> list[int]:
+        """The pair's follows since a time (those within `max_gap` seconds of the followed
+        edit), oldest first."""
+        query = (
+            select(follows.c.rev_id)
+            .where(follows.c.wiki == wiki, follows.c.follower == follower)
+            .where(follows.c.followed == followed, follows.c.time >= since)
+            .order_by(follows.c.time)
         )
+        if max_gap is not None:
+            query = query.where(follows.c.time - follows.c.followed_time <= max_gap)
+        return list(self.conn.execute(query).scalars())
 
     def follow_counts(
-        self, wiki: str, follower: str, followed: str, since: float, span: float
+        self,
+        wiki: str,
+        follower: str,
+        followed: str,
+        since: float,
+        span: float,
+        max_gap: float | None = None,
     ) -> dict[str, int]:
-        """What chance is estimated from (flagbot.patterns.hounding.expected_follows)."""
+        """What chance is estimated from (flagbot.patterns.hounding.expected_follows), the
+        follows counted only within `max_gap` seconds of the followed edit when given."""
 
         def count(query: Any) -> int:
             return int(self.conn.execute(query).scalar() or 0)
 
-        in_window = (follows.c.wiki == wiki, follows.c.time >= since)
+        in_window: tuple[Any, ...] = (follows.c.wiki == wiki, follows.c.time >= since)
+        if max_gap is not None:
+            in_window += (follows.c.time - follows.c.followed_time <= max_gap,)
         return {
             "followed_pages": count(
                 select(func.count(distinct(activity.c.page))).where(
