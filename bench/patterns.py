@@ -117,42 +117,30 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
             c = change(rev, author, f"User talk:{target}", when, namespace=3)
             events.append((c, rng.choice(scores), (target,)))
     truth: dict[str, dict[tuple[str, str], int]] = {"hounding": {}, "waiting": {}, "repeat": {}}
-    for n in range(args.injected):  # hounding of varied strength
-        follower, followed = f"Follower{n}", rng.choice(editors[:200])
-        strength = [3, 5, 8, 12][n % 4]
-        truth["hounding"][(follower, followed)] = strength
-        start = START + rng.randrange((args.days - 4) * DAY)
-        for k in range(strength):
-            led = start + k * rng.randrange(2 * HOUR, 20 * HOUR)
-            page = f"Victim{n} page {k}"
-            rev += 1
-            events.append((change(rev, followed, page, led), None, ()))
-            rev += 1
-            gap = rng.randrange(10 * 60, 20 * HOUR)
-            events.append((change(rev, follower, page, led + gap), None, ()))
-        for _ in range(rng.randint(5, 40)):  # and their own ordinary editing
-            rev += 1
-            page = rng.choices(pages, popularity)[0]
-            when = START + rng.randrange(args.days * DAY)
-            events.append((change(rev, follower, page, when), None, ()))
-    for n in range(args.injected):  # hounders who wait a day or more after each of L's edits
-        follower, followed = f"Waiter{n}", rng.choice(editors[:200])
-        strength = [6, 10, 14, 20][n % 4]
-        truth["waiting"][(follower, followed)] = strength
-        start = START + rng.randrange((args.days - 8) * DAY)
-        for k in range(strength):
-            led = start + k * rng.randrange(2 * HOUR, 10 * HOUR)
-            page = f"Waited{n} page {k}"
-            rev += 1
-            events.append((change(rev, followed, page, led), None, ()))
-            rev += 1
-            gap = rng.randrange(25 * HOUR, 72 * HOUR)
-            events.append((change(rev, follower, page, led + gap), None, ()))
-        for _ in range(rng.randint(5, 40)):
-            rev += 1
-            page = rng.choices(pages, popularity)[0]
-            when = START + rng.randrange(args.days * DAY)
-            events.append((change(rev, follower, page, when), None, ()))
+    followers = (  # group, name, strengths, spacing of L's edits (h), follow gap (s)
+        ("hounding", "Follower", [3, 5, 8, 12], 20, (10 * 60, 20 * HOUR)),
+        ("waiting", "Waiter", [6, 10, 14, 20], 10, (25 * HOUR, 72 * HOUR)),  # a day or more
+    )
+    for group, name, strengths, spacing, (low, high) in followers:
+        for n in range(args.injected):
+            follower, followed = f"{name}{n}", rng.choice(editors[:200])
+            strength = strengths[n % 4]
+            truth[group][(follower, followed)] = strength
+            start = START + rng.randrange((args.days - 8) * DAY)
+            for k in range(strength):
+                led = start + k * rng.randrange(2 * HOUR, spacing * HOUR)
+                page = f"{name} victim{n} page {k}"
+                rev += 1
+                events.append((change(rev, followed, page, led), None, ()))
+                rev += 1
+                events.append(
+                    (change(rev, follower, page, led + rng.randrange(low, high)), None, ())
+                )
+            for _ in range(rng.randint(5, 40)):  # and their own ordinary editing
+                rev += 1
+                page = rng.choices(pages, popularity)[0]
+                when = START + rng.randrange(args.days * DAY)
+                events.append((change(rev, follower, page, when), None, ()))
     for n in range(args.injected):  # repeated targeting of varied strength
         author, target = f"Needler{n}", rng.choice(editors[:200])
         strength = [1, 2, 3, 5][n % 4]

@@ -230,6 +230,27 @@ def activity_events(start_i, user, pages, start, step, namespace=0, bot=False):
     return out
 
 
+def background_editors() -> list[dict]:
+    """The wiki's other editors: 80 of them on 400 pages in all."""
+    lines = []
+    for u in range(80):
+        pages = [f"Article {u}-{p}" for p in range(5)]
+        lines += activity_events(10_000 + u * 10, f"Editor{u}", pages, START, HOUR)
+    return lines
+
+
+def replayed(tmp_path, make_settings, scorer, lines, store_suffix="", **changes):
+    """A pipeline that has replayed `lines` (in time order)."""
+    lines = sorted(lines, key=lambda e: e["timestamp"])
+    path = write_replay(tmp_path / f"r{store_suffix}.jsonl", lines)
+    settings = make_settings(source={"type": "replay", "path": path}, **changes)
+    if store_suffix:
+        settings = dataclasses.replace(settings, store=settings.store + store_suffix)
+    pipeline = make_pipeline(settings, scorer)
+    pipeline.run(threading.Event())
+    return pipeline
+
+
 @pytest.mark.parametrize("pinged", [True, False], ids=["invited", "uninvited"])
 def test_answering_someone_who_pinged_you_is_not_hounding_them(
     tmp_path, make_settings, scorer, pinged
@@ -424,31 +445,17 @@ def test_waiting_a_day_and_an_hour_is_no_escape(tmp_path, make_settings, scorer,
     escaped the 24-hour window entirely. The week-long window catches them — on twice the
     follows a near follower needs (10), since over a week people working on one topic meet on
     the same pages too: 6 such pages flag no one."""
-    lines = []
-    for u in range(80):  # the wiki's other editors: 400 pages in all
-        lines += activity_events(
-            10_000 + u * 10, f"Editor{u}", [f"Article {u}-{p}" for p in range(5)], START, HOUR
-        )
     victim_pages = [f"Quiet page {p}" for p in range(pages)]
-    lines += activity_events(20_000, "Vic", victim_pages, START, 6 * HOUR)
+    lines = background_editors() + activity_events(20_000, "Vic", victim_pages, START, 6 * HOUR)
     waiter = activity_events(21_000, "Waiter", victim_pages, START, 6 * HOUR)
     for n, event in enumerate(waiter):
         event["timestamp"] += (25 + 3 * n % 36) * HOUR  # never inside the first day
-    lines += waiter
-    lines.sort(key=lambda e: e["timestamp"])
-    settings = make_settings(
-        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
-    )
-    pipeline = make_pipeline(settings, scorer)
-    pipeline.run(threading.Event())
+    pipeline = replayed(tmp_path, make_settings, scorer, lines + waiter)
     found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
     assert found == ([("Waiter", "Vic")] if flagged else [])
     if flagged:  # the review page shows the gaps that were waited
         ((_flag, details),) = pattern_flags(pipeline.store)
         assert min(e["gap_hours"] for e in details["edits"]) >= 25
-    no_long = dataclasses.replace(
-        settings, hounding=dataclasses.replace(settings.hounding, long_hours=0)
-    )
-    before = make_pipeline(dataclasses.replace(no_long, store=settings.store + "-2"), scorer)
-    before.run(threading.Event())
+    hounding = dataclasses.replace(make_settings().hounding, long_hours=0)
+    before = replayed(tmp_path, make_settings, scorer, lines + waiter, "-2", hounding=hounding)
     assert pattern_flags(before.store) == []  # the 24-hour window alone: escaped
