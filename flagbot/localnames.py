@@ -16,18 +16,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-# local name (casefolded, spaces) → canonical prefix; Contributions' own names under "contribs"
+# local name (casefolded, spaces) → canonical prefix; Contributions' own names under "contribs",
+# the template namespace's under "Template", the ping template's local names under "ping"
 LinkNames = Mapping[str, str]
-CANONICAL = {2: "User", 3: "User talk", -1: "Special"}
-CONTRIBS = "contribs"
+CANONICAL = {2: "User", 3: "User talk", -1: "Special", 10: "Template"}
+CONTRIBS, PING = "contribs", "ping"
+LINKED = ("User", "User talk", "Special")
 
 
 def canonical_links(wikitext: str, names: LinkNames) -> str:
     """`wikitext` with every link to a user page, user talk page or contributions written with
-    the wiki's local names rewritten to "User:", "User talk:", "Special:Contributions/"."""
-    if not names or "[[" not in wikitext:
+    the wiki's local names rewritten to "User:", "User talk:", "Special:Contributions/", and
+    every call of the ping template by a local name rewritten to "{{ping|"."""
+    if not names or ("[[" not in wikitext and "{{" not in wikitext):
         return wikitext
-    pages, contribs = _patterns(tuple(sorted(names.items())))
+    pages, contribs, pings = _patterns(tuple(sorted(names.items())))
+    if pings is not None and "{{" in wikitext:  # "{{Notif|Anna}}" is "{{ping|Anna}}"
+        wikitext = pings.sub(r"\1ping\2", wikitext)
+    if "[[" not in wikitext:
+        return wikitext
     if contribs is not None:
         wikitext = contribs.sub(r"\1Special:Contributions/", wikitext)
     return pages.sub(lambda m: f"{m.group(1)}{names[_key(m.group(2))]}:", wikitext)
@@ -42,30 +49,45 @@ def _spaced(name: str) -> str:
     return r"[ _]+".join(re.escape(part) for part in name.split())
 
 
+def _alternatives(names: list[str]) -> str:
+    return "|".join(map(_spaced, sorted(names, key=len, reverse=True)))
+
+
 @functools.lru_cache(maxsize=64)
-def _patterns(items: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    local = sorted((n for n, c in items if c != CONTRIBS), key=len, reverse=True)
-    special = [n for n, c in items if c == "Special"]
-    contribs = [n for n, c in items if c == CONTRIBS]
-    pages = re.compile(
-        r"(\[\[\s*:?\s*)(" + "|".join(map(_spaced, local)) + r")\s*:(?!/)", re.IGNORECASE
-    )
-    if not special or not contribs:
-        return pages, None
-    return pages, re.compile(
-        r"(\[\[\s*:?\s*)(?:"
-        + "|".join(map(_spaced, special))
-        + r")\s*:\s*(?:"
-        + "|".join(map(_spaced, sorted(contribs, key=len, reverse=True)))
-        + r")\s*/",
-        re.IGNORECASE,
-    )
+def _patterns(
+    items: tuple[tuple[str, str], ...],
+) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The link, contributions and ping patterns for one wiki's names (compiled once)."""
+    by: dict[str, list[str]] = {}
+    for name, kind in items:
+        by.setdefault(kind, []).append(name)
+    linked = [n for kind in LINKED for n in by.get(kind, [])]
+    pages = re.compile(r"(\[\[\s*:?\s*)(" + _alternatives(linked) + r")\s*:", re.IGNORECASE)
+    contribs = None
+    if by.get("Special") and by.get(CONTRIBS):
+        contribs = re.compile(
+            r"(\[\[\s*:?\s*)(?:"
+            + _alternatives(by["Special"])
+            + r")\s*:\s*(?:"
+            + _alternatives(by[CONTRIBS])
+            + r")\s*/",
+            re.IGNORECASE,
+        )
+    pings = None
+    if by.get(PING):
+        template = r"(?:(?:" + _alternatives(by.get("Template") or ["template"]) + r")\s*:\s*)?"
+        pings = re.compile(
+            r"(\{\{\s*)" + template + r"(?:" + _alternatives(by[PING]) + r")(\s*\|)",
+            re.IGNORECASE,
+        )
+    return pages, contribs, pings
 
 
 def link_names(siteinfo: Mapping[str, Any]) -> dict[str, str]:
     """The table from a siteinfo answer (`siprop=namespaces|namespacealiases|
-    specialpagealiases`): each user namespace's local and canonical name, its aliases (gender
-    forms and old names among them), and the Contributions page's local names."""
+    specialpagealiases`): each user and template namespace's local and canonical name, its
+    aliases (gender forms and old names among them), and the Contributions page's local
+    names."""
     table: dict[str, str] = {}
     namespaces = siteinfo.get("namespaces", {})
     for number, canonical in CANONICAL.items():
@@ -79,4 +101,17 @@ def link_names(siteinfo: Mapping[str, Any]) -> dict[str, str]:
     for page in siteinfo.get("specialpagealiases", []):
         if page.get("realname") == "Contributions":
             table.update((_key(name), CONTRIBS) for name in page.get("aliases", []))
+    return table
+
+
+def ping_names(pages: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The ping template's local names, from `prop=redirects` on Template:Ping (formatversion
+    2): the template itself and each redirect to it ("Vorlage:Ping", "Modèle:Notif")."""
+    table: dict[str, str] = {}
+    for page in pages:
+        if page.get("missing"):
+            continue
+        redirects = [r.get("title", "") for r in page.get("redirects", [])]
+        for title in filter(None, [page.get("title", ""), *redirects]):
+            table[_key(title.split(":", 1)[-1])] = PING
     return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flagbot.diffs import replied_to
 from flagbot.events import RecentChange
-from flagbot.localnames import canonical_links, link_names
+from flagbot.localnames import canonical_links, link_names, ping_names
 from flagbot.patterns import targets
 from flagbot.wikitext import readable_text
 
@@ -39,6 +39,23 @@ BEFORE = (
 REPLY = ":Nie zgadzam się z tobą. [[Wikipedystka:Ewa_K|Ewa]] ([[Specjalna:Wkład/Ewa K|wkład]])\n"
 
 
+def polish_reply(user: str) -> RecentChange:
+    return RecentChange(
+        wiki="plwiki",
+        type="edit",
+        namespace=1,
+        title="Dyskusja:Przykład",
+        user=user,
+        bot=False,
+        timestamp=0,
+        comment="",
+        old_rev=1,
+        new_rev=2,
+        server_url="https://pl.wikipedia.org",
+        script_path="/w",
+    )
+
+
 def test_the_wiki_s_own_names_are_read_as_the_canonical_ones():
     text = canonical_links(BEFORE + REPLY, POLISH)
     assert "[[User:Anna|Anna]] ([[User talk:Anna|dyskusja]])" in text
@@ -55,20 +72,7 @@ def test_a_reply_on_a_polish_talk_page_is_aimed_at_the_user_it_answers():
     new = canonical_links(BEFORE + REPLY, POLISH)
     assert replied_to(old, new) == "Anna"
     assert replied_to(BEFORE, BEFORE + REPLY) == ""  # unread, as before: nobody named
-    change = RecentChange(
-        wiki="plwiki",
-        type="edit",
-        namespace=1,
-        title="Dyskusja:Przykład",
-        user="Ewa K",
-        bot=False,
-        timestamp=0,
-        comment="",
-        old_rev=1,
-        new_rev=2,
-        server_url="https://pl.wikipedia.org",
-        script_path="/w",
-    )
+    change = polish_reply("Ewa K")
     added = canonical_links(REPLY, POLISH) + " [[Wikipedystka:Ola|Ola]], co myślisz?"
     assert set(targets(change, canonical_links(added, POLISH), "Anna")) == {"Anna", "Ola"}
 
@@ -83,3 +87,27 @@ def test_link_names_come_from_the_wiki_s_namespaces_and_aliases():
     assert POLISH["specjalna"] == "Special" and POLISH["wkład"] == "contribs"
     assert POLISH["user"] == "User"  # the canonical names work on every wiki
     assert "wp" not in POLISH and "obserwowane" not in POLISH  # only user pages and contributions
+
+
+def test_the_ping_template_by_its_local_names():
+    """frwiki calls its ping template {{Notif}}, dewiki writes {{Vorlage:Ping|…}}: both are
+    read as {{ping|…}} once the wiki has said so (redirects to its Template:Ping)."""
+    names = {
+        **POLISH,
+        "szablon": "Template",
+        **ping_names(
+            [
+                {
+                    "title": "Szablon:Ping",
+                    "redirects": [{"title": "Szablon:Odp"}, {"title": "Szablon:Notif"}],
+                }
+            ]
+        ),
+    }
+    text = ":{{Odp|Anna}} i {{ szablon:notif |Ola}}, popatrzcie. {{Cytat|Odp}}"
+    assert canonical_links(text, names) == (
+        ":{{ping|Anna}} i {{ ping |Ola}}, popatrzcie. {{Cytat|Odp}}"
+    )
+    change = polish_reply("Ewa")
+    assert set(targets(change, canonical_links(text, names))) == {"Anna", "Ola"}
+    assert ping_names([{"title": "Szablon:Ping", "missing": True}]) == {}

@@ -19,6 +19,12 @@ from tests.test_web import file_report, login, web  # noqa: F401 - the fixture
 STATUSES = ("received", "new", "in review", "acted on", "closed")
 
 
+def flag_ref(**fields) -> FlagRef:
+    base = {"flag_id": 1, "diff_url": "", "title": "", "user": "", "edit_time": 0, "score": 0.0}
+    base.update(rule_ids=(), review_url="https://flagbot.example/flag/1")
+    return FlagRef(**{**base, **fields})
+
+
 def used_keys() -> set[str]:
     """Every message key the code and templates name, the computed ones spelled out."""
     keys: set[str] = set()
@@ -95,23 +101,54 @@ def test_each_reporter_page_renders_in_each_language(web, language):  # noqa: F8
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_reporter_s_status_email_is_in_the_wiki_s_language(language):
-    item = FlagRef(
-        flag_id=1,
-        wiki="xxwiki",
-        diff_url="",
-        title="",
-        user="",
-        edit_time=0,
-        categories=("threat",),
-        score=0.0,
-        rule_ids=(),
-        review_url="https://flagbot.example/flag/1",
-        report=True,
-        report_id=7,
-    )
+    item = flag_ref(wiki="xxwiki", categories=("threat",), report=True, report_id=7)
     alert = Alert("wikimail", "Editor1", STATUS_ROUTE + "acted on", (item,), False, "xxwiki")
     subject, body = render(alert, language)
     assert "R-7" in subject and message(language, "flagbot-status-acted-on") in subject
     assert message(language, "flagbot-notice-privacy") in body
     assert f"/my-reports?uselang={language}" in body
     assert message_from_bytes  # the channels mail subject and body as they are
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_reviewer_page_renders_in_each_language(web, language):  # noqa: F811
+    app, _store, ids, _states = web
+    reviewer = login(app, "Oversighter1")
+    flag_id = next(iter(ids.values()))
+    pages = {
+        "/": "flagbot-queue-heading",
+        f"/flag/{flag_id}": "flagbot-flag-decide",
+        "/stats": "flagbot-stats-per-rule",
+        "/audit": "flagbot-audit-heading",
+        "/case?wiki=enwiki&user=Vandal": "flagbot-case-hint",
+        "/stats/reports": "flagbot-reportstats-heading",
+    }
+    for path, key in pages.items():
+        answer = reviewer.get(path, headers={"Accept-Language": language})
+        body = answer.get_data(as_text=True)
+        assert answer.status_code == 200, path
+        assert f'<html lang="{language}">' in body and str(html_message(language, key)) in body
+        if language != "en":
+            assert str(html_message("en", key)) not in body, path
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_alert_to_functionaries_is_in_the_wiki_s_language(language):
+    item = flag_ref(
+        wiki="dewiki",
+        diff_url="https://de.wikipedia.org/w/index.php?diff=5",
+        title="Benutzer Diskussion:Opfer",
+        user="Täter",
+        categories=("threat",),
+        score=0.97,
+        rule_ids=("threat-de",),
+    )
+    subject, body = render(
+        Alert("smtp", "os@example.org", "emergency", (item,), False, "dewiki"), language
+    )
+    assert subject == message(language, "flagbot-alert-subject", "dewiki", "threat", item.title)
+    assert message(language, "flagbot-alert-intro") in body
+    rows = [line for line in body.splitlines() if ":" in line and "https" not in line[:12]]
+    starts = {line.index(line.split(":", 1)[1].strip()) for line in rows[:7]}
+    assert len(starts) == 1  # the values line up, whatever the labels' length
+    assert message(language, "flagbot-alert-footer", "emergency") in body

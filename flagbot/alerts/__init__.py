@@ -85,50 +85,56 @@ def one_line(value: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
 
 
-WITHHELD = "(not shown: a page title or user name is what was flagged)"
-REPORT_LINKS = "(not shown: the report's links are in the review queue)"
-
-
 def render(alert: Alert, language: str = "en") -> tuple[str, str]:
-    """Subject and plain-text body: links and metadata only, neutral wording. A reporter's
-    status notice is in `language` (the wiki's); alerts to functionaries are in English."""
+    """Subject and plain-text body: links and metadata only, neutral wording, in `language`
+    (the wiki's: flagbot.messages)."""
     if alert.route.startswith(STATUS_ROUTE):
         return _status_notice(alert, language)
+
+    def say(key: str, *params: object) -> str:
+        return message(language, f"flagbot-alert-{key}", *params)
+
     first = alert.items[0]
     if len(alert.items) == 1:
         where = (
-            "a confidential report"
+            say("a-report")
             if first.report
-            else "a page title or user name"
+            else say("a-name")
             if first.names_flagged
             else one_line(first.title)
         )
-        subject = f"[flagbot] {first.wiki}: {', '.join(first.categories)} on {where}"
-        intro = "flagbot flagged an edit for your review."
+        subject = say("subject", first.wiki, ", ".join(first.categories), where)
+        intro = say("intro")
     else:
-        kind = "digest" if alert.digest else "one user or page"
-        subject = f"[flagbot] {first.wiki}: {len(alert.items)} flagged edits ({kind})"
-        intro = f"flagbot flagged {len(alert.items)} edits for your review."
+        kind = say("digest") if alert.digest else say("one-user-or-page")
+        subject = say("subject-many", first.wiki, len(alert.items), kind)
+        intro = say("intro-many", len(alert.items))
+    labels = {k: say(k) for k in ("wiki", "page", "user", "time", "categories", "score")}
+    labels.update({k: say(k) for k in ("rules", "diff", "review")})
+    width = max(len(label) for label in labels.values()) + 2
+
+    def line(key: str, value: str) -> str:
+        return f"{labels[key] + ':':<{width}}{value}"
+
+    withheld = say("withheld")
     blocks = [intro]
     for item in alert.items:
         when = datetime.fromtimestamp(item.edit_time, UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
-            f"Wiki:       {item.wiki}",
-            f"Page:       {WITHHELD if item.names_flagged else one_line(item.title)}",
-            f"User:       {WITHHELD if item.names_flagged else one_line(item.user)}",
-            f"Time:       {when}",
-            f"Categories: {', '.join(item.categories)}",
-            f"Score:      {item.score:.2f}",
-            f"Rules:      {', '.join(item.rule_ids) or '-'}",
+            line("wiki", item.wiki),
+            line("page", withheld if item.names_flagged else one_line(item.title)),
+            line("user", withheld if item.names_flagged else one_line(item.user)),
+            line("time", when),
+            line("categories", ", ".join(item.categories)),
+            line("score", f"{item.score:.2f}"),
+            line("rules", ", ".join(item.rule_ids) or "-"),
             # a report's links are the reporter's own text (anything can follow the base URL)
-            f"Diff:       {REPORT_LINKS if item.report else item.diff_url}",
+            line("diff", say("report-links") if item.report else item.diff_url),
         ]
         if item.review_url:
-            lines.append(f"Review:     {item.review_url}")
+            lines.append(line("review", item.review_url))
         blocks.append("\n".join(lines))
-    blocks.append(
-        f"Route: {alert.route}. The text of the edits is not included in this message on purpose."
-    )
+    blocks.append(say("footer", alert.route))
     return subject, "\n\n".join(blocks) + "\n"
 
 

@@ -134,15 +134,15 @@ def init(app: Flask) -> None:
         counts = services().store.report_counts(month_start, besides=session["user"])
         months = sorted({m for m, _ in counts}, reverse=True)
         rows = [(m, [_shown(counts.get((m, c), 0)) for c in REPORT_CATEGORIES]) for m in months]
-        labels = [label for label, _c, _s in REPORT_CATEGORIES.values()]
-        return render_template("report_stats.html", rows=rows, labels=labels)
+        return render_template("report_stats.html", rows=rows, categories=list(REPORT_CATEGORIES))
 
 
 SMALL_COUNT = 5
 
 
-def _shown(count: int) -> str:
-    return "0" if count == 0 else "fewer than 5" if count < SMALL_COUNT else str(count)
+def _shown(count: int) -> int | None:
+    """The count as published: None for one under SMALL_COUNT ("fewer than 5")."""
+    return None if 0 < count < SMALL_COUNT else count
 
 
 def _in_groups(groups: tuple[str, ...]) -> bool:

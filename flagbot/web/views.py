@@ -28,19 +28,10 @@ from flagbot.web.auth import (
 )
 from flagbot.web.services import services
 
-DECISIONS = {
-    "confirm": "Confirm",
-    "false_positive": "False positive",
-    "handled": "Already handled",
-    "oversight": "Needs oversight",
-}
+# the labels are messages: flagbot-decision-<key>, flagbot-flagstatus-<status>, flagbot-kind-<kind>
+DECISIONS = ("confirm", "false_positive", "handled", "oversight")
 STATUSES = ("new", *DECISIONS, SECOND_REVIEW)
-KINDS = {
-    "edit": "edits",
-    "name": "titles and user names",
-    "report": "reports",
-    "pattern": "patterns",
-}
+KINDS = ("edit", "name", "report", "pattern")
 SCORE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
 TRUE_POSITIVE = {"confirm", "handled", "oversight"}
 
@@ -161,9 +152,9 @@ def init(app: Flask) -> None:
         names = [n for n in (user, other) if n]
         timeline = []
         for found, targets in store.case_flags(wiki, names):
-            how = {n: concerns(found, targets, n) for n in names}
-            if can_see(found) and all(how.values()):
-                timeline.append((found, "; ".join(f"{n}: {h}" for n, h in how.items())))
+            how = [(n, concerns(found, targets, n)) for n in names]
+            if can_see(found) and all(key for _n, key in how):
+                timeline.append((found, how))
         store.audit(session["user"], "view_case", None, f"{wiki} {' / '.join(names)}"[:200])
         return render_template("case.html", wiki=wiki, names=names, timeline=timeline)
 
@@ -231,17 +222,17 @@ def page_owner(flag: Flag) -> str:
 
 
 def concerns(flag: Flag, targets: str, name: str) -> str:
-    """How a flag concerns a user, "" if it does not: by them, on their page, or a report
-    naming them."""
+    """How a flag concerns a user (a message key's end: flagbot-case-…), "" if it does not: by
+    them, on their page, or a report naming them."""
     if flag.user == name:
-        return "report about them" if flag.kind == "report" else "by them"
+        return "report-about-them" if flag.kind == "report" else "by-them"
     if page_owner(flag) == name:
-        return "on their page"
+        return "on-their-page"
     for line in targets.splitlines() if flag.kind == "report" else ():
         prefix, _, rest = line.partition(":")
         user_page = prefix.replace("_", " ").strip().lower() in ("user", "user talk")
         if user_page and patterns.user_name(rest.split("/")[0]) == name:
-            return "named in a report"
+            return "named-in-a-report"
     return ""
 
 

@@ -377,12 +377,16 @@ def test_a_reply_signed_with_the_wiki_s_own_namespace_names(wiki, wiki_settings)
         "$wgNamespaceAliases['Benutzer'] = NS_USER; "
         "$wgNamespaceAliases['Benutzer_Diskussion'] = NS_USER_TALK;"
     )
+    admin = wiki.session("Alice")
+    admin.edit("Template:Ping", "@[[User:{{{1}}}|{{{1}}}]]")
+    admin.edit("Template:Notif", "#REDIRECT [[Template:Ping]]")  # a local name for it
     with wiki.extra_settings(aliases):
         client = WikiClient(wiki_settings)
         site_wiki = wiki_settings.wikis[0]
         names = client.link_names(site_wiki)
         assert names["benutzer"] == "User" and names["benutzer diskussion"] == "User talk"
         assert names["user"] == "User" and names.get("contributions") == "contribs"
+        assert names["notif"] == names["ping"] == "ping"
         title = fresh_title()
         wiki.session("Alice").edit(
             title,
@@ -390,10 +394,10 @@ def test_a_reply_signed_with_the_wiki_s_own_namespace_names(wiki, wiki_settings)
             "([[Benutzer Diskussion:Alice|Diskussion]])\n",
         )
         answer = wiki.session("Bob").edit(
-            title, "\n:Ich sehe das anders. [[Benutzer:Bob|Bob]]", append=True
+            title, "\n:Ich sehe das anders, {{Notif|Carol}}? [[Benutzer:Bob|Bob]]", append=True
         )
         change = dataclasses.replace(change_for(wiki, answer, title), user="Bob")
         old, new = fetch_revisions(client, site_wiki, change)
         _edit, texts, aimed_at = read_edit(change, old, new)
-    assert aimed_at == ("Alice",)
-    assert texts.added == "Ich sehe das anders."
+    assert set(aimed_at) == {"Alice", "Carol"}
+    assert texts.added == "Ich sehe das anders, ?"
