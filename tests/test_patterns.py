@@ -459,3 +459,25 @@ def test_waiting_a_day_and_an_hour_is_no_escape(tmp_path, make_settings, scorer,
     hounding = dataclasses.replace(make_settings().hounding, long_hours=0)
     before = replayed(tmp_path, make_settings, scorer, lines + waiter, "-2", hounding=hounding)
     assert pattern_flags(before.store) == []  # the 24-hour window alone: escaped
+
+
+def test_answering_a_ping_from_a_third_user_is_not_following_the_one_who_came_between(
+    tmp_path, make_settings, scorer
+):
+    """Framing with an accomplice: Xena pings Vic on six quiet pages, Mallory posts right after
+    each ping, and Vic answers the ping. Vic came because Xena asked, not after Mallory: no
+    follow of anyone (before, Vic was flagged as hounding Mallory)."""
+    lines = background_editors()
+    for p in range(6):
+        title, at = f"Talk:Quiet page {p}", START + p * 3 * HOUR
+        ping = rc_event(20_000 + p, "{{ping|Vic}} could you look at this?", title=title, ts=at)
+        ping["user"] = "Xena"
+        post = rc_event(20_100 + p, "I disagree with the new section.", title=title, ts=at + 60)
+        post["user"] = "Mallory"
+        answer = rc_event(21_000 + p, "It reads well to me, thanks.", title=title, ts=at + HOUR)
+        answer["user"] = "Vic"
+        lines += [ping, post, answer]
+    pipeline = replayed(tmp_path, make_settings, scorer, lines)
+    found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
+    assert not [pair for pair in found if pair[0] == "Vic"]
+    assert found == [("Mallory", "Xena")]  # who always came a minute after Xena: worth a look

@@ -3,7 +3,7 @@
 Every edit on the watched wikis, in any namespace (bots and exempt users aside), is kept as
 (wiki, user, page, revision, time) for `days` — no text. A user's first edit on a page within
 `hours` after another user edited it is a *follow*, unless more than MAX_LEADERS users edited
-the page in those hours (a busy page, where all overlap), or the other user invited it. A
+the page in those hours (a busy page, where all overlap), or anyone there invited F. A
 follower F is flagged for a followed user L when F followed L on at least `pages` pages within
 `days`, and that is unlikely by chance. Chance is estimated both ways (`expected_follows`):
 following people at the rate F follows anyone, F would follow about pages(L) × (share of the
@@ -81,10 +81,11 @@ class Hounding:
         within `days` is tested against chance and flagged, or its flag extended. A handful of
         queries per batch, not per edit (Wikimedia's full rate is ~90 edits/s at peak).
 
-        Invitations are no following: an edit on one's own user pages, or on a page where the
-        other user's edit in those hours addressed one (a ping, a reply, a post on one's talk
-        page). Without this, an attacker who pinged a victim on five quiet pages got the victim,
-        answering politely on each, flagged as hounding the attacker."""
+        Invitations are no following: an edit on one's own user pages, or on a page where
+        anyone's edit in those hours addressed one (a ping, a reply, a post on one's talk page)
+        — the leader's own, or a third user's that the leader replied to. Without this, an
+        attacker who pinged a victim on five quiet pages got the victim, answering politely on
+        each, flagged as hounding the attacker."""
         if not batch.edits:
             return 0
         rule = self.rule
@@ -173,8 +174,8 @@ def follows(
             continue  # a busy page: everyone there overlaps, nobody is followed
         if len(leaders) > MAX_LEADERS:  # lively over the longer window: only the near ones
             leaders = {user: led for user, led in leaders.items() if user in near}
-        for inviter in inviters & set(leaders):  # they asked this user to come: an answer
-            del leaders[inviter]
+        if inviters:  # someone there asked this user to come: an answer, following nobody
+            continue
         found += [
             {
                 "wiki": change.wiki,
