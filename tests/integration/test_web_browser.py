@@ -126,7 +126,7 @@ def test_web_oversighter_logs_in_reviews_decides_and_sees_stats_and_audit(
     page.screenshot(path=str(shots / "review-flag.png"), full_page=True)
     with page.expect_navigation():
         page.keyboard.press("c")  # the keyboard shortcut for "Confirm"
-    assert page.inner_text("#status") == "confirm"
+    assert page.inner_text("#status") == "confirmed"  # the status as a reviewer reads it
     assert "Oversighter: confirm" in page.inner_text("#history")
 
     page.goto(url + "/stats")
