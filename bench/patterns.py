@@ -116,7 +116,12 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
             when = start + rng.randrange(3 * DAY)
             c = change(rev, author, f"User talk:{target}", when, namespace=3)
             events.append((c, rng.choice(scores), (target,)))
-    truth: dict[str, dict[tuple[str, str], int]] = {"hounding": {}, "waiting": {}, "repeat": {}}
+    truth: dict[str, dict[tuple[str, str], int]] = {
+        "hounding": {},
+        "waiting": {},
+        "repeat": {},
+        "framed": {},  # victim → framer: must never be flagged
+    }
     followers = (  # group, name, strengths, spacing of L's edits (h), follow gap (s)
         ("hounding", "Follower", [3, 5, 8, 12], 20, (10 * 60, 20 * HOUR)),
         ("waiting", "Waiter", [6, 10, 14, 20], 10, (25 * HOUR, 72 * HOUR)),  # a day or more
@@ -141,6 +146,18 @@ def simulate(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict, 
                 page = rng.choices(pages, popularity)[0]
                 when = START + rng.randrange(args.days * DAY)
                 events.append((change(rev, follower, page, when), None, ()))
+    for n in range(args.injected):  # framing: ping a victim on quiet pages, who answers each
+        framer, victim = f"Framer{n}", rng.choice(editors[:200])
+        truth["framed"][(victim, framer)] = 8
+        start = START + rng.randrange((args.days - 4) * DAY)
+        for k in range(8):
+            at = start + k * rng.randrange(2 * HOUR, 10 * HOUR)
+            page = f"Talk:Framed{n} page {k}"
+            rev += 1
+            events.append((change(rev, framer, page, at, 1), 0.05, (victim,)))
+            rev += 1
+            answer = at + rng.randrange(10 * 60, 6 * HOUR)
+            events.append((change(rev, victim, page, answer, 1), 0.02, (framer,)))
     for n in range(args.injected):  # repeated targeting of varied strength
         author, target = f"Needler{n}", rng.choice(editors[:200])
         strength = [1, 2, 3, 5][n % 4]
@@ -215,7 +232,8 @@ def main() -> int:
                 group, "followed pages"
             )
             print(f"| {group} | {strength} {label} | {len(hits)} | {sum(hits)} |")
-        injected = {k for g in truth for k in truth[g] if g != "repeat" or pattern == "repeat"}
+        # the other group's injected pairs are not this group's false flags; framed victims are
+        injected = {k for g in ("hounding", "waiting") for k in truth[g]}
         flagged = {
             (u, t)
             for p, u, t in found
@@ -239,6 +257,10 @@ def main() -> int:
             f"recall {recall:.2f}; {false_flags} uninjected flags, ≈ {per_day:.1f}/day at "
             f"English Wikipedia's rate |"
         )
+    framed = sum(("hounding", v, f) in found for v, f in truth["framed"])
+    print(
+        f"| framing | victims flagged for answering 8 pings | {len(truth['framed'])} | {framed} |"
+    )
     print(
         f"\nThroughput: {rate:,.0f} events/s (activity recorder and both detectors, batches of "
         f"{args.batch}); store: {size / len(events) * 1e6 / 2**20:,.0f} MB per million events."
