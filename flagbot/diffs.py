@@ -38,6 +38,9 @@ SIGNATURE_LINK = re.compile(
     re.IGNORECASE,
 )
 HEADING = re.compile(r"^=+[^=].*=+\s*$")
+# a reply that resets the indentation ("{{outdent}}", "{{od}}", "{{od|::::}}") still answers the
+# comment above it (a wiki's own names for the template are rewritten by flagbot.localnames)
+OUTDENT = re.compile(r"^[:*#]*\s*\{\{\s*(?:outdent|od|out|unindent|outdent2)\s*[|}]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,13 @@ def replied_to(old: str, new: str) -> str:
         ),
         None,
     )
-    if first is None or _indent(new_lines[first]) == 0:
-        return ""  # nothing new, or a new thread or top-level comment
+    if first is None:
+        return ""
     depth = _indent(new_lines[first])
+    if OUTDENT.match(new_lines[first]):
+        depth = REPLY_LOOKBACK  # outdented: it answers the comment right above, however deep
+    elif depth == 0:
+        return ""  # a new thread or top-level comment
     for line in reversed(new_lines[max(first - REPLY_LOOKBACK, 0) : first]):
         if HEADING.match(line.strip()):
             return ""

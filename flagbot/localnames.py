@@ -17,22 +17,27 @@ from collections.abc import Mapping
 from typing import Any
 
 # local name (casefolded, spaces) → canonical prefix; Contributions' own names under "contribs",
-# the template namespace's under "Template", the ping template's local names under "ping"
+# the template namespace's under "Template", the local names of the templates flagbot reads
+# (ping, unsigned signatures, outdent) under their English name
 LinkNames = Mapping[str, str]
 CANONICAL = {2: "User", 3: "User talk", -1: "Special", 10: "Template"}
-CONTRIBS, PING = "contribs", "ping"
+CONTRIBS = "contribs"
 LINKED = ("User", "User talk", "Special")
+TEMPLATES = ("ping", "unsigned", "outdent")
 
 
 def canonical_links(wikitext: str, names: LinkNames) -> str:
     """`wikitext` with every link to a user page, user talk page or contributions written with
     the wiki's local names rewritten to "User:", "User talk:", "Special:Contributions/", and
-    every call of the ping template by a local name rewritten to "{{ping|"."""
+    every call of the ping, unsigned or outdent template by a local name rewritten to its
+    English name ("{{Notif|" → "{{ping|", "{{Unsigniert|" → "{{unsigned|")."""
     if not names or ("[[" not in wikitext and "{{" not in wikitext):
         return wikitext
-    pages, contribs, pings = _patterns(tuple(sorted(names.items())))
-    if pings is not None and "{{" in wikitext:  # "{{Notif|Anna}}" is "{{ping|Anna}}"
-        wikitext = pings.sub(r"\1ping\2", wikitext)
+    pages, contribs, templates = _patterns(tuple(sorted(names.items())))
+    if templates is not None and "{{" in wikitext:  # "{{Notif|Anna}}" is "{{ping|Anna}}"
+        wikitext = templates.sub(
+            lambda m: f"{m.group(1)}{names[_key(m.group(2))]}{m.group(3)}", wikitext
+        )
     if "[[" not in wikitext:
         return wikitext
     if contribs is not None:
@@ -73,14 +78,15 @@ def _patterns(
             + r")\s*/",
             re.IGNORECASE,
         )
-    pings = None
-    if by.get(PING):
-        template = r"(?:(?:" + _alternatives(by.get("Template") or ["template"]) + r")\s*:\s*)?"
-        pings = re.compile(
-            r"(\{\{\s*)" + template + r"(?:" + _alternatives(by[PING]) + r")(\s*\|)",
+    templates = None
+    local_templates = [n for kind in TEMPLATES for n in by.get(kind, [])]
+    if local_templates:
+        namespace = r"(?:(?:" + _alternatives(by.get("Template") or ["template"]) + r")\s*:\s*)?"
+        templates = re.compile(
+            r"(\{\{\s*)" + namespace + r"(" + _alternatives(local_templates) + r")(\s*[|}])",
             re.IGNORECASE,
         )
-    return pages, contribs, pings
+    return pages, contribs, templates
 
 
 def link_names(siteinfo: Mapping[str, Any]) -> dict[str, str]:
@@ -104,14 +110,21 @@ def link_names(siteinfo: Mapping[str, Any]) -> dict[str, str]:
     return table
 
 
-def ping_names(pages: list[Mapping[str, Any]]) -> dict[str, str]:
-    """The ping template's local names, from `prop=redirects` on Template:Ping (formatversion
-    2): the template itself and each redirect to it ("Vorlage:Ping", "Modèle:Notif")."""
+def template_names(answer: Mapping[str, Any]) -> dict[str, str]:
+    """The local names of the ping, unsigned and outdent templates, from a `prop=redirects`
+    query on Template:Ping|Template:Unsigned|Template:Outdent with `redirects` (formatversion
+    2): each template by its title, the title it redirects to, and every redirect to it
+    ("Vorlage:Ping", "Modèle:Notif", "Template:Od")."""
     table: dict[str, str] = {}
-    for page in pages:
-        if page.get("missing"):
+    resolved = {r.get("to", ""): r.get("from", "") for r in answer.get("redirects", [])}
+    normalized = {n.get("to", ""): n.get("from", "") for n in answer.get("normalized", [])}
+    for page in answer.get("pages", []):
+        title = page.get("title", "")
+        asked = normalized.get(resolved.get(title, title), resolved.get(title, title))
+        canonical = _key(asked.split(":", 1)[-1])
+        if page.get("missing") or canonical not in TEMPLATES:
             continue
         redirects = [r.get("title", "") for r in page.get("redirects", [])]
-        for title in filter(None, [page.get("title", ""), *redirects]):
-            table[_key(title.split(":", 1)[-1])] = PING
+        for name in filter(None, [title, *redirects]):
+            table[_key(name.split(":", 1)[-1])] = canonical
     return table

@@ -70,10 +70,10 @@ class WikiClient:
         return groups
 
     def link_names(self, wiki: WikiSettings) -> dict[str, str]:
-        """The wiki's own names for user pages, user talk pages, contributions and the ping
-        template (flagbot.localnames), read once per client (they change with an upgrade or a
-        rare page move, not from edit to edit)."""
-        from flagbot.localnames import link_names, ping_names
+        """The wiki's own names for user pages, user talk pages, contributions and the ping,
+        unsigned and outdent templates (flagbot.localnames), read once per client (they change
+        with an upgrade or a rare page move, not from edit to edit)."""
+        from flagbot.localnames import link_names, template_names
 
         if wiki.id not in self._link_names:
             site = self.site(wiki)
@@ -85,16 +85,16 @@ class WikiClient:
                     formatversion=2,
                 ).submit()
                 names = link_names(answer.get("query", {}))
-                pings = site.simple_request(  # the ping template by every local name it has
+                templates = site.simple_request(  # every local name of the templates read
                     action="query",
-                    titles="Template:Ping",
+                    titles="Template:Ping|Template:Unsigned|Template:Outdent",
                     redirects=1,
                     prop="redirects",
                     rdnamespace=10,
                     rdlimit="max",
                     formatversion=2,
                 ).submit()
-                names.update(ping_names(pings.get("query", {}).get("pages", [])))
+                names.update(template_names(templates.get("query", {})))
                 self._link_names[wiki.id] = names
             except Exception as exc:  # pywikibot has retried already
                 raise FetchError(f"cannot read the namespaces of {wiki.id}: {exc}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flagbot.diffs import replied_to
 from flagbot.events import RecentChange
-from flagbot.localnames import canonical_links, link_names, ping_names
+from flagbot.localnames import canonical_links, link_names, template_names
 from flagbot.patterns import targets
 from flagbot.wikitext import readable_text
 
@@ -89,25 +89,35 @@ def test_link_names_come_from_the_wiki_s_namespaces_and_aliases():
     assert "wp" not in POLISH and "obserwowane" not in POLISH  # only user pages and contributions
 
 
-def test_the_ping_template_by_its_local_names():
-    """frwiki calls its ping template {{Notif}}, dewiki writes {{Vorlage:Ping|…}}: both are
-    read as {{ping|…}} once the wiki has said so (redirects to its Template:Ping)."""
-    names = {
-        **POLISH,
-        "szablon": "Template",
-        **ping_names(
-            [
-                {
-                    "title": "Szablon:Ping",
-                    "redirects": [{"title": "Szablon:Odp"}, {"title": "Szablon:Notif"}],
-                }
-            ]
-        ),
+def test_the_ping_unsigned_and_outdent_templates_by_their_local_names():
+    """frwiki calls its ping template {{Notif}}, dewiki writes {{Vorlage:Ping|…}} and signs for
+    others with {{Unsigniert}}: all are read by their English names once the wiki has said so
+    (its templates and the redirects to them)."""
+    answer = {
+        "redirects": [{"from": "Template:Outdent", "to": "Szablon:Wcięcie"}],
+        "pages": [
+            {
+                "title": "Szablon:Ping",
+                "redirects": [{"title": "Szablon:Odp"}, {"title": "Szablon:Notif"}],
+            },
+            {"title": "Szablon:Wcięcie", "redirects": [{"title": "Szablon:Od"}]},
+            {"title": "Template:Unsigned", "missing": True},
+        ],
     }
+    names = {**POLISH, "szablon": "Template", **template_names(answer)}
+    assert names["wcięcie"] == names["od"] == "outdent" and "unsigned" not in names
     text = ":{{Odp|Anna}} i {{ szablon:notif |Ola}}, popatrzcie. {{Cytat|Odp}}"
     assert canonical_links(text, names) == (
         ":{{ping|Anna}} i {{ ping |Ola}}, popatrzcie. {{Cytat|Odp}}"
     )
-    change = polish_reply("Ewa")
-    assert set(targets(change, canonical_links(text, names))) == {"Anna", "Ola"}
-    assert ping_names([{"title": "Szablon:Ping", "missing": True}]) == {}
+    assert set(targets(polish_reply("Ewa"), canonical_links(text, names))) == {"Anna", "Ola"}
+    assert canonical_links("{{Wcięcie}} Zgoda.", names) == "{{outdent}} Zgoda."
+
+
+def test_an_outdented_reply_answers_the_comment_above():
+    """ "{{od}}" resets the indentation of a long thread: the reply still answers the comment
+    right above it (it was read as a new top-level comment, aimed at no one)."""
+    old = "== Sources ==\nOne.\n:Two. [[User:Anna|Anna]]\n::::::Three. [[User:Bea|Bea]]\n"
+    assert replied_to(old, old + "{{od}} I disagree with Bea. [[User:Cy|Cy]]\n") == "Bea"
+    assert replied_to(old, old + "{{od|::::::}}Fine. [[User:Cy|Cy]]\n") == "Bea"
+    assert replied_to(old, old + "A new point. [[User:Cy|Cy]]\n") == ""  # top level: no one

@@ -387,6 +387,7 @@ def test_a_reply_signed_with_the_wiki_s_own_namespace_names(wiki, wiki_settings)
         assert names["benutzer"] == "User" and names["benutzer diskussion"] == "User talk"
         assert names["user"] == "User" and names.get("contributions") == "contribs"
         assert names["notif"] == names["ping"] == "ping"
+        assert "outdent" not in names.values()  # the test wiki has no Template:Outdent
         title = fresh_title()
         wiki.session("Alice").edit(
             title,
