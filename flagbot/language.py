@@ -22,45 +22,12 @@ LETTERS = re.compile(r"[^\W\d_]")
 # English function words: a comment where they are ≥ 15 % of 6 or more words is English without
 # asking py3langid (80 % of English talk comments, 13 µs instead of 270; measured on the shared
 # data: 0–0.2 % of Spanish, Italian, Turkish, German, French or Arabic comments pass)
-ENGLISH_WORDS = frozenset(
-    [
-        "the",
-        "and",
-        "you",
-        "your",
-        "that",
-        "this",
-        "with",
-        "have",
-        "has",
-        "not",
-        "are",
-        "for",
-        "what",
-        "which",
-        "would",
-        "should",
-        "could",
-        "there",
-        "their",
-        "they",
-        "been",
-        "from",
-        "about",
-        "please",
-        "thanks",
-        "think",
-        "just",
-        "it's",
-        "don't",
-        "i'm",
-        "doesn't",
-        "isn't",
-        "can't",
-        "of",
-        "is",
-    ]
-)
+ENGLISH_WORDS = frozenset((
+    "the", "and", "you", "your", "that", "this", "with", "have", "has", "not", "are", "for",
+    "what", "which", "would", "should", "could", "there", "their", "they", "been", "from",
+    "about", "please", "thanks", "think", "just", "it's", "don't", "i'm", "doesn't", "isn't",
+    "can't", "of", "is",
+))  # fmt: skip
 ASCII_WORD = re.compile(r"[a-z']+")
 # Wikimedia's language editions live at <language>.<project>.org
 PROJECTS = frozenset(
