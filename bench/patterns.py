@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import random
@@ -197,10 +198,14 @@ def main() -> int:
     parser.add_argument("--injected", type=int, default=40)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--long-hours", type=float, default=None, help="hounding.long_hours")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     events, truth, info = simulate(args, rng)
     settings = embedded_default()
+    if args.long_hours is not None:  # e.g. 0: the near window alone, as before issue 27
+        hounding = dataclasses.replace(settings.hounding, long_hours=args.long_hours)
+        settings = dataclasses.replace(settings, hounding=hounding)
     detectors = build_detectors(settings, load_model("default").card)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
