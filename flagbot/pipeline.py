@@ -260,6 +260,7 @@ class Pipeline:
         outcomes: list[Outcome] = []
         to_score: list[tuple[RecentChange, Texts]] = []
         aimed_at: dict[int, tuple[str, ...]] = {}  # id(change) → whom it targets
+        said: dict[int, tuple[str, ...]] = {}  # id(change) → the word runs of its headings
         for change, read in zip(fresh, self._fetch_all(fresh, stop), strict=True):
             if isinstance(read, SkipEdit):
                 summary.skipped[read.reason] += 1
@@ -271,7 +272,8 @@ class Pipeline:
             if isinstance(read, OverBudget):
                 outcomes.append(self._unreadable(change, read.reason))
                 continue
-            _edit, texts, aimed_at[id(change)] = read
+            edit, texts, aimed_at[id(change)] = read
+            said[id(change)] = patterns.mentions(edit.added)  # whom its headings name
             texts = texts._replace(
                 names=self._names(change), namespace=change.namespace, wiki=change.wiki
             )
@@ -305,7 +307,14 @@ class Pipeline:
                 reason = f"unsupported_language:{verdict.language}"
                 summary.skipped[reason] += 1
                 outcomes.append(
-                    Outcome(change, reason, verdict, None, aimed_at.get(id(change), ()))
+                    Outcome(
+                        change,
+                        reason,
+                        verdict,
+                        None,
+                        aimed_at.get(id(change), ()),
+                        said.get(id(change), ()),
+                    )
                 )
                 continue
             if has_text:
@@ -327,12 +336,24 @@ class Pipeline:
                 )
                 outcomes.append(
                     Outcome(
-                        change, "flagged", verdict, stored or None, aimed_at.get(id(change), ())
+                        change,
+                        "flagged",
+                        verdict,
+                        stored or None,
+                        aimed_at.get(id(change), ()),
+                        said.get(id(change), ()),
                     )
                 )
             else:
                 outcomes.append(
-                    Outcome(change, "scored", verdict, None, aimed_at.get(id(change), ()))
+                    Outcome(
+                        change,
+                        "scored",
+                        verdict,
+                        None,
+                        aimed_at.get(id(change), ()),
+                        said.get(id(change), ()),
+                    )
                 )
         return outcomes
 

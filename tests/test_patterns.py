@@ -481,3 +481,26 @@ def test_answering_a_ping_from_a_third_user_is_not_following_the_one_who_came_be
     found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
     assert not [pair for pair in found if pair[0] == "Vic"]
     assert found == [("Mallory", "Xena")]  # who always came a minute after Xena: worth a look
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["thread-about-vic", "any-thread"])
+def test_answering_a_thread_about_you_is_not_hounding(tmp_path, make_settings, scorer, named):
+    """Framing without a ping: Mallory opens a thread about Vic on six quiet talk pages, naming
+    Vic in its heading in plain text; Vic answers each. A thread about you is an invitation. The
+    headings' words are kept only as keyed hashes: the activity table holds none of them."""
+    lines = background_editors()
+    for p in range(6):
+        title, at = f"Talk:Quiet page {p}", START + p * 3 * HOUR
+        heading = "== Vic_99's edits to this page ==" if named else "== The new section =="
+        post = rc_event(20_000 + p, f"{heading}\nI have concerns here.", title=title, ts=at)
+        post["user"] = "Mallory"
+        answer = rc_event(21_000 + p, "Happy to explain my edits.", title=title, ts=at + HOUR)
+        answer["user"] = "Vic 99"
+        lines += [post, answer]
+    pipeline = replayed(tmp_path, make_settings, scorer, lines)
+    found = [(f.user, d["target"]) for f, d in pattern_flags(pipeline.store)]
+    assert found == ([] if named else [("Vic 99", "Mallory")])
+    with pipeline.store.engine.connect() as conn:
+        kept = " ".join(v or "" for (v,) in conn.exec_driver_sql("SELECT invited FROM activity"))
+    assert "vic" not in kept.lower() and "edits" not in kept.lower()
+    assert "#" in kept  # the headings, hashed

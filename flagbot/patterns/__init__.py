@@ -22,7 +22,7 @@ from flagbot.patterns.hounding import (
     expected_follows,
 )
 from flagbot.patterns.repeat import RepeatedTargeting, RepeatRule, borderline_threshold
-from flagbot.patterns.targets import page_owner, targets, user_name
+from flagbot.patterns.targets import mention_key, mentions, page_owner, targets, user_name
 from flagbot.store.schema import HOUNDING_PATTERN, REPEAT_PATTERN
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "build_detectors",
     "chance",
     "expected_follows",
+    "mention_key",
+    "mentions",
     "page_owner",
     "pattern_verdict",
     "targets",

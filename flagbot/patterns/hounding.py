@@ -17,13 +17,16 @@ a tiny λ. A follower in one of the wiki's `exempt_groups` is never flagged.
 Waiting is no escape: a first edit up to `long_hours` (a week) after L's is a follow too, on a
 page where at most MAX_LEADERS others edited in that week, and the pair is tested a second time
 on those follows alone, at LONG_FACTOR × `pages` of them (both tests' odds multiplied by two).
-What the detector cannot see: several accounts of one person (two socks editing just before the
-hounder make a page look busy; alternating accounts split the follows), and invitations that
-name nobody (a thread about F without a link or ping to F).
+An answer to an invitation follows nobody: a ping, a reply, a post on F's talk page, or a
+heading that names F ("== Vic_99's edits =="; its word runs are kept only as hashes keyed by a
+secret of this database, `PatternTx.mention_key`). What the detector cannot see: several
+accounts of one person (two socks editing just before the hounder make a page look busy;
+alternating accounts split the follows), and an invitation that names F only further down.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from typing import Any
 from flagbot.config import Settings
 from flagbot.events import RecentChange
 from flagbot.patterns.base import pattern_verdict
-from flagbot.patterns.targets import page_owner
+from flagbot.patterns.targets import mention_key, page_owner
 from flagbot.scoring import Verdict
 from flagbot.store.activity import Batch, PageHistory, PatternTx
 from flagbot.store.schema import HOUNDING_PATTERN
@@ -89,13 +92,17 @@ class Hounding:
         if not batch.edits:
             return 0
         rule = self.rule
-        invited = {(o.change.wiki, o.change.key): o.targets for o in batch.outcomes}
+        key = tx.mention_key()
+        invited = {  # whom each edit addressed, and (hashed) whom its headings named
+            (o.change.wiki, o.change.key): (*o.targets, *(mention_hash(key, m) for m in o.mentions))
+            for o in batch.outcomes
+        }
         new = tx.keep_activity(batch.edits, invited)
         if not new:
             return 0
         hours = rule.hours * 3600
         history = tx.page_history(new, hours, rule.window, rule.days * 86400, MAX_LEADERS)
-        found = follows(new, history, hours, rule.window)
+        found = follows(new, history, hours, rule.window, key)
         tx.keep_follows(found)
         latest = {(f["wiki"], f["follower"], f["followed"]): f for f in found}
         by_key = {(c.wiki, c.key): c for c in new}  # a flag links the follower's latest edit
@@ -144,8 +151,17 @@ class Hounding:
         )
 
 
+def mention_hash(key: bytes, words: str) -> str:
+    """A heading's run of words as kept: keyed, short, marked apart from user names."""
+    return "#" + hashlib.blake2b(words.encode(), key=key, digest_size=8).hexdigest()
+
+
 def follows(
-    new: list[RecentChange], history: PageHistory, hours: float, window: float | None = None
+    new: list[RecentChange],
+    history: PageHistory,
+    hours: float,
+    window: float | None = None,
+    key: bytes = b"",
 ) -> list[dict[str, Any]]:
     """The follows among the batch's new edits (in time order), given each page's history: of
     the users who edited the page in the `window` seconds before, or — when more than
@@ -162,14 +178,15 @@ def follows(
         leaders: dict[str, int] = {}
         near: set[str] = set()
         inviters: set[str] = set()
+        addressee = {change.user, mention_hash(key, mention_key(change.user))}
         for when, rev_id, user, addressed in seen:
             recent = change.timestamp - window <= when <= change.timestamp
             if recent and user != change.user and rev_id != change.key:
                 leaders[user] = max(leaders.get(user, when), when)
                 if when >= change.timestamp - hours:
                     near.add(user)
-                if change.user in addressed.split(";"):
-                    inviters.add(user)
+                if not addressee.isdisjoint(addressed.split(";")):
+                    inviters.add(user)  # pinged, replied to, or named in a heading
         if len(near) > MAX_LEADERS:
             continue  # a busy page: everyone there overlaps, nobody is followed
         if len(leaders) > MAX_LEADERS:  # lively over the longer window: only the near ones

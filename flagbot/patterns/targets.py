@@ -3,6 +3,8 @@ replies to, and the users it pings or links."""
 
 from __future__ import annotations
 
+import re
+
 import mwparserfromhell
 
 from flagbot.events import RecentChange
@@ -14,6 +16,9 @@ PING_TEMPLATES = frozenset(
 )
 USER_PREFIXES = ("user", "user talk")
 MAX_TARGETS = 10  # a mass ping is an announcement, not a target list
+MENTION_LINES, MENTION_WORDS, MAX_MENTIONS = 3, 3, 120  # where a thread says whom it is about
+WORDS = re.compile(r"[^\W_][\w'-]*")
+HEADING = re.compile(r"^=+([^=\n].*?)=+\s*$", re.MULTILINE)
 
 
 def user_name(raw: str) -> str:
@@ -52,3 +57,23 @@ def targets(change: RecentChange, added_wikitext: str, replied_to: str = "") -> 
     author = user_name(change.user)
     names = dict.fromkeys(n for n in map(user_name, found) if n and n != author and "{" not in n)
     return tuple(names)[:MAX_TARGETS]
+
+
+def mention_key(name: str) -> str:
+    """A user name or a run of words as compared with each other: words casefolded, "_" a
+    space ("Vic_99" is "vic 99")."""
+    return " ".join(WORDS.findall(name.replace("_", " ").casefold()))
+
+
+def mentions(added_wikitext: str) -> tuple[str, ...]:
+    """Every run of one to MENTION_WORDS words in the headings an edit added: a thread about
+    someone names them there ("== Vic_99's edits ==") without a link or a ping. Headings only: a
+    user called "Thanks" must not be invited by every comment that starts with a thank-you.
+    Only hashed ones are kept (flagbot.patterns.hounding)."""
+    found: dict[str, None] = {}
+    for heading in HEADING.findall(added_wikitext)[:MENTION_LINES]:
+        words = mention_key(heading.replace("'s ", " ").replace("'s=", "=")).split()
+        for size in range(1, MENTION_WORDS + 1):
+            for start in range(len(words) - size + 1):
+                found[" ".join(words[start : start + size])] = None
+    return tuple(found)[:MAX_MENTIONS]

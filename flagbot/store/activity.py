@@ -5,6 +5,7 @@ follow or as repeated targeting is decided in flagbot.patterns."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from flagbot.store.schema import (
     PATTERN_KIND,
     TEXT_COLUMNS,
     activity,
+    control,
     flags,
     follows,
     pattern_edits,
@@ -32,6 +34,7 @@ OnFlag = Callable[[Connection, int, Outcome], None]
 # (wiki, page) → its edits as (time, rev_id, user, the users that edit addressed, ";"-joined)
 PageHistory = dict[tuple[str, str], list[tuple[int, int, str, str]]]
 CHUNK = 400  # names or pages per IN (...) list: under SQLite's variable limit
+MENTION_KEY = "hounding-mention-key"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,25 @@ class PatternTx:
         return [(int(r), float(s)) for r, s in rows]
 
     # --- hounding -----------------------------------------------------------------------
+    def mention_key(self) -> bytes:
+        """This database's secret for hashing what headings name (made once, kept in
+        `control`): the activity table holds no words, and a hash cannot be looked up without
+        it."""
+        found = self.conn.execute(
+            select(control.c.value).where(control.c.key == MENTION_KEY)
+        ).scalar()
+        if found is None:
+            found = secrets.token_hex(16)
+            self.conn.execute(
+                self.store._insert(control)
+                .values(key=MENTION_KEY, value=found, updated=self.now)
+                .on_conflict_do_nothing()
+            )
+            found = self.conn.execute(
+                select(control.c.value).where(control.c.key == MENTION_KEY)
+            ).scalar()
+        return bytes.fromhex(str(found))
+
     def keep_activity(
         self, edits: Sequence[RecentChange], invited: dict[tuple[str, int], tuple[str, ...]]
     ) -> list[RecentChange]:

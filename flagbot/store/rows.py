@@ -111,6 +111,9 @@ class Outcome:
     verdict: Verdict | None = None
     added_text: str | None = None
     targets: tuple[str, ...] = ()  # whom the edit is aimed at (flagbot.patterns.targets)
+    # the runs of words at the start of the added text (flagbot.patterns.mentions): held in
+    # memory only; hounding keeps them as keyed hashes, never as text
+    mentions: tuple[str, ...] = ()
 
 
 def flag_row(verdict: Verdict, **columns: Any) -> dict[str, Any]:
