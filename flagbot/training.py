@@ -162,6 +162,7 @@ def train(
     card = {
         "name": name,
         "category": "toxic",
+        "languages": ["en"],  # trained on English talk comments (multilingual: its own script)
         "description": "P(toxic) of a talk-page comment: word and in-word character n-gram "
         "TF-IDF, logistic regression, sigmoid calibration",
         "threshold": math.floor(threshold * 1e6) / 1e6,  # down: the chosen comment stays flagged
@@ -300,6 +301,7 @@ def write_cascade(
         "name": name,
         "kind": CASCADE_KIND,
         "category": fast.category,
+        "languages": fast.card.get("languages", ["en"]),  # what it reads: its fast model's
         "description": f"{fast.name} scores every text; texts it scores {low} or more are "
         "scored again by a fine-tuned MiniLM-L6 (int8 weights, float arithmetic) and get the "
         "mean of both log-odds",

@@ -195,6 +195,7 @@ def test_the_language_model_reads_german_spanish_italian_and_turkish(multi_score
     with its own threshold; German abuse the English cascade scores low is flagged."""
     card = multi_scorer.other.card
     assert set(card["languages"]) == {"de", "es", "it", "tr"}
+    assert multi_scorer.model.card["languages"] == ["en"]  # each card says what it reads
     for language in card["languages"]:
         figures = card["metrics"]["per_language"][language]
         assert figures["test_roc_auc"] >= 0.8 and figures["test_at_threshold"]["precision"] >= 0.6
