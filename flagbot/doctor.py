@@ -98,13 +98,14 @@ def served_languages(settings: Settings) -> frozenset[str]:
     """The languages the configured models read, from their cards (a card that names none:
     English)."""
     from flagbot.classifier import resolve_model_path
+    from flagbot.modelcard import card_languages
 
-    served: set[str] = set()
+    served: frozenset[str] = frozenset()
     for spec in filter(None, (settings.model, settings.language_model)):
         card = resolve_model_path(spec).with_suffix(".json")
         if card.exists():
-            served |= set(json.loads(card.read_text(encoding="utf-8")).get("languages", ["en"]))
-    return frozenset(served or {"en"})
+            served |= card_languages(json.loads(card.read_text(encoding="utf-8")))
+    return served or frozenset({"en"})
 
 
 def _language(settings: Settings, wiki: WikiSettings, site: Any) -> Finding:

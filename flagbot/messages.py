@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from markupsafe import Markup, escape
@@ -30,19 +30,23 @@ def catalogue(language: str) -> dict[str, str]:
 def message(language: str, key: str, *params: object) -> str:
     """The message in `language` (else English) with $1, $2, … filled in. An unknown key is a
     bug: KeyError."""
-    text = catalogue(language).get(key) or catalogue("en")[key]
-    for number in range(len(params), 0, -1):  # $10 before $1
-        text = text.replace(f"${number}", str(params[number - 1]))
-    return text
+    return _filled(_text(language, key), params, str)
 
 
 def html_message(language: str, key: str, *params: object) -> Markup:
     """`message` for a page: the message escaped, each parameter escaped unless it is markup
     already (a link)."""
-    text = escape(catalogue(language).get(key) or catalogue("en")[key])
-    for number in range(len(params), 0, -1):
-        text = Markup(text.replace(f"${number}", escape(params[number - 1])))
-    return Markup(text)
+    return Markup(_filled(escape(_text(language, key)), params, escape))
+
+
+def _text(language: str, key: str) -> str:
+    return catalogue(language).get(key) or catalogue("en")[key]
+
+
+def _filled(text: str, params: tuple[object, ...], convert: Callable[[object], str]) -> str:
+    for number in range(len(params), 0, -1):  # $10 before $1
+        text = text.replace(f"${number}", convert(params[number - 1]))
+    return text
 
 
 def best_language(wanted: Iterable[str], fallback: str = "en") -> str:

@@ -35,11 +35,20 @@ class Model:
     def category(self) -> str:
         return str(self.card.get("category", "toxic"))
 
+    @property
+    def languages(self) -> frozenset[str]:
+        return card_languages(self.card)
+
     def score(self, texts: Sequence[str]) -> list[float]:
         """Probability of the model's category for each text (0–1)."""
         if not texts:
             return []
         return [float(p) for p in self.estimator.predict_proba(list(texts))[:, 1]]
+
+
+def card_languages(card: dict[str, Any]) -> frozenset[str]:
+    """The languages a model reads, from its card (a card that names none: English)."""
+    return frozenset(card.get("languages", ["en"]))
 
 
 def check_probability(card_path: Path, what: str, value: Any) -> float:

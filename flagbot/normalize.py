@@ -87,17 +87,18 @@ def latin_base(char: str) -> str | None:
     return named.group(2) if named.group(1) == "CAPITAL" else named.group(2).lower()
 
 
-class _FormatTable(dict[int, None]):
+class _FormatTable(dict[int, "str | None"]):
     """Format characters (category Cf: zero-width spaces, joiners, bidi controls) to nothing;
     found as they are met (about 170 exist)."""
 
-    def __missing__(self, code: int) -> None:
+    def __missing__(self, code: int) -> str | None:
         if unicodedata.category(chr(code)) != "Cf":
-            raise LookupError(code)
+            raise LookupError(code)  # str.translate leaves the character as it is
         self[code] = None
+        return None
 
 
-class _FoldTable(dict[int, "str | None"]):
+class _FoldTable(_FormatTable):
     """Confusable letters to their ASCII twins (Unicode's confusables table), Latin letters with
     diacritics to their base letters (`latin_base`), format characters (category Cf) and lone
     combining diacritics to nothing.
@@ -109,13 +110,9 @@ class _FoldTable(dict[int, "str | None"]):
     """
 
     def __missing__(self, code: int) -> str | None:
-        char = chr(code)
-        if unicodedata.category(char) == "Cf":
-            self[code] = None
-            return None
-        base = latin_base(char)
+        base = latin_base(chr(code))  # no format character is in its Latin ranges
         if base is None:
-            raise LookupError(code)  # str.translate leaves the character as it is
+            return super().__missing__(code)
         self[code] = base or None
         return base or None
 

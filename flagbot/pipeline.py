@@ -301,21 +301,13 @@ class Pipeline:
                     summary.skipped["empty_text"] += 1
                     outcomes.append(Outcome(change, "empty_text"))
                 continue
+            about = aimed_at.get(id(change), ()), said.get(id(change), ())  # for the detectors
             if not verdict.flagged and not verdict.served:
                 # scored all the same (a paragraph of another language must not hide English
                 # abuse from the model), but nobody should believe flagbot read it
                 reason = f"unsupported_language:{verdict.language}"
                 summary.skipped[reason] += 1
-                outcomes.append(
-                    Outcome(
-                        change,
-                        reason,
-                        verdict,
-                        None,
-                        aimed_at.get(id(change), ()),
-                        said.get(id(change), ()),
-                    )
-                )
+                outcomes.append(Outcome(change, reason, verdict, None, *about))
                 continue
             if has_text:
                 summary.scored += 1
@@ -334,27 +326,9 @@ class Pipeline:
                 stored = "\n".join(
                     filter(None, (self.scorer.excerpt(texts.added, change.namespace), texts.quoted))
                 )
-                outcomes.append(
-                    Outcome(
-                        change,
-                        "flagged",
-                        verdict,
-                        stored or None,
-                        aimed_at.get(id(change), ()),
-                        said.get(id(change), ()),
-                    )
-                )
+                outcomes.append(Outcome(change, "flagged", verdict, stored or None, *about))
             else:
-                outcomes.append(
-                    Outcome(
-                        change,
-                        "scored",
-                        verdict,
-                        None,
-                        aimed_at.get(id(change), ()),
-                        said.get(id(change), ()),
-                    )
-                )
+                outcomes.append(Outcome(change, "scored", verdict, None, *about))
         return outcomes
 
     def _names(self, change: RecentChange) -> tuple[str, ...]:

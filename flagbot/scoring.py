@@ -8,6 +8,7 @@ threshold and flagbot.yaml may override it or let the model score flag another c
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -44,11 +45,6 @@ class Verdict:
     @property
     def flagged(self) -> bool:
         return bool(self.categories)
-
-    @property
-    def categories_from_model(self) -> bool:
-        """Whether a model's score reached a threshold (not only rules)."""
-        return any(r.startswith("model:") for r in self.reasons)
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -124,29 +120,21 @@ class Scorer:
             model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars, priors, other
         )
 
-    @property
+    @functools.cached_property
     def languages(self) -> frozenset[str]:
-        """The languages the models read, from their cards (a card that names none: English)."""
-        own = frozenset(self.model.card.get("languages", ["en"]))
-        return own | (self._other_languages - own)
+        """The languages the models read, from their cards."""
+        return self.model.languages | self._other_only
 
-    @property
-    def _other_languages(self) -> frozenset[str]:
-        return frozenset(self.other.card.get("languages", ())) if self.other else frozenset()
+    @functools.cached_property
+    def _other_only(self) -> frozenset[str]:
+        """The languages only the language model reads: its text is its to decide."""
+        return self.other.languages - self.model.languages if self.other else frozenset()
 
-    def _model_for(self, language: str) -> Model:
-        """The language model for a language only it reads; the main model for the rest (and
-        for text of unknown language)."""
-        own = self.model.card.get("languages", ["en"])
-        if self.other is not None and language not in own and language in self._other_languages:
-            return self.other
-        return self.model
-
-    def _thresholds(self, model: Model, language: str) -> Mapping[str, float]:
-        if model is self.model:
-            return self.thresholds
-        per_language = model.card.get("thresholds", {})
-        return {**self.thresholds, model.category: per_language.get(language, model.threshold)}
+    def _other_thresholds(self, language: str) -> Mapping[str, float]:
+        assert self.other is not None
+        per_language = self.other.card.get("thresholds", {})
+        threshold = per_language.get(language, self.other.threshold)
+        return {**self.thresholds, self.other.category: threshold}
 
     def language(self, edit: Texts) -> tuple[str, bool, bool]:
         """The language of the edit's words, whether the model reads it (an unknown one, too
@@ -185,7 +173,7 @@ class Scorer:
         languages = [
             self.language(e) if p else ("", True, False) for e, p in zip(edits, parts, strict=True)
         ]
-        others = [self._model_for(language) is not self.model for language, *_ in languages]
+        others = [language in self._other_only for language, *_ in languages]
         # the main model reads every text: a paragraph of German appended to an English insult
         # makes the edit "German", and the language model alone would not read the insult
         main_scores = iter(self.model.score([t for p in parts for t in p]))
@@ -217,11 +205,12 @@ class Scorer:
             for name in edit.names:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
-            verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
-            if other and self.other is not None and not verdict.categories_from_model:
+            if other and not any(best >= t for t in self.thresholds.values()):
                 # the main model did not fire: the language model decides
-                thresholds = self._thresholds(self.other, language)
+                thresholds = self._other_thresholds(language)
                 verdict = decide(best_other, list(hits.values()), thresholds, self.routes)
+            else:
+                verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
             verdict = dataclasses.replace(
                 verdict, on_names=len(hits) > len(from_text), language=language, served=served
             )

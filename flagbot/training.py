@@ -301,7 +301,7 @@ def write_cascade(
         "name": name,
         "kind": CASCADE_KIND,
         "category": fast.category,
-        "languages": fast.card.get("languages", ["en"]),  # what it reads: its fast model's
+        "languages": sorted(fast.languages),  # what it reads: its fast model's
         "description": f"{fast.name} scores every text; texts it scores {low} or more are "
         "scored again by a fine-tuned MiniLM-L6 (int8 weights, float arithmetic) and get the "
         "mean of both log-odds",

@@ -109,8 +109,8 @@ def render(alert: Alert, language: str = "en") -> tuple[str, str]:
         kind = say("digest") if alert.digest else say("one-user-or-page")
         subject = say("subject-many", first.wiki, len(alert.items), kind)
         intro = say("intro-many", len(alert.items))
-    labels = {k: say(k) for k in ("wiki", "page", "user", "time", "categories", "score")}
-    labels.update({k: say(k) for k in ("rules", "diff", "review")})
+    fields = ("wiki", "page", "user", "time", "categories", "score", "rules", "diff", "review")
+    labels = {field: say(field) for field in fields}
     width = max(len(label) for label in labels.values()) + 2
 
     def line(key: str, value: str) -> str:

@@ -95,21 +95,22 @@ class PatternTx:
     def mention_key(self) -> bytes:
         """This database's secret for hashing what headings name (made once, kept in
         `control`): the activity table holds no words, and a hash cannot be looked up without
-        it."""
+        it. Kept in memory once read back from a committed row: asked every batch before."""
+        if self.store._mention_key is not None:
+            return self.store._mention_key
         found = self.conn.execute(
             select(control.c.value).where(control.c.key == MENTION_KEY)
         ).scalar()
-        if found is None:
-            found = secrets.token_hex(16)
-            self.conn.execute(
-                self.store._insert(control)
-                .values(key=MENTION_KEY, value=found, updated=self.now)
-                .on_conflict_do_nothing()
-            )
-            found = self.conn.execute(
-                select(control.c.value).where(control.c.key == MENTION_KEY)
-            ).scalar()
-        return bytes.fromhex(str(found))
+        if found is not None:  # committed: a batch that made it and rolled back kept nothing
+            self.store._mention_key = bytes.fromhex(str(found))
+            return self.store._mention_key
+        self.conn.execute(
+            self.store._insert(control)
+            .values(key=MENTION_KEY, value=secrets.token_hex(16), updated=self.now)
+            .on_conflict_do_nothing()
+        )
+        made = self.conn.execute(select(control.c.value).where(control.c.key == MENTION_KEY))
+        return bytes.fromhex(str(made.scalar()))
 
     def keep_activity(
         self, edits: Sequence[RecentChange], invited: dict[tuple[str, int], tuple[str, ...]]

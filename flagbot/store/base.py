@@ -46,6 +46,7 @@ class StoreBase:
         self._engine: Engine | None = None
         # (wiki, pages or edits) → (window start, count): see _window_count
         self._window_counts: dict[tuple[str, bool], tuple[float, int]] = {}
+        self._mention_key: bytes | None = None  # see activity.PatternTx.mention_key
 
     @property
     def engine(self) -> Engine:
