@@ -21,7 +21,7 @@ from flagbot.config import (
     SEVERITIES,
     Settings,
 )
-from flagbot.language import identified, wiki_language
+from flagbot.language import beneath_english, identified, wiki_language
 from flagbot.normalize import matching_text, name_words, rule_variant
 from flagbot.rules import RuleHit, RuleSet
 
@@ -136,6 +136,18 @@ class Scorer:
         threshold = per_language.get(language, self.other.threshold)
         return {**self.thresholds, self.other.category: threshold}
 
+    def _read_by_other(self, edit: Texts, language: str) -> str | None:
+        """The language the language model reads an edit in, None when it is not asked: text in
+        a language only it reads, and on a wiki in such a language, "English" that is English
+        only by its function words ("the and you of is" around a German insult)."""
+        if language in self._other_only:
+            return language
+        prior = self.priors.get(edit.wiki, "")
+        if language == "en" and prior in self._other_only:
+            beneath = beneath_english(edit.added or edit.summary)
+            return beneath if beneath in self._other_only else None
+        return None
+
     def language(self, edit: Texts) -> tuple[str, bool, bool]:
         """The language of the edit's words, whether the model reads it (an unknown one, too
         short to tell on a wiki of unknown language, counts as read), and whether the words
@@ -173,13 +185,17 @@ class Scorer:
         languages = [
             self.language(e) if p else ("", True, False) for e, p in zip(edits, parts, strict=True)
         ]
-        others = [language in self._other_only for language, *_ in languages]
+        # the language the language model reads each edit in (None: not asked)
+        others = [
+            self._read_by_other(edit, language)
+            for edit, (language, *_) in zip(edits, languages, strict=True)
+        ]
         # the main model reads every text: a paragraph of German appended to an English insult
         # makes the edit "German", and the language model alone would not read the insult
         main_scores = iter(self.model.score([t for p in parts for t in p]))
         other_scores = iter(
             self.other.score([t for p, o in zip(parts, others, strict=True) if o for t in p])
-            if self.other is not None and any(others)
+            if self.other is not None and any(o is not None for o in others)
             else []
         )
         out = []
@@ -194,7 +210,7 @@ class Scorer:
             known = language if sure else ""
             for text in part:
                 score = next(main_scores)
-                if other:
+                if other is not None:
                     best_other = max(best_other, next(other_scores))
                 best = max(best, score)
                 self._rule_hits(text, namespace, max(score, best_other), hits, language=known)
@@ -205,9 +221,9 @@ class Scorer:
             for name in edit.names:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
-            if other and not any(best >= t for t in self.thresholds.values()):
+            if other is not None and not any(best >= t for t in self.thresholds.values()):
                 # the main model did not fire: the language model decides
-                thresholds = self._other_thresholds(language)
+                thresholds = self._other_thresholds(other)
                 verdict = decide(best_other, list(hits.values()), thresholds, self.routes)
             else:
                 verdict = decide(best, list(hits.values()), self.thresholds, self.routes)

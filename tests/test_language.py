@@ -225,3 +225,24 @@ def test_plain_english_is_known_without_the_identifier(monkeypatch):
     monkeypatch.undo()
     for text in (GERMAN, FRENCH, "Bu değişikliğe katılmıyorum, lütfen önce burada tartışalım."):
         assert identify(text) != "en"
+
+
+def test_english_padding_does_not_hide_german_abuse_on_a_german_wiki(multi_scorer):
+    """Evasion: English function words ("the and you of is…") around German abuse make the
+    edit "English", which only the English model reads, and it scores German insults low. On a
+    wiki whose own language only the language model reads, that model reads every edit."""
+    abuse = "Du dummes Arschloch, verpiss dich endlich von hier, du widerliche Ratte!"
+    padded = f"the and you of is the that this {abuse} the and you of is with"
+    assert identify(padded) == "en"  # the disguise works on the identifier…
+    english_only = multi_scorer.model.score([padded])[0]
+    assert english_only < multi_scorer.thresholds["toxic"]  # …and on the English model
+    verdict = multi_scorer.verdicts([Texts(padded, wiki="dewiki", namespace=1)])[0]
+    assert verdict.flagged and "toxic" in verdict.categories
+    # and padding around a calm German comment is still calm
+    calm = "the and you of is the that this Danke für die Quelle, das hilft sehr. the and you"
+    assert not multi_scorer.verdicts([Texts(calm, wiki="dewiki", namespace=1)])[0].flagged
+    # a real English comment on dewiki stays the English model's alone (measured on Jigsaw dev:
+    # of 2,305 benign comments told English by their function words, none is German beneath)
+    english = Texts("I think that this source is not reliable, what do you think?", wiki="dewiki")
+    assert multi_scorer._read_by_other(english, "en") is None
+    assert multi_scorer._read_by_other(Texts(padded, wiki="dewiki"), "en") == "de"
