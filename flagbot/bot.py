@@ -76,16 +76,26 @@ def run_until_stopped(
         name="retention",
         daemon=True,
     )
-    sender.start()
-    retention.start()
+    threads = [sender, retention]
+    if settings.community.page and not settings.offline:
+        from flagbot.community import CommunityPages
+
+        pages = CommunityPages(settings, pipeline.client, pipeline.store, pipeline.metrics)
+        pages.restore()  # last good first: a wiki that is away keeps its community's settings
+        pages.refresh()
+        threads.append(
+            threading.Thread(target=pages.run, args=(sender_stop,), name="community", daemon=True)
+        )
+    for thread in threads:
+        thread.start()
     try:
         summary = pipeline.run(stop, progress).as_dict()
     finally:
         pipeline.close()
         sender_stop.set()
         pipeline.alerts_queued.set()
-        sender.join()
-        retention.join()
+        for thread in threads:
+            thread.join()
     try:
         report = deliver(pipeline.store, settings, client=pipeline.client)  # the last batch's
         summary["alerts"] = {"sent": report.messages, "held": report.held or None}

@@ -81,6 +81,13 @@ class WikiSettings:
     # the wiki's content language (ISO 639, e.g. "de"); empty: read from a Wikimedia language
     # edition's address ("https://de.wikipedia.org"), else unknown (flagbot.language)
     language: str = ""
+    # what the wiki's community settings page (flagbot.community) adds, over the operator's file
+    thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    off: tuple[str, ...] = ()  # categories the community turned off (never a locked one)
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # report category (or "default") → language (or "default") → the wiki's support page
+    support: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    settings_rev: int = 0  # the settings page's revision in force (0: the operator's file alone)
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,28 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class CommunitySettings:
+    """The operator's bounds for each wiki's community settings page (flagbot.community)."""
+
+    page: str = ""  # e.g. "MediaWiki:Flagbot-config.json"; "": no page is read
+    editors: tuple[str, ...] = ("sysop", "interface-admin")  # whose revisions count
+    poll_seconds: float = 60.0
+    min_threshold: float = 0.5  # a page may not set a threshold below this
+    locked: tuple[str, ...] = ("threat", "self_harm", "pii", "outing")  # never turned off
+
+
+class LocalSettings:
+    """Each wiki's settings with its community page applied: filled by flagbot.community,
+    read through `Settings.wiki`, replaced whole (a reader never sees half an update)."""
+
+    def __init__(self) -> None:
+        self.wikis: Mapping[str, WikiSettings] = MappingProxyType({})
+
+    def put(self, wiki: WikiSettings) -> None:
+        self.wikis = MappingProxyType({**self.wikis, wiki.id: wiki})
+
+
+@dataclass(frozen=True)
 class Settings:
     origin: str
     user_agent_contact: str
@@ -229,15 +258,18 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
     offline: bool = False  # no wiki is asked: an edit without `added_text` cannot be scored
+    community: CommunitySettings = field(default_factory=CommunitySettings)
+    local: LocalSettings = field(default_factory=LocalSettings, compare=False, repr=False)
 
     def wiki(self, wiki_id: str) -> WikiSettings | None:
         """The configured wiki an event's `wiki` names: its `$wgDBname`, or on a wiki with a
-        table prefix `$wgDBname-$wgDBprefix`; an id configured with the prefix matches first."""
-        exact = next((w for w in self.wikis if w.id == wiki_id), None)
-        if exact is not None or "-" not in wiki_id:
-            return exact
-        database = wiki_id.split("-", 1)[0]
-        return next((w for w in self.wikis if w.id == database), None)
+        table prefix `$wgDBname-$wgDBprefix`; an id configured with the prefix matches first.
+        With its community settings page applied, when one is in force."""
+        found = next((w for w in self.wikis if w.id == wiki_id), None)
+        if found is None and "-" in wiki_id:
+            database = wiki_id.split("-", 1)[0]
+            found = next((w for w in self.wikis if w.id == database), None)
+        return self.local.wikis.get(found.id, found) if found is not None else None
 
 
 def embedded_default(store: str = "sqlite:///flagbot.sqlite3") -> Settings:

@@ -27,6 +27,18 @@ class Metrics:
         )
         self.skipped = Counter("flagbot_edits_skipped", "Edits not scored", ["reason"], registry=r)
         self.scored = Counter("flagbot_edits_scored", "Edits scored", registry=r)
+        self.community_rev = Gauge(
+            "flagbot_community_settings_revision",
+            "The community settings page revision in force (0: the operator's file alone)",
+            ["wiki"],
+            registry=r,
+        )
+        self.community_problem = Gauge(
+            "flagbot_community_settings_problem",
+            "1 when the newest community settings revision is not in force (see flagbot status)",
+            ["wiki"],
+            registry=r,
+        )
         self.flagged = Counter("flagbot_flags", "Flags raised", ["category"], registry=r)
         self.lag = Gauge(
             "flagbot_lag_seconds", "Now minus the newest processed event's time", registry=r

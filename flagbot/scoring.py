@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -20,6 +20,7 @@ from flagbot.config import (
     REVIEW_ROUTE,
     SEVERITIES,
     Settings,
+    WikiSettings,
 )
 from flagbot.language import beneath_english, identified, wiki_language
 from flagbot.normalize import matching_text, name_words, rule_variant
@@ -41,6 +42,7 @@ class Verdict:
     on_names: bool = False  # a page title or user name is flagged text: alerts leave them out
     language: str = ""  # the added text's language (flagbot.language; "" unknown)
     served: bool = True  # whether the model reads that language (the card's `languages`)
+    settings_rev: int = 0  # the wiki's community settings revision it was decided under
 
     @property
     def flagged(self) -> bool:
@@ -109,6 +111,8 @@ class Scorer:
     max_chars: int = 20000  # longer texts are scored window by window
     priors: Mapping[str, str] = field(default_factory=dict)  # wiki id → its content language
     other: Model | None = None  # reads the languages `model` does not (`language_model`)
+    # a wiki's settings now, its community page applied (`Settings.wiki`)
+    local: Callable[[str], WikiSettings | None] = lambda _: None
 
     @classmethod
     def build(
@@ -116,9 +120,22 @@ class Scorer:
     ) -> Scorer:
         thresholds = {model.category: model.threshold, **settings.thresholds}
         priors = {w.id: wiki_language(w) for w in settings.wikis}
-        return cls(
-            model, rules, thresholds, settings.alerts.routes, settings.max_diff_chars, priors, other
-        )
+        routes, chars = settings.alerts.routes, settings.max_diff_chars
+        return cls(model, rules, thresholds, routes, chars, priors, other, settings.wiki)
+
+    def for_wiki(
+        self, wiki_id: str
+    ) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], frozenset[str], int]:
+        """The thresholds, routes and categories turned off on a wiki, and the revision of its
+        community settings they come from (flagbot.community; 0: the operator's file alone)."""
+        wiki = self.local(wiki_id)
+        if wiki is None or not wiki.settings_rev:
+            return dict(self.thresholds), self.routes, frozenset(), 0
+        off = frozenset(wiki.off)
+        thresholds = {
+            c: t for c, t in {**self.thresholds, **wiki.thresholds}.items() if c not in off
+        }
+        return thresholds, {**self.routes, **wiki.routes}, off, wiki.settings_rev
 
     @functools.cached_property
     def languages(self) -> frozenset[str]:
@@ -130,11 +147,17 @@ class Scorer:
         """The languages only the language model reads: its text is its to decide."""
         return self.other.languages - self.model.languages if self.other else frozenset()
 
-    def _other_thresholds(self, language: str) -> Mapping[str, float]:
+    def _other_thresholds(
+        self, language: str, thresholds: Mapping[str, float]
+    ) -> Mapping[str, float]:
+        """The language model's own threshold for the language, unless the wiki turned its
+        category off."""
         assert self.other is not None
+        if self.other.category not in thresholds:
+            return thresholds
         per_language = self.other.card.get("thresholds", {})
         threshold = per_language.get(language, self.other.threshold)
-        return {**self.thresholds, self.other.category: threshold}
+        return {**thresholds, self.other.category: threshold}
 
     def _read_by_other(self, edit: Texts, language: str) -> str | None:
         """The language the language model reads an edit in, None when it is not asked: text in
@@ -203,6 +226,7 @@ class Scorer:
             parts, edits, others, languages, strict=True
         ):
             namespace = edit.namespace
+            thresholds, routes, off, settings_rev = self.for_wiki(edit.wiki)
             hits: dict[str, RuleHit] = {}
             best = best_other = 0.0
             # a rule for one language runs on words known to be in it, or of unknown language
@@ -221,14 +245,19 @@ class Scorer:
             for name in edit.names:
                 for form in dict.fromkeys((name, name_words(name))):
                     self._rule_hits(matching_text(form), None, None, hits)
-            if other is not None and not any(best >= t for t in self.thresholds.values()):
+            kept = [h for h in hits.values() if h.category not in off]
+            if other is not None and not any(best >= t for t in thresholds.values()):
                 # the main model did not fire: the language model decides
-                thresholds = self._other_thresholds(other)
-                verdict = decide(best_other, list(hits.values()), thresholds, self.routes)
+                other_thresholds = self._other_thresholds(other, thresholds)
+                verdict = decide(best_other, kept, other_thresholds, routes)
             else:
-                verdict = decide(best, list(hits.values()), self.thresholds, self.routes)
+                verdict = decide(best, kept, thresholds, routes)
             verdict = dataclasses.replace(
-                verdict, on_names=len(hits) > len(from_text), language=language, served=served
+                verdict,
+                on_names=any(h.rule_id not in from_text for h in kept),
+                language=language,
+                served=served,
+                settings_rev=settings_rev,
             )
             out.append(verdict)
         return out

@@ -29,6 +29,7 @@ from flagbot.config import (
     SOURCE_TYPES,
     AlertSettings,
     BudgetSettings,
+    CommunitySettings,
     HoundingSettings,
     RepeatSettings,
     Settings,
@@ -189,6 +190,14 @@ TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "budget": (MAPPING, {}),
     "alerts": (MAPPING, {}),
     "web": (MAPPING, {}),
+    "community": (MAPPING, {}),
+}
+COMMUNITY_KEYS: dict[str, tuple[Check, Any]] = {
+    "page": (STR, ""),
+    "editors": (_list_of(str, "group names"), ["sysop", "interface-admin"]),
+    "poll_seconds": (_positive, 60.0),
+    "min_threshold": (_probability, 0.5),
+    "locked": (_list_of(str, "categories"), ["threat", "self_harm", "pii", "outing"]),
 }
 BUDGET_KEYS: dict[str, tuple[Check, Any]] = {
     "seconds": (_positive, 5.0),
@@ -343,6 +352,13 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
     repeat = _section(patterns.get("repeat", {}), REPEAT_KEYS, "patterns.repeat", problems)
     hounding = _section(patterns.get("hounding", {}), HOUNDING_KEYS, "patterns.hounding", problems)
     budget = _section(top.get("budget", {}), BUDGET_KEYS, "budget", problems)
+    community = _section(top.get("community", {}), COMMUNITY_KEYS, "community", problems)
+    for category in community.get("locked", []):
+        if category not in CATEGORIES:
+            problems.append(
+                f"community.locked: {category!r} is not a category; "
+                f"allowed: {', '.join(CATEGORIES)}"
+            )
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -369,6 +385,13 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         if len(hounding) == len(HOUNDING_KEYS)
         else HoundingSettings(),
         budget=BudgetSettings(**budget) if len(budget) == len(BUDGET_KEYS) else BudgetSettings(),
+        community=CommunitySettings(
+            page=community["page"],
+            editors=tuple(community["editors"]),
+            poll_seconds=float(community["poll_seconds"]),
+            min_threshold=float(community["min_threshold"]),
+            locked=tuple(community["locked"]),
+        ),
         alerts=alerts,
         web=_web_settings(web),
     )

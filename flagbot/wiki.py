@@ -174,6 +174,33 @@ class WikiClient:
         except Exception as exc:  # pywikibot has retried already
             raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None
 
+    def page_revisions(
+        self, wiki: WikiSettings, title: str, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """A page's newest revisions, newest first: revid, user, timestamp and the text of
+        each (`content`; absent when hidden); [] when the page does not exist."""
+        site = self.site(wiki)
+        try:
+            data = site.simple_request(
+                action="query",
+                prop="revisions",
+                titles=[title],
+                rvprop=["ids", "user", "timestamp", "content"],
+                rvslots="main",
+                rvlimit=limit,
+                formatversion=2,
+            ).submit()
+        except Exception as exc:  # pywikibot has retried already
+            raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None
+        pages = data.get("query", {}).get("pages", [])
+        if not pages or "missing" in pages[0] or "invalid" in pages[0]:
+            return []
+        out = []
+        for rev in pages[0].get("revisions", []):
+            main = rev.get("slots", {}).get("main", {})
+            out.append({**rev, "content": main.get("content")} if "content" in main else rev)
+        return out
+
     def kill_switch_on(self, wiki: WikiSettings, page: str, now: float, ttl: float) -> bool:
         """Whether the on-wiki kill switch page says "yes" (cached for `ttl` seconds); an
         unreadable page keeps its last answer, or counts as off."""

@@ -49,6 +49,7 @@ class Flag:
     purged_at: float | None = None
     text: str | None = None
     summary: str | None = None
+    settings_rev: int | None = None  # the wiki's community settings revision in force
 
     @property
     def names_flagged(self) -> bool:
@@ -78,6 +79,7 @@ class Flag:
             purged_at=row["purged_at"],
             text=row.get("added_text"),
             summary=row.get("summary"),
+            settings_rev=row.get("settings_rev"),
         )
 
 
@@ -126,5 +128,6 @@ def flag_row(verdict: Verdict, **columns: Any) -> dict[str, Any]:
         "route": ";".join(verdict.routes),
         "score": verdict.score,
         "status": "new",
+        "settings_rev": verdict.settings_rev or None,
         **columns,
     }

@@ -66,6 +66,8 @@ flags = Table(
     Column("created", Float, nullable=False),
     # "edit": its text is flagged; "name": its page title or user name is (alerts omit them)
     Column("kind", String(16), nullable=False, server_default="edit"),
+    # the wiki's community settings revision the flag was decided under (flagbot.community)
+    Column("settings_rev", BigInteger),
     UniqueConstraint("wiki", "rev_id", name="uq_flags_wiki_rev"),
 )
 outbox = Table(
@@ -274,6 +276,12 @@ def _migration_9(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE activity ADD COLUMN invited TEXT")
 
 
+def _migration_10(conn: Connection) -> None:
+    """Flags record which revision of the wiki's community settings was in force."""
+    if "settings_rev" not in {c["name"] for c in inspect(conn).get_columns("flags")}:
+        conn.exec_driver_sql("ALTER TABLE flags ADD COLUMN settings_rev BIGINT")
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -285,5 +293,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_7,
     _migration_8,
     _migration_9,
+    _migration_10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,284 @@
+"""Community settings: each wiki's own flagbot settings, on a JSON page its admins edit
+(`community.page` in flagbot.yaml, e.g. `MediaWiki:Flagbot-config.json`), with the page's
+history as the record of who changed what — as MediaWiki's Community Configuration and
+AbuseFilter keep theirs.
+
+Why the care: a community may tune what its bot treats as harassment, but a vandal, or an
+abuser who wants to post unseen, must not. So:
+- only revisions by the operator's `community.editors` groups count; a newer revision by anyone
+  else (an unprotected page) is skipped and named;
+- a page is checked against `community.schema.json` (jsonschema) and the operator's bounds: no
+  threshold below `min_threshold`, no `locked` category turned off or its threshold raised, no
+  route the operator gave no recipients, no operator route of a locked category dropped;
+- an invalid, hidden or unreadable page keeps the last good settings in force (kept in the
+  store, so a restart does not fall back to the defaults) and says why: the log, `flagbot
+  status`, `flagbot doctor` and /metrics.
+What is in force is put in `Settings.local`, so every `settings.wiki(id)` reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from flagbot.config import (
+    EMERGENCY_ROUTE,
+    OVERSIGHT_CATEGORIES,
+    OVERSIGHT_ROUTE,
+    REVIEW_ROUTE,
+    Settings,
+    WikiSettings,
+)
+from flagbot.errors import FetchError
+
+log = logging.getLogger(__name__)
+SCHEMA_FILE = Path(__file__).with_name("community.schema.json")
+MAX_PAGE_CHARS = 100_000  # a settings page is a few hundred characters
+REVISIONS_READ = 10  # newest revisions read at each check: enough to get past a vandal's few
+STATE_KEY = "community:"  # + wiki id: the store's control row of a wiki's page
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The published JSON schema of a settings page."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a wiki's settings page says now: the revision in force (0: the operator's file
+    alone), the newest revision read, and why that one is not in force ("" if it is)."""
+
+    wiki: str
+    rev: int = 0
+    newest: int = 0
+    problem: str = ""
+    checked: float = 0.0
+    text: str = ""  # the page text in force (kept so a restart keeps it)
+
+    def as_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> PageState:
+        data = json.loads(raw)
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+def page_problems(data: Any, wiki: WikiSettings, settings: Settings) -> list[str]:
+    """Everything wrong with a page's settings: what the schema finds, then what the
+    operator's bounds forbid. Empty: the page may be put in force."""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(schema()).iter_errors(data), key=lambda e: e.json_path)
+    problems = [f"{e.json_path}: {e.message}" for e in errors]
+    if problems:
+        return problems
+    bounds = settings.community
+    operator_routes = settings.alerts.routes
+    for category, threshold in data.get("thresholds", {}).items():
+        if threshold < bounds.min_threshold:
+            problems.append(
+                f"$.thresholds.{category}: {threshold} is below {bounds.min_threshold}, the "
+                "lowest the operator allows"
+            )
+        mine = settings.thresholds.get(category)
+        if category in bounds.locked and (mine is None or threshold > mine):
+            problems.append(
+                f"$.thresholds.{category}: {category} is locked by the operator; a page may "
+                "lower its threshold below the operator's, not raise it"
+            )
+    for category in data.get("off", ()):
+        if category in bounds.locked:
+            problems.append(f"$.off: {category} is locked by the operator; it cannot be off")
+    alerts = settings.alerts
+    named = {*alerts.recipients, *alerts.wiki_recipients.get(wiki.id, {})}
+    reachable = {REVIEW_ROUTE} | {r for r in named if alerts.recipients_for(wiki.id, r)}
+    for category, routes in data.get("routes", {}).items():
+        for route in routes:
+            if route not in reachable:
+                problems.append(
+                    f"$.routes.{category}: {route!r} has no recipients for {wiki.id}; "
+                    f"allowed: {', '.join(sorted(reachable))}"
+                )
+        if category in OVERSIGHT_CATEGORIES and OVERSIGHT_ROUTE not in routes:
+            problems.append(f"$.routes.{category}: must include {OVERSIGHT_ROUTE}")
+        if category in (*bounds.locked, EMERGENCY_ROUTE):
+            dropped = set(operator_routes.get(category, ())) - set(routes)
+            if dropped:
+                problems.append(
+                    f"$.routes.{category}: {category} is locked by the operator; its routes "
+                    f"{', '.join(sorted(dropped))} may not be dropped"
+                )
+    operator_mode = wiki.alerts_mode or settings.alerts.mode
+    if data.get("mode") == "send" and operator_mode == "log-only":
+        problems.append("$.mode: the operator runs this wiki log-only; a page cannot send")
+    return problems
+
+
+def applied(base: WikiSettings, data: Mapping[str, Any], rev: int) -> WikiSettings:
+    """The operator's settings of a wiki with a valid page's on top. Exemptions add to the
+    operator's; report limits and the mode replace them."""
+    reports = data.get("reports", {})
+    support = {k: MappingProxyType(dict(v)) for k, v in data.get("support", {}).items()}
+    return dataclasses.replace(
+        base,
+        thresholds=MappingProxyType(dict(data.get("thresholds", {}))),
+        off=tuple(data.get("off", ())),
+        routes=MappingProxyType({k: tuple(v) for k, v in data.get("routes", {}).items()}),
+        exempt_users=tuple(dict.fromkeys((*base.exempt_users, *data.get("exempt_users", ())))),
+        exempt_groups=tuple(dict.fromkeys((*base.exempt_groups, *data.get("exempt_groups", ())))),
+        report_min_account_days=reports.get("min_account_days", base.report_min_account_days),
+        report_min_edits=reports.get("min_edits", base.report_min_edits),
+        report_newcomer_days=reports.get("newcomer_days", base.report_newcomer_days),
+        reports_per_day_newcomer=reports.get("per_day_newcomer", base.reports_per_day_newcomer),
+        support=MappingProxyType(support),
+        alerts_mode=data.get("mode", base.alerts_mode),
+        settings_rev=rev,
+    )
+
+
+def parsed(text: str | None) -> tuple[Any, str]:
+    """A page's JSON, or why it cannot be read."""
+    if text is None:
+        return None, "its text is hidden (revision deleted)"
+    if len(text) > MAX_PAGE_CHARS:
+        return None, f"longer than {MAX_PAGE_CHARS:,} characters"
+    try:
+        return json.loads(text), ""
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+class CommunityPages:
+    """Reads each wiki's settings page and puts what is valid in force (`settings.local`).
+
+    `store` keeps each wiki's state (the text in force, the newest revision, the problem) in
+    its control table: read back at start, shown by `flagbot status`."""
+
+    def __init__(self, settings: Settings, client: Any, store: Any = None, metrics: Any = None):
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.metrics = metrics
+        self.states: dict[str, PageState] = {}
+
+    @property
+    def page(self) -> str:
+        return self.settings.community.page
+
+    def restore(self) -> None:
+        """Put the last good settings the store kept back in force (before any page is read:
+        a wiki that is away at start keeps its community's settings, not the defaults)."""
+        if self.store is None:
+            return
+        for wiki in self.settings.wikis:
+            raw = self.store.get_control(STATE_KEY + wiki.id)
+            if raw is None:
+                continue
+            state = PageState.from_json(raw)
+            self.states[wiki.id] = state
+            data, _ = parsed(state.text)
+            if state.rev and data is not None and not page_problems(data, wiki, self.settings):
+                self.settings.local.put(applied(wiki, data, state.rev))
+
+    def refresh(self) -> None:
+        """Read every wiki's page once; a wiki that cannot be read keeps what it had."""
+        for wiki in self.settings.wikis:
+            self.refresh_wiki(wiki)
+
+    def refresh_wiki(self, wiki: WikiSettings) -> PageState:
+        """Read one wiki's page and put its newest revision by an editor in force if valid."""
+        before = self.states.get(wiki.id, PageState(wiki.id))
+        try:
+            revisions = self.client.page_revisions(wiki, self.page, REVISIONS_READ)
+        except FetchError as exc:
+            return self._keep(before, f"cannot read {self.page}: {exc}")
+        if not revisions:  # no page (or deleted by an admin): the operator's file alone
+            self.settings.local.put(wiki)
+            return self._save(PageState(wiki.id, checked=time.time()), before)
+        newest = int(revisions[0]["revid"])
+        skipped, chosen = [], None
+        for revision in revisions:
+            if self._by_editor(wiki, revision):
+                chosen = revision
+                break
+            skipped.append(f"{revision['revid']} by {revision.get('user', '?')}")
+        note = (
+            f"revisions {', '.join(skipped)} ignored: not by "
+            f"{' or '.join(self.settings.community.editors)}"
+            if skipped
+            else ""
+        )
+        if chosen is None:
+            return self._keep(before, note, newest)
+        rev = int(chosen["revid"])
+        if rev == before.rev:
+            return self._save(dataclasses.replace(before, newest=newest, problem=note), before)
+        data, unreadable = parsed(chosen.get("content"))
+        problems = [unreadable] if unreadable else page_problems(data, wiki, self.settings)
+        if problems:
+            why = f"revision {rev} not in force: " + "; ".join(problems)
+            return self._keep(before, "; ".join(filter(None, (why, note))), newest)
+        self.settings.local.put(applied(wiki, data, rev))
+        log.info("%s: community settings revision %d of %s in force", wiki.id, rev, self.page)
+        state = PageState(wiki.id, rev, newest, note, time.time(), chosen["content"])
+        return self._save(state, before)
+
+    def _by_editor(self, wiki: WikiSettings, revision: Mapping[str, Any]) -> bool:
+        user = revision.get("user")
+        if not user or "userhidden" in revision:
+            return False
+        groups = self.client.user_groups(wiki, user)
+        return bool(groups.intersection(self.settings.community.editors))
+
+    def _keep(self, before: PageState, problem: str, newest: int = 0) -> PageState:
+        """The last good settings stay in force; the problem is logged once and kept."""
+        if problem != before.problem:
+            log.warning(
+                "%s: %s; %s", before.wiki, problem,
+                f"revision {before.rev} stays in force" if before.rev else "no page in force",
+            )  # fmt: skip
+        state = dataclasses.replace(
+            before, newest=newest or before.newest, problem=problem, checked=time.time()
+        )
+        return self._save(state, before)
+
+    def _save(self, state: PageState, before: PageState) -> PageState:
+        self.states[state.wiki] = state
+        if self.store is not None and (state.rev, state.newest, state.problem) != (
+            before.rev, before.newest, before.problem,
+        ):  # fmt: skip
+            self.store.set_control(STATE_KEY + state.wiki, state.as_json())
+        if self.metrics is not None:
+            self.metrics.community_rev.labels(state.wiki).set(state.rev)
+            self.metrics.community_problem.labels(state.wiki).set(1 if state.problem else 0)
+        return state
+
+    def run(self, stop: threading.Event) -> None:
+        """Re-read every page each `community.poll_seconds` until `stop`."""
+        while not stop.wait(self.settings.community.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # a thread that dies keeps stale settings silently
+                log.exception("community settings: a check failed; trying again")
+
+
+def stored_states(store: Any, settings: Settings) -> dict[str, PageState]:
+    """Each wiki's page state as the bot last saved it (for `status`, doctor, /metrics)."""
+    out = {}
+    for wiki in settings.wikis:
+        raw = store.get_control(STATE_KEY + wiki.id)
+        if raw is not None:
+            out[wiki.id] = PageState.from_json(raw)
+    return out

@@ -1,0 +1,134 @@
+"""Community settings pages (flagbot.community): the schema, the operator's bounds, and what a
+valid page changes. Reading pages from a real wiki: tests/integration/test_community_wiki.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from flagbot.community import PageState, applied, page_problems, parsed, schema
+from flagbot.config import CATEGORIES, REPORT_CATEGORIES, CommunitySettings, WikiSettings
+from flagbot.errors import ConfigError
+from flagbot.scoring import Scorer, Texts
+from flagbot.settings_file import settings_from_dict
+
+INSULT = "You are a pathetic worthless idiot and everyone here knows it"
+THREAT = "I know where you live and I will kill you"
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(
+        thresholds={"toxic": 0.9},
+        community=CommunitySettings(page="MediaWiki:Flagbot-config.json"),
+    )
+
+
+def test_community_schema_names_every_category_and_report_category():
+    """The published schema and the code agree: a category added to one and not the other
+    would make valid pages invalid (or the reverse)."""
+    assert schema()["$defs"]["category"]["enum"] == list(CATEGORIES)
+    support = schema()["properties"]["support"]["propertyNames"]["enum"]
+    assert set(support) == {"default", *REPORT_CATEGORIES}
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        ({"threshold": {"toxic": 0.8}}, "Additional properties are not allowed ('threshold'"),
+        ({"thresholds": {"toxic": 1.5}}, "$.thresholds.toxic: 1.5 is greater than the maximum"),
+        ({"thresholds": {"rudeness": 0.8}}, "'rudeness' is not one of"),
+        ({"off": ["toxic", "toxic"]}, "has non-unique elements"),
+        ({"exempt_groups": ["user"]}, "$.exempt_groups[0]: 'user' should not be valid"),
+        ({"reports": {"per_day_newcomer": 0}}, "less than the minimum of 1"),
+        ({"mode": "silent"}, "'silent' is not one of ['send', 'log-only']"),
+        ([1, 2], "$: [1, 2] is not of type 'object'"),
+    ],
+)
+def test_community_page_schema_problems_are_named(settings, page, expected):
+    problems = page_problems(page, settings.wikis[0], settings)
+    assert any(expected in p for p in problems), problems
+
+
+def test_community_page_cannot_leave_the_operator_s_bounds(settings):
+    """What a vandal or an abuser would put on an unwatched page: every alert off, thresholds
+    at the floor, the emergency contact dropped, mail to a route nobody reads."""
+    wiki = settings.wikis[0]
+    page = {
+        "thresholds": {"toxic": 0.1, "threat": 0.99},
+        "off": ["threat", "personal_attack"],
+        "routes": {"emergency": ["admins"], "hate": ["press"], "pii": ["admins"]},
+    }
+    problems = "\n".join(page_problems(page, wiki, settings))
+    assert "$.thresholds.toxic: 0.1 is below 0.5" in problems
+    assert "$.thresholds.threat: threat is locked" in problems
+    assert "$.off: threat is locked" in problems
+    assert "$.routes.emergency: emergency is locked" in problems  # emergency, oversight dropped
+    assert "$.routes.hate: 'press' has no recipients for enwiki" in problems
+    assert "$.routes.pii: must include oversight" in problems
+    assert "personal_attack" not in problems  # not locked: a community may turn it off
+    log_only = dataclasses.replace(wiki, alerts_mode="log-only")
+    assert page_problems({"mode": "send"}, log_only, settings) == [
+        "$.mode: the operator runs this wiki log-only; a page cannot send"
+    ]
+    assert page_problems({"thresholds": {"toxic": 0.95}, "mode": "log-only"}, wiki, settings) == []
+
+
+def test_a_community_page_changes_thresholds_categories_routes_and_records_its_revision(
+    settings, model, ruleset
+):
+    scorer = Scorer.build(settings, model, ruleset)
+    before = scorer.verdicts([Texts(INSULT, wiki="enwiki", namespace=1)])[0]
+    assert before.flagged and before.settings_rev == 0
+    page = {
+        "off": ["toxic", "personal_attack", "harassment"],
+        "routes": {"hate": ["oversight"]},
+        "exempt_users": ["ClerkBot"],
+    }
+    assert page_problems(page, settings.wikis[0], settings) == []
+    settings.local.put(applied(settings.wikis[0], page, 4242))
+    after = scorer.verdicts([Texts(INSULT, wiki="enwiki", namespace=1)])[0]
+    assert not after.flagged and after.settings_rev == 4242
+    threat = scorer.verdicts([Texts(THREAT, wiki="enwiki", namespace=1)])[0]
+    assert "threat" in threat.categories and "emergency" in threat.routes  # locked: still on
+    assert settings.wiki("enwiki").exempt_users == ("ClerkBot",)
+    assert settings.wiki("enwiki").routes["hate"] == ("oversight",)
+    # another wiki is not touched by enwiki's page
+    other = dataclasses.replace(
+        settings, wikis=(*settings.wikis, WikiSettings("dewiki", "https://de.wikipedia.org"))
+    )
+    assert other.wiki("dewiki").settings_rev == 0
+
+
+def test_a_community_threshold_is_per_wiki(settings, model, ruleset):
+    scorer = Scorer.build(settings, model, ruleset)
+    score = scorer.verdicts([Texts(INSULT, wiki="enwiki", namespace=1)])[0].score
+    settings.local.put(applied(settings.wikis[0], {"thresholds": {"toxic": 0.5}}, 7))
+    assert scorer.for_wiki("enwiki")[0]["toxic"] == 0.5
+    assert scorer.for_wiki("otherwiki")[0]["toxic"] == 0.9  # the operator's, elsewhere
+    assert score > 0.5
+
+
+def test_community_page_text_that_is_not_json_or_hidden_is_named():
+    assert parsed('{"off": ["toxic"],}')[1].startswith("not valid JSON: ")
+    assert parsed(None)[1] == "its text is hidden (revision deleted)"
+    assert parsed("x" * 200_000)[1].startswith("longer than")
+    state = PageState("enwiki", 5, 6, "revision 6 not in force: …", 1.0, json.dumps({"off": []}))
+    assert PageState.from_json(state.as_json()) == state
+
+
+def test_community_section_of_flagbot_yaml_is_checked(settings):
+    base = {
+        "user_agent_contact": "x",
+        "wikis": [{"id": "enwiki", "url": "https://en.wikipedia.org"}],
+        "source": {"type": "replay", "path": "x.jsonl"},
+    }
+    loaded = settings_from_dict({**base, "community": {"page": "MediaWiki:F.json"}}, "f.yaml")
+    assert loaded.community.page == "MediaWiki:F.json"
+    assert loaded.community.locked == ("threat", "self_harm", "pii", "outing")
+    with pytest.raises(ConfigError) as raised:
+        settings_from_dict({**base, "community": {"locked": ["threats"], "pages": 1}}, "f.yaml")
+    assert "community.locked: 'threats' is not a category" in str(raised.value)
+    assert "community.pages: unknown key" in str(raised.value)
