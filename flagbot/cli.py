@@ -167,16 +167,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from flagbot import diffs
     from flagbot.explain import explain
 
-    scorer = _scorer(args)
     names = tuple(n for n in (args.title, args.user) if n)
     if args.rev is not None:
-        result = _explain_revision(args, scorer)
+        result = _explain_revision(args)
     elif args.new is not None:
+        scorer = _scorer(args)
         old = _read_text(args.old) if args.old else ""
         added = diffs.edit_added(old, _read_text(args.new))
         result = explain(scorer, added, args.summary or "", args.namespace, names)
     elif names:  # a name alone: would this page title or user name be flagged?
-        result = explain(scorer, "", "", args.namespace, names)
+        result = explain(_scorer(args), "", "", args.namespace, names)
     else:
         raise FlagbotError(
             "explain: give --new NEW.wikitext [--old OLD.wikitext] [--title T] [--user U], "
@@ -202,14 +202,24 @@ def _read_text(path: str) -> str:
         raise FlagbotError(f"{path}: {exc.strerror}") from None
 
 
-def _explain_revision(args: argparse.Namespace, scorer: Any) -> dict[str, Any]:
+def _explain_revision(args: argparse.Namespace) -> dict[str, Any]:
+    """An edit on a wiki, with the wiki's community settings in force (flagbot.community)."""
+    from flagbot.bot import build_scorer
+    from flagbot.community import CommunityPages
     from flagbot.explain import explain_revision
 
     settings = _settings(args)
-    if settings.wiki(args.wiki or "") is None:
+    wiki = settings.wiki(args.wiki or "")
+    if wiki is None:
         known = ", ".join(w.id for w in settings.wikis)
         raise FlagbotError(f"explain: --wiki {args.wiki!r} is not configured (configured: {known})")
-    return explain_revision(settings, WikiClient(settings), scorer, args.wiki, args.rev)
+    client = WikiClient(settings)
+    if settings.community.page:
+        state = CommunityPages(settings, client).refresh_wiki(wiki)
+        if state.problem:
+            print(f"community settings of {wiki.id}: {state.problem}", file=sys.stderr)
+    scorer = build_scorer(settings)
+    return explain_revision(settings, client, scorer, args.wiki, args.rev)
 
 
 def _score_columns(verdict: Any) -> dict[str, Any]:
@@ -289,6 +299,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from flagbot.alerts.sender import hold, urgent_routes
+    from flagbot.community import stored_states
     from flagbot.sources import position_time, source_key
     from flagbot.store import Store
 
@@ -308,6 +319,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             "emergency_alerts_waiting": store.pending_alerts(urgent_routes(settings)),
             "alert_errors": store.outbox_errors(),
         }
+        if settings.community.page:
+            status["community_settings"] = {
+                wiki: {"revision": state.rev, "newest": state.newest, "problem": state.problem}
+                for wiki, state in stored_states(store, settings).items()
+            }
         at = position_time(position)
         if at is not None:
             status["lag_seconds"] = round(time.time() - at, 1)
@@ -352,6 +368,11 @@ def _health_problems(settings: Settings, store: Any, key: str) -> list[str]:
     failing = store.failing_alerts(FAILING_ATTEMPTS)
     if failing:
         problems.append(f"{failing} alert(s) failed or keep failing to deliver; see alert_errors")
+    from flagbot.community import stored_states
+
+    for wiki, state in stored_states(store, settings).items():
+        if state.problem and settings.community.page:
+            problems.append(f"community settings of {wiki}: {state.problem}")
     return problems
 
 

@@ -198,7 +198,8 @@ class CommunityPages:
             self.refresh_wiki(wiki)
 
     def refresh_wiki(self, wiki: WikiSettings) -> PageState:
-        """Read one wiki's page and put its newest revision by an editor in force if valid."""
+        """Read one wiki's page and put its newest valid revision by an editor in force; the
+        newer ones, and why each is not in force, are the state's problem."""
         before = self.states.get(wiki.id, PageState(wiki.id))
         try:
             revisions = self.client.page_revisions(wiki, self.page, REVISIONS_READ)
@@ -208,32 +209,33 @@ class CommunityPages:
             self.settings.local.put(wiki)
             return self._save(PageState(wiki.id, checked=time.time()), before)
         newest = int(revisions[0]["revid"])
-        skipped, chosen = [], None
-        for revision in revisions:
-            if self._by_editor(wiki, revision):
-                chosen = revision
-                break
-            skipped.append(f"{revision['revid']} by {revision.get('user', '?')}")
-        note = (
-            f"revisions {', '.join(skipped)} ignored: not by "
-            f"{' or '.join(self.settings.community.editors)}"
-            if skipped
-            else ""
-        )
-        if chosen is None:
-            return self._keep(before, note, newest)
-        rev = int(chosen["revid"])
-        if rev == before.rev:
-            return self._save(dataclasses.replace(before, newest=newest, problem=note), before)
-        data, unreadable = parsed(chosen.get("content"))
-        problems = [unreadable] if unreadable else page_problems(data, wiki, self.settings)
-        if problems:
-            why = f"revision {rev} not in force: " + "; ".join(problems)
-            return self._keep(before, "; ".join(filter(None, (why, note))), newest)
-        self.settings.local.put(applied(wiki, data, rev))
-        log.info("%s: community settings revision %d of %s in force", wiki.id, rev, self.page)
-        state = PageState(wiki.id, rev, newest, note, time.time(), chosen["content"])
-        return self._save(state, before)
+        editors = " or ".join(self.settings.community.editors)
+        notes: list[str] = []  # why each newer revision is not the one in force
+        for revision in revisions:  # newest first: the newest valid editor's revision wins
+            rev = int(revision["revid"])
+            if not self._by_editor(wiki, revision):
+                notes.append(
+                    f"revision {rev} by {revision.get('user', '?')} ignored: not by {editors}"
+                )
+                continue
+            if rev == before.rev:
+                return self._save(
+                    dataclasses.replace(before, newest=newest, problem="; ".join(notes)), before
+                )
+            data, unreadable = parsed(revision.get("content"))
+            problems = [unreadable] if unreadable else page_problems(data, wiki, self.settings)
+            if problems:
+                notes.append(f"revision {rev} not in force: " + "; ".join(problems))
+                continue
+            self.settings.local.put(applied(wiki, data, rev))
+            log.info("%s: community settings revision %d of %s in force", wiki.id, rev, self.page)
+            if notes:
+                log.warning("%s: %s", wiki.id, "; ".join(notes))
+            state = PageState(
+                wiki.id, rev, newest, "; ".join(notes), time.time(), revision["content"]
+            )
+            return self._save(state, before)
+        return self._keep(before, "; ".join(notes), newest)
 
     def _by_editor(self, wiki: WikiSettings, revision: Mapping[str, Any]) -> bool:
         user = revision.get("user")
@@ -255,7 +257,6 @@ class CommunityPages:
         return self._save(state, before)
 
     def _save(self, state: PageState, before: PageState) -> PageState:
-        self.states[state.wiki] = state
         if self.store is not None and (state.rev, state.newest, state.problem) != (
             before.rev, before.newest, before.problem,
         ):  # fmt: skip
@@ -263,6 +264,7 @@ class CommunityPages:
         if self.metrics is not None:
             self.metrics.community_rev.labels(state.wiki).set(state.rev)
             self.metrics.community_problem.labels(state.wiki).set(1 if state.problem else 0)
+        self.states[state.wiki] = state  # last: whoever sees it here finds it stored too
         return state
 
     def run(self, stop: threading.Event) -> None:

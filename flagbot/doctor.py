@@ -179,10 +179,29 @@ def check_oauth(settings: Settings, _client: WikiClient) -> list[Finding]:
     return [Finding("review queue OAuth", problem, "set the environment variables")]
 
 
+def check_community(settings: Settings, client: WikiClient) -> list[Finding]:
+    """Each wiki's community settings page, read now: which revision would be in force, and
+    what keeps a newer one out (flagbot.community)."""
+    from flagbot.community import CommunityPages
+
+    if not settings.community.page:
+        return []
+    pages = CommunityPages(settings, client)
+    found = []
+    for wiki in settings.wikis:
+        state = pages.refresh_wiki(wiki)
+        check = f"{wiki.id} community settings {settings.community.page}"
+        check += f" (revision {state.rev} in force)" if state.rev else " (none: flagbot.yaml alone)"
+        fix = f"an admin corrects {settings.community.page} (flagbot/community.schema.json)"
+        found.append(Finding(check, state.problem or None, fix))
+    return found
+
+
 CHECKS: tuple[Check, ...] = (
     check_store,
     check_model_and_rules,
     check_wikis,
+    check_community,
     check_smtp,
     check_oauth,
 )

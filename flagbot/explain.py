@@ -68,6 +68,7 @@ def explain(
         "names_flagged": verdict.on_names,
         "routes": list(verdict.routes),
         "reasons": list(verdict.reasons),
+        "settings_rev": verdict.settings_rev,  # the wiki's community settings page revision
     }
 
 

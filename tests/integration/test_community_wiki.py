@@ -10,9 +10,12 @@ import json
 import threading
 import time
 
+from flagbot.cli import _health_problems
 from flagbot.community import CommunityPages, PageState, stored_states
 from flagbot.config import CommunitySettings
+from flagbot.doctor import check_community
 from flagbot.errors import FetchError
+from flagbot.explain import explain_revision
 from flagbot.metrics import Metrics
 from flagbot.scoring import Scorer
 from flagbot.store import Store
@@ -77,6 +80,16 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
         assert metrics.community_problem.labels("testwiki")._value.get() == 1
         stored = stored_states(pipeline.store, settings)["testwiki"]
         assert stored.problem == state.problem and stored.rev == good["newrevid"]
+        # the operator hears of it: `status --check`, doctor; explain reads the wiki's settings
+        problems = _health_problems(settings, pipeline.store, "none")
+        assert any(p.startswith("community settings of testwiki: revision") for p in problems)
+        (finding,) = check_community(settings, pipeline.client)
+        assert f"revision {good['newrevid']} in force" in finding.check
+        assert "not in force" in (finding.problem or "")
+        explained = explain_revision(
+            settings, pipeline.client, pipeline.scorer, "testwiki", bob_rev
+        )
+        assert explained["settings_rev"] == good["newrevid"] and explained["flagged"]
     finally:
         stop.set()
         poller.join()
