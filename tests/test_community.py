@@ -132,3 +132,49 @@ def test_community_section_of_flagbot_yaml_is_checked(settings):
         settings_from_dict({**base, "community": {"locked": ["threats"], "pages": 1}}, "f.yaml")
     assert "community.locked: 'threats' is not a category" in str(raised.value)
     assert "community.pages: unknown key" in str(raised.value)
+
+
+def test_after_a_report_the_community_support_page_is_shown_in_the_reader_s_language(
+    make_settings,
+):
+    """The support page a community names for a report category (Incident Reporting System:
+    help is offered even when nothing can be done); none named: a default text."""
+    import time
+
+    from flagbot.store import Store
+    from flagbot.web import create_app
+    from flagbot.wiki import WikiClient
+    from tests.test_web import file_report, login
+
+    settings = make_settings(community=CommunitySettings(page="MediaWiki:Flagbot-config.json"))
+    store = Store(settings.store).open()
+    app = create_app(
+        settings,
+        WikiClient(settings),
+        store=store,
+        groups_lookup=lambda user: frozenset(),
+        revision_lookup=lambda wiki, rev: "visible",
+        account_lookup=lambda wiki, user: (time.time() - 400 * 86400, 500),
+        assessor=lambda wiki, rev: {},
+    )
+    app.config["TESTING"] = True
+    client = login(app, "Editor1")
+    plain = file_report(client, "Editor1", "hate", "User:X1").get_data(as_text=True)
+    assert 'id="support-default"' in plain and "emergency services" in plain
+    page = {
+        "support": {
+            "threat": {"de": "Projekt:Notfall", "default": "Project:Emergency"},
+            "default": {"default": "Project:Help desk"},
+        }
+    }
+    state = PageState("enwiki", 12, 12, "", time.time(), json.dumps(page))
+    store.set_control("community:enwiki", state.as_json())  # as `flagbot run` saved it
+    threat = file_report(client, "Editor1", "threat", "User:X2").get_data(as_text=True)
+    assert "index.php?title=Project%3AEmergency" in threat and 'id="support"' in threat
+    form = {"csrf": "token-Editor1", "wiki": "enwiki", "category": "threat", "targets": "User:X3"}
+    german = client.post("/report?uselang=de", data=form).get_data(as_text=True)
+    assert "title=Projekt%3ANotfall" in german
+    hate = login(app, "Editor2")
+    other = file_report(hate, "Editor2", "hate", "User:X4").get_data(as_text=True)
+    assert "title=Project%3AHelp_desk" in other
+    store.close()

@@ -16,10 +16,11 @@ import re
 import time
 from typing import Any
 
-from flask import Flask, abort, render_template, request, session
+from flask import Flask, abort, g, render_template, request, session
 
 from flagbot.alerts import deliveries, one_line
-from flagbot.config import REPORT_CATEGORIES
+from flagbot.community import CommunityPages
+from flagbot.config import REPORT_CATEGORIES, WikiSettings
 from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
@@ -64,6 +65,8 @@ def init(app: Flask) -> None:
             abort(400, "choose a wiki and a category, and name at least one diff, page or user")
         store: Store = services().store
         user = session["user"]
+        if settings.community.page:  # what `flagbot run` last put in force for the wiki
+            CommunityPages(settings, None, store).restore()
         wiki_settings = settings.wiki(wiki)
         assert wiki_settings is not None
         refusal, per_day = _eligibility(wiki_settings, user)
@@ -74,7 +77,7 @@ def init(app: Flask) -> None:
             0.0,
             [RuleHit(f"report:{category}", flag_category, severity)],
             {},
-            settings.alerts.routes,
+            {**settings.alerts.routes, **wiki_settings.routes},
         )
         reported_user = next(
             (t.split(":", 1)[1] for t in targets if t.lower().startswith("user:")), ""
@@ -112,7 +115,12 @@ def init(app: Flask) -> None:
         reported = reported_revision(row["targets"])
         if reported is not None:  # read it before a reviewer asks
             services().assessments.start(flag_id, wiki, reported)
-        return render_template("report_done.html", reference=f"R-{report_id}", limited=False)
+        return render_template(
+            "report_done.html",
+            reference=f"R-{report_id}",
+            limited=False,
+            support=support_page(wiki_settings, category, g.get("language", "en")),
+        )
 
     @app.get("/my-reports")
     def my_reports() -> Any:
@@ -175,6 +183,18 @@ def decided(flag_id: int, status: str) -> None:
     shown = REPORT_STATUS.get(status)
     if shown:
         set_status(flag_id, shown)
+
+
+def support_page(wiki: WikiSettings, category: str, language: str) -> str:
+    """The address of the wiki's support page for a report category in the reader's language
+    (its community settings' `support`), or "" when it names none."""
+    from urllib.parse import quote
+
+    pages = wiki.support.get(category) or wiki.support.get("default") or {}
+    title = pages.get(language) or pages.get("default") or ""
+    if not title:
+        return ""
+    return f"{wiki.url}{wiki.script_path}/index.php?title={quote(title.replace(' ', '_'))}"
 
 
 def _eligibility(wiki: Any, user: str) -> tuple[tuple[object, ...], int]:
