@@ -48,6 +48,9 @@ def run_until_stopped(
     from flagbot.alerts.sender import deliver, run_sender
     from flagbot.purge import run_retention
 
+    from flagbot.sitematrix import with_live_matrix
+
+    settings = with_live_matrix(settings, WikiClient(settings))  # `wikis: all`: today's wikis
     pipeline = build(settings)
     if settings.metrics_port:
         pipeline.metrics.serve(settings.metrics_port)

@@ -171,7 +171,7 @@ SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
 }
 TOP_KEYS: dict[str, tuple[Check, Any]] = {
     "user_agent_contact": (STR, REQUIRED),
-    "wikis": (_type(list, "a list of wikis"), REQUIRED),
+    "wikis": (_type((list, str, dict), "a list of wikis, `all` or {family: …}"), REQUIRED),
     "source": (MAPPING, REQUIRED),
     "model": (STR, "default"),
     "cascade": (BOOL, True),
@@ -322,8 +322,16 @@ def load_settings(path: str | Path) -> Settings:
 def settings_from_dict(data: Any, origin: str) -> Settings:
     problems: list[str] = []
     top = _section(data, TOP_KEYS, "", problems)
-    wikis = []
-    for i, raw in enumerate(top.get("wikis") or []):
+    wikis: list[WikiSettings] = []
+    listed = top.get("wikis")
+    selection = listed if listed is not None and not isinstance(listed, list) else None
+    if selection is not None:
+        from flagbot.sitematrix import resolved, selection_problems
+
+        problems.extend(selection_problems(selection))
+        if not problems:
+            wikis.extend(resolved(selection, origin))
+    for i, raw in enumerate(listed if isinstance(listed, list) else []):
         wiki = _section(raw, WIKI_KEYS, f"wikis[{i}]", problems)
         if len(wiki) == len(WIKI_KEYS):
             wiki["url"] = wiki["url"].rstrip("/")
@@ -332,7 +340,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
                 k: tuple(v) if isinstance(v, list) else v for k, v in wiki.items()
             }
             wikis.append(WikiSettings(**fields))
-    if "wikis" in top and not top["wikis"]:
+    if "wikis" in top and not top["wikis"] or (selection is not None and not wikis):
         problems.append("wikis: needs at least one wiki")
     source = _section(top.get("source", {}), SOURCE_KEYS, "source", problems)
     if source.get("type") == "replay" and not source.get("path"):
@@ -367,6 +375,7 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
         origin=origin,
         user_agent_contact=top["user_agent_contact"],
         wikis=tuple(wikis),
+        wiki_selection=selection,
         source=SourceSettings(**{**source, "path": _beside(origin, source.get("path", ""))}),
         model=top["model"],
         cascade=top["cascade"],

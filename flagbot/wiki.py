@@ -201,6 +201,25 @@ class WikiClient:
             out.append({**rev, "content": main.get("content")} if "content" in main else rev)
         return out
 
+    def site_matrix(self, wiki: WikiSettings) -> dict[str, Any]:
+        """The farm's site matrix (`action=sitematrix`, every page of it), asked of `wiki`."""
+        site = self.site(wiki)
+        params: dict[str, Any] = {"action": "sitematrix", "smlimit": "max", "formatversion": 2}
+        merged: dict[str, Any] = {"specials": []}
+        try:
+            while True:
+                data = site.simple_request(**params).submit()
+                for key, value in data.get("sitematrix", {}).items():
+                    if key == "specials":
+                        merged["specials"].extend(value)
+                    elif key != "count":
+                        merged[str(len(merged) - 1)] = value
+                if "continue" not in data:
+                    return {"sitematrix": merged}
+                params.update(data["continue"])
+        except Exception as exc:  # pywikibot has retried already
+            raise FetchError(f"cannot read the site matrix of {wiki.id}: {exc}") from None
+
     def kill_switch_on(self, wiki: WikiSettings, page: str, now: float, ttl: float) -> bool:
         """Whether the on-wiki kill switch page says "yes" (cached for `ttl` seconds); an
         unreadable page keeps its last answer, or counts as off."""

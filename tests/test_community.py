@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 
 import pytest
 
@@ -178,3 +179,108 @@ def test_after_a_report_the_community_support_page_is_shown_in_the_reader_s_lang
     other = file_report(hate, "Editor2", "hate", "User:X4").get_data(as_text=True)
     assert "title=Project%3AHelp_desk" in other
     store.close()
+
+
+# --- every wiki from one config (flagbot.sitematrix) ---------------------------------------
+
+
+def test_community_wikis_all_resolves_open_public_wikis_from_the_site_matrix():
+    from flagbot.sitematrix import SNAPSHOT, load_matrix, resolve
+
+    wikis = {w.id: w for w in resolve("all", load_matrix(SNAPSHOT))}
+    assert len(wikis) >= 800  # every open Wikimedia wiki, not a hand-made list
+    assert wikis["enwiki"].url == "https://en.wikipedia.org" and wikis["enwiki"].language == "en"
+    assert wikis["dewiktionary"].language == "de" and "commonswiki" in wikis
+    for skipped in ("aawiki", "checkuserwiki", "stewardwiki", "foundationwiki"):
+        assert skipped not in wikis  # closed, private, private, fishbowl
+    chosen = resolve({"family": "wikipedia", "exclude": ["enwiki"]}, load_matrix(SNAPSHOT))
+    assert chosen and all(w.id.endswith("wiki") for w in chosen)
+    assert "enwiki" not in {w.id for w in chosen} and "dewiki" in {w.id for w in chosen}
+    assert "commonswiki" not in {w.id for w in chosen}
+
+
+def test_community_site_matrix_formatversion_1_marks_closed_wikis_with_an_empty_string():
+    """The API's formatversion=1 says `"closed": ""` for a closed wiki (the key's presence is
+    the truth): read as a boolean, every closed and private wiki looked open."""
+    from flagbot.sitematrix import resolve
+
+    matrix = {
+        "sitematrix": {
+            "count": 4,
+            "0": {
+                "code": "aa",
+                "site": [
+                    {
+                        "url": "https://aa.wikipedia.org",
+                        "dbname": "aawiki",
+                        "code": "wiki",
+                        "closed": "",
+                    },
+                    {
+                        "url": "https://aa.wiktionary.org/",
+                        "dbname": "aawiktionary",
+                        "code": "wiktionary",
+                    },
+                ],
+            },
+            "specials": [
+                {
+                    "url": "https://checkuser.wikimedia.org",
+                    "dbname": "checkuserwiki",
+                    "code": "checkuser",
+                    "private": "",
+                },
+                {
+                    "url": "https://meta.wikimedia.org",
+                    "dbname": "metawiki",
+                    "code": "meta",
+                    "closed": False,
+                },
+            ],
+        }
+    }
+    wikis = resolve("all", matrix)
+    assert [(w.id, w.url) for w in wikis] == [
+        ("aawiktionary", "https://aa.wiktionary.org"),
+        ("metawiki", "https://meta.wikimedia.org"),
+    ]
+
+
+def test_community_wikis_selection_problems_are_named():
+    base = {"user_agent_contact": "x", "source": {"type": "replay", "path": "x.jsonl"}}
+    loaded = settings_from_dict({**base, "wikis": "all"}, "f.yaml")
+    assert len(loaded.wikis) >= 800 and loaded.wiki_selection == "all"
+    assert loaded.wiki("dewiki").language == "de"
+    with pytest.raises(ConfigError) as raised:
+        settings_from_dict({**base, "wikis": {"family": "wikipedias", "except": []}}, "f.yaml")
+    assert "wikis.family: 'wikipedias' is not a family" in str(raised.value)
+    assert "wikis.except: unknown key" in str(raised.value)
+    with pytest.raises(ConfigError, match="wikis: expected a list of wikis"):
+        settings_from_dict({**base, "wikis": "everything"}, "f.yaml")
+
+
+def test_community_wikis_all_replays_a_stream_of_many_wikis_each_flag_on_its_own_wiki(
+    tmp_path, make_settings, scorer
+):
+    from flagbot.sitematrix import SNAPSHOT, load_matrix, resolve
+    from tests.conftest import rc_event
+    from tests.test_pipeline import make_pipeline, write_replay
+
+    wikis = resolve("all", load_matrix(SNAPSHOT))
+    names = ["dewiki", "frwiktionary", "commonswiki", "enwiki", "ptwikivoyage"]
+    lines = [rc_event(i, INSULT, wiki=name) for i, name in enumerate(names)]
+    lines += [rc_event(10, INSULT, wiki="checkuserwiki"), rc_event(11, INSULT, wiki="aawiki")]
+    settings = make_settings(
+        wikis=wikis,
+        wiki_selection="all",
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)},
+    )
+    pipeline = make_pipeline(settings, scorer)
+    summary = pipeline.run(threading.Event())
+    assert summary.filtered.get("other_wiki") == 2  # private and closed: never watched
+    urls = {f.wiki: f.diff_url for f in pipeline.store.iter_flags()}
+    assert set(urls) == set(names)
+    hosts = {w.id: w.url for w in wikis}
+    for wiki, url in urls.items():
+        assert url.startswith(f"{hosts[wiki]}/w/index.php?diff="), (wiki, url)
+    pipeline.close()
