@@ -19,17 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flagbot.sitematrix import FAMILIES
+
 OUT = Path(__file__).resolve().parent.parent / "flagbot" / "data" / "sitematrix.json"
-PROJECTS = {  # pywikibot family → the matrix's project code (the dbname's suffix)
-    "wikipedia": "wiki",
-    "wiktionary": "wiktionary",
-    "wikibooks": "wikibooks",
-    "wikinews": "wikinews",
-    "wikiquote": "wikiquote",
-    "wikisource": "wikisource",
-    "wikiversity": "wikiversity",
-    "wikivoyage": "wikivoyage",
-}
+# pywikibot family → the matrix's project code (the dbname's suffix)
+PROJECTS = {name: code for name, code in FAMILIES.items() if name != "special"}
 SPECIALS = {  # dbname → host, for the one-off wikis pywikibot has a family of
     "commonswiki": "commons.wikimedia.org",
     "metawiki": "meta.wikimedia.org",
