@@ -47,7 +47,6 @@ def run_until_stopped(
     the source ends or SIGINT/SIGTERM; then a last delivery pass. Returns the summary."""
     from flagbot.alerts.sender import deliver, run_sender
     from flagbot.purge import run_retention
-
     from flagbot.sitematrix import with_live_matrix
 
     settings = with_live_matrix(settings, WikiClient(settings))  # `wikis: all`: today's wikis

@@ -147,6 +147,9 @@ class AlertSettings:
     operator: str = ""
     interval: float = 5.0
     mode: str = "send"  # or "log-only" (for every wiki; a wiki's own `alerts: log-only` too)
+    # route → the global route that stands in on a wiki with no recipients of its own for it
+    # (`wiki_recipients`), e.g. {"oversight": "stewards"}: small wikis have no oversighters
+    global_routes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def addresses(self) -> set[str]:
         """Every `channel:address` named anywhere in recipients and wiki_recipients."""
@@ -155,9 +158,18 @@ class AlertSettings:
         return {address for addresses in lists for address in addresses}
 
     def recipients_for(self, wiki: str, route: str) -> tuple[str, ...]:
-        """`channel:address` strings for a route on a wiki; a wiki's own list wins."""
+        """`channel:address` strings for a route on a wiki: the wiki's own list, else its
+        global route's (`global_routes`), else the shared list."""
         own = self.wiki_recipients.get(wiki, {})
-        return tuple(own[route]) if route in own else tuple(self.recipients.get(route, ()))
+        if route in own:
+            return tuple(own[route])
+        return tuple(self.recipients.get(self.global_routes.get(route, route), ()))
+
+    def uses_global_route(self, wiki: str, route: str) -> str:
+        """The global route a wiki's `route` goes to ("" when it has its own recipients)."""
+        return (
+            "" if route in self.wiki_recipients.get(wiki, {}) else self.global_routes.get(route, "")
+        )
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,21 @@ def check_oauth(settings: Settings, _client: WikiClient) -> list[Finding]:
     return [Finding("review queue OAuth", problem, "set the environment variables")]
 
 
+def check_global_routes(settings: Settings, _client: WikiClient) -> list[Finding]:
+    """Which wikis' alerts go to a global route (`alerts.global_routes`), and why: they have
+    no recipients of their own for the route (no local oversighters to mail)."""
+    found = []
+    for route, target in settings.alerts.global_routes.items():
+        using = [w.id for w in settings.wikis if settings.alerts.uses_global_route(w.id, route)]
+        shown = ", ".join(using[:10]) + (f" and {len(using) - 10} more" if len(using) > 10 else "")
+        check = (
+            f"{route} alerts of {len(using)} of {len(settings.wikis)} wikis go to {target} "
+            f"(no alerts.wiki_recipients.<wiki>.{route} of their own)"
+        ) + (f": {shown}" if using else "")
+        found.append(Finding(check, None))
+    return found
+
+
 def check_community(settings: Settings, client: WikiClient) -> list[Finding]:
     """Each wiki's community settings page, read now: which revision would be in force, and
     what keeps a newer one out (flagbot.community)."""
@@ -201,6 +216,7 @@ CHECKS: tuple[Check, ...] = (
     check_store,
     check_model_and_rules,
     check_wikis,
+    check_global_routes,
     check_community,
     check_smtp,
     check_oauth,

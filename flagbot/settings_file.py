@@ -464,6 +464,7 @@ ALERT_KEYS: dict[str, tuple[Check, Any]] = {
     "auto_throttle": (MAPPING, {}),
     "interval": (_positive, 5.0),
     "mode": (_one_of(ALERT_MODES), "send"),
+    "global_routes": (MAPPING, {}),
 }
 SMTP_KEYS: dict[str, tuple[Check, Any]] = {
     "host": (STR, "localhost"),
@@ -566,7 +567,19 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
         for wiki, value in top["wiki_recipients"].items()
     }
     recipients = _route_lists(top["recipients"], "alerts.recipients", problems)
-    _check_route_names(routes, recipients, wiki_recipients, problems)
+    global_routes = top["global_routes"]
+    for route, target in global_routes.items():
+        if not isinstance(target, str) or target not in recipients:
+            problems.append(
+                f"alerts.global_routes.{route}: {target!r} must be a route with recipients in "
+                f"alerts.recipients (known: {', '.join(sorted(recipients)) or 'none'})"
+            )
+    # a global route is reached through the route it stands in for, not named by categories
+    shared = {r: x for r, x in recipients.items() if r not in set(global_routes.values())}
+    shared.update(
+        {r: recipients.get(t, ()) for r, t in global_routes.items() if isinstance(t, str)}
+    )
+    _check_route_names(routes, shared, wiki_recipients, problems)
     if len(problems) > before:
         return AlertSettings()  # the problems are reported; nothing is built from a bad section
     return AlertSettings(
@@ -593,4 +606,5 @@ def _alert_settings(data: Any, problems: list[str]) -> AlertSettings:
         operator=throttle["operator"],
         interval=float(top["interval"]),
         mode=top["mode"],
+        global_routes=MappingProxyType(dict(global_routes)),
     )

@@ -284,3 +284,38 @@ def test_community_wikis_all_replays_a_stream_of_many_wikis_each_flag_on_its_own
     for wiki, url in urls.items():
         assert url.startswith(f"{hosts[wiki]}/w/index.php?diff="), (wiki, url)
     pipeline.close()
+
+
+def test_community_global_route_takes_private_alerts_of_wikis_without_their_own(make_settings):
+    """A small wiki has no oversighters: its personal-information flags went to nobody (or to
+    the big wiki's team); with `global_routes` they go to the stewards, and doctor says which
+    wikis do and why."""
+    from flagbot.alerts import deliveries
+    from flagbot.doctor import check_global_routes
+    from flagbot.sitematrix import SNAPSHOT, load_matrix, resolve
+
+    base = {
+        "user_agent_contact": "x",
+        "wikis": "all",
+        "source": {"type": "replay", "path": "x.jsonl"},
+        "alerts": {
+            "recipients": {"stewards": ["smtp:stewards@example.org"]},
+            "wiki_recipients": {"enwiki": {"oversight": ["smtp:oversight-en@example.org"]}},
+            "global_routes": {"oversight": "stewards"},
+        },
+    }
+    settings = settings_from_dict(base, "f.yaml")
+    assert deliveries(settings, "enwiki", ["oversight"]) == [
+        ("oversight", "smtp:oversight-en@example.org")
+    ]
+    assert deliveries(settings, "kawiki", ["oversight"]) == [
+        ("oversight", "smtp:stewards@example.org")
+    ]
+    assert deliveries(settings, "kawiki", ["admins"]) == []  # the review queue: no mail
+    (finding,) = check_global_routes(settings, None)
+    total = len(resolve("all", load_matrix(SNAPSHOT)))
+    assert f"oversight alerts of {total - 1} of {total} wikis go to stewards" in finding.check
+    assert "enwiki" not in finding.check.split(":", 1)[1].split(", ")
+    bad = {**base, "alerts": {**base["alerts"], "global_routes": {"oversight": "stewardz"}}}
+    with pytest.raises(ConfigError, match="global_routes.oversight: 'stewardz' must be a route"):
+        settings_from_dict(bad, "f.yaml")
