@@ -340,6 +340,37 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_settings_check(args: argparse.Namespace) -> int:
+    """A proposed revision of a wiki's community settings page, tried on the last days' edits."""
+    from flagbot.bot import build_scorer
+    from flagbot.community import CommunityPages, dry_run
+    from flagbot.store import Store
+
+    settings = _settings(args)
+    wiki = settings.wiki(args.wiki)
+    if wiki is None:
+        raise FlagbotError(f"settings check: --wiki {args.wiki!r} is not configured")
+    store = Store(settings.store).open()
+    try:
+        CommunityPages(settings, None, store).restore()  # what `flagbot run` has in force
+        since = time.time() - args.days * 86400
+        client = WikiClient(settings)
+        result = dry_run(settings, client, build_scorer(settings), store, wiki, args.rev, since)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    elif result["problems"]:
+        print(f"revision {args.rev} would not be in force:")
+        print("\n".join(f"  {p}" for p in result["problems"]))
+    else:
+        print(f"revision {args.rev} on {result['edits']} edits of the last {args.days:g} day(s):")
+        for category, counts in result["flags"].items():
+            change = counts["proposed"] - counts["now"]
+            print(f"  {category}: {counts['now']} -> {counts['proposed']} ({change:+d})")
+    return 1 if result["problems"] else 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Read-only checks of the whole setup: a table of OK / problem and its fix."""
     from flagbot.doctor import run_checks, table
@@ -570,6 +601,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.005, help="allowed drop per metric (0.005)")
     p.add_argument("--force", action="store_true", help="promote even if it is worse")
     p.set_defaults(func=cmd_model_promote)
+    community = sub.add_parser("settings", help="a wiki's community settings page")
+    community_sub = community.add_subparsers(dest="settings_command", required=True)
+    p = with_config(
+        community_sub.add_parser(
+            "check", help="what a proposed page revision would change on the last day's edits"
+        )
+    )
+    p.add_argument("--wiki", required=True)
+    p.add_argument("--rev", type=int, required=True, help="the page revision to try")
+    p.add_argument("--days", type=float, default=1.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_settings_check)
     p = with_config(sub.add_parser("doctor", help="check the wikis, mail, store, model, OAuth"))
     p.set_defaults(func=cmd_doctor)
     p = with_config(sub.add_parser("status", help="position, lag, counts"))

@@ -284,3 +284,45 @@ def stored_states(store: Any, settings: Settings) -> dict[str, PageState]:
         if raw is not None:
             out[wiki.id] = PageState.from_json(raw)
     return out
+
+
+def categories_under(
+    score: float, rule_categories: tuple[str, ...], thresholds: Mapping[str, float], off: Any
+) -> set[str]:
+    """The categories a scored edit has under thresholds and categories off (as `decide`)."""
+    return {c for c, t in thresholds.items() if score >= t} | (set(rule_categories) - set(off))
+
+
+def dry_run(
+    settings: Settings, client: Any, scorer: Any, store: Any, wiki: WikiSettings, rev: int,
+    since: float,
+) -> dict[str, Any]:  # fmt: skip
+    """What a proposed page revision would change on the wiki's edits scored since `since`:
+    flags per category now and under it (AbuseFilter's test mode). Read from the scores and
+    rule categories the store keeps (no text); an edit a rule flagged in a category that is
+    off now was stored without it, so turning a category on counts only the model's share."""
+    found = client.page_revisions(wiki, "", rev_id=rev)
+    data, unreadable = parsed(found[0].get("content")) if found else (None, "no such revision")
+    problems = [unreadable] if unreadable else page_problems(data, wiki, settings)
+    if problems:
+        return {"revision": rev, "problems": problems}
+    assert isinstance(data, dict)  # the schema wants an object
+    base = next(w for w in settings.wikis if w.id == wiki.id)
+    now = scorer.under(settings.wiki(wiki.id))
+    proposed = scorer.under(applied(base, data, rev))
+    before: dict[str, int] = {}
+    after: dict[str, int] = {}
+    edits = store.scored_since(wiki.id, since)
+    for score, rules in edits:
+        for counts, (thresholds, _routes, off, _rev) in ((before, now), (after, proposed)):
+            for category in categories_under(score, rules, thresholds, off):
+                counts[category] = counts.get(category, 0) + 1
+    return {
+        "revision": rev,
+        "problems": [],
+        "edits": len(edits),
+        "flags": {
+            c: {"now": before.get(c, 0), "proposed": after.get(c, 0)}
+            for c in sorted(set(before) | set(after))
+        },
+    }

@@ -175,20 +175,21 @@ class WikiClient:
             raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None
 
     def page_revisions(
-        self, wiki: WikiSettings, title: str, limit: int = 10
+        self, wiki: WikiSettings, title: str, limit: int = 10, rev_id: int = 0
     ) -> list[dict[str, Any]]:
-        """A page's newest revisions, newest first: revid, user, timestamp and the text of
-        each (`content`; absent when hidden); [] when the page does not exist."""
+        """A page's newest revisions, newest first (or with `rev_id` that one revision, of
+        whatever page): revid, user, timestamp and the text of each (`content`; absent when
+        hidden); [] when the page or revision does not exist."""
         site = self.site(wiki)
+        which = {"revids": [rev_id]} if rev_id else {"titles": [title], "rvlimit": limit}
         try:
             data = site.simple_request(
                 action="query",
                 prop="revisions",
-                titles=[title],
                 rvprop=["ids", "user", "timestamp", "content"],
                 rvslots="main",
-                rvlimit=limit,
                 formatversion=2,
+                **which,
             ).submit()
         except Exception as exc:  # pywikibot has retried already
             raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None

@@ -146,7 +146,15 @@ class Store(ActivityStore, ReviewStore, ReportStore):
         with self.engine.begin() as conn:
             inserted: set[tuple[str, int]] = set()
             rows = [
-                {"wiki": o.change.wiki, "rev_id": o.change.key, "outcome": o.outcome}
+                {
+                    "wiki": o.change.wiki,
+                    "rev_id": o.change.key,
+                    "outcome": o.outcome,
+                    "score": o.verdict.score if o.verdict else None,
+                    "rule_categories": ";".join(h.category for h in o.verdict.rule_hits)
+                    if o.verdict
+                    else None,
+                }
                 for o in outcomes
                 if o.change.key
             ]
@@ -217,6 +225,16 @@ class Store(ActivityStore, ReviewStore, ReportStore):
                     )
                     found.update((wiki, rev_id) for (rev_id,) in rows)
         return found
+
+    def scored_since(self, wiki: str, since: float) -> list[tuple[float, tuple[str, ...]]]:
+        """(score, rule categories) of the wiki's edits scored since `since` (no text)."""
+        query = select(processed.c.score, processed.c.rule_categories).where(
+            processed.c.wiki == wiki,
+            processed.c.processed_at >= since,
+            processed.c.score.is_not(None),
+        )
+        with self.engine.connect() as conn:
+            return [(s, tuple(filter(None, (r or "").split(";")))) for s, r in conn.execute(query)]
 
     def outcome_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

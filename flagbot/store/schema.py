@@ -39,6 +39,10 @@ processed = Table(
     Column("rev_id", BigInteger, primary_key=True, autoincrement=False),
     Column("outcome", String(64), nullable=False),  # scored, flagged, or a skip reason
     Column("processed_at", Float, nullable=False),
+    # a scored edit's score and its rule hits' categories (no text): what `flagbot settings
+    # check` re-decides under a proposed community settings page
+    Column("score", Float),
+    Column("rule_categories", Text),
     Index("ix_processed_outcome", "outcome"),
 )
 flags = Table(
@@ -277,9 +281,15 @@ def _migration_9(conn: Connection) -> None:
 
 
 def _migration_10(conn: Connection) -> None:
-    """Flags record which revision of the wiki's community settings was in force."""
+    """Flags record which revision of the wiki's community settings was in force; processed
+    edits keep their score and rule categories (for `flagbot settings check`)."""
     if "settings_rev" not in {c["name"] for c in inspect(conn).get_columns("flags")}:
         conn.exec_driver_sql("ALTER TABLE flags ADD COLUMN settings_rev BIGINT")
+    columns = {c["name"] for c in inspect(conn).get_columns("processed")}
+    if "score" not in columns:
+        conn.exec_driver_sql("ALTER TABLE processed ADD COLUMN score FLOAT")
+    if "rule_categories" not in columns:
+        conn.exec_driver_sql("ALTER TABLE processed ADD COLUMN rule_categories TEXT")
 
 
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.

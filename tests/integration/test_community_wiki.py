@@ -10,8 +10,8 @@ import json
 import threading
 import time
 
-from flagbot.cli import _health_problems
-from flagbot.community import CommunityPages, PageState, stored_states
+from flagbot.cli import _health_problems, main
+from flagbot.community import CommunityPages, PageState, dry_run, stored_states
 from flagbot.config import CommunitySettings
 from flagbot.doctor import check_community
 from flagbot.errors import FetchError
@@ -35,7 +35,7 @@ def wait_for(condition, seconds=60.0):
 
 
 def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_ignored(
-    wiki, wiki_settings, model, ruleset
+    wiki, wiki_settings, model, ruleset, tmp_path, capsys
 ):
     # Project: pages are unprotected: anyone may edit this one, only admins' edits count
     page = f"Project:Flagbot-config {next(_pages)}.json"
@@ -61,6 +61,37 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
         assert not set(by_alice) & set(flags)
         (bob_rev,) = by_bob
         assert flags[bob_rev].settings_rev == good["newrevid"]  # the review page links to it
+
+        # a proposal saved elsewhere, tried on the stored edits before anyone applies it
+        off = {"off": ["toxic", "personal_attack", "harassment"]}
+        proposal = admin.edit(f"{page} proposal", json.dumps(off), "proposal")["newrevid"]
+        wiki_settings_now = settings.wikis[0]
+        tried = dry_run(
+            settings, pipeline.client, pipeline.scorer, pipeline.store, wiki_settings_now,
+            proposal, 0.0,
+        )  # fmt: skip
+        assert tried["problems"] == [] and tried["edits"] >= 1
+        assert tried["flags"]["toxic"]["now"] >= 1 and tried["flags"]["toxic"]["proposed"] == 0
+        assert settings.wiki("testwiki").settings_rev == good["newrevid"]  # nothing applied
+        config = tmp_path / "flagbot.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "user_agent_contact": "User:Tester <t@example.org>",
+                    "wikis": [{"id": "testwiki", "url": wiki.url, "script_path": ""}],
+                    "source": {"type": "recentchanges"},
+                    "store": settings.store,
+                    "community": {"page": page},
+                }
+            )
+        )
+        assert main(["settings", "check", "--config", str(config), "--wiki", "testwiki",
+                     "--rev", str(proposal)]) == 0  # fmt: skip
+        assert "toxic: " in capsys.readouterr().out
+        invalid = admin.edit(f"{page} proposal", '{"off": ["threat"]}', "proposal 2")["newrevid"]
+        assert main(["settings", "check", "--config", str(config), "--wiki", "testwiki",
+                     "--rev", str(invalid)]) == 1  # fmt: skip
+        assert "$.off: threat is locked" in capsys.readouterr().out
 
         # a non-admin rewrites the page to turn everything off: ignored, and said so
         vandal = wiki.session("Bob").edit(page, json.dumps({"off": ["toxic"]}), "tidy")
