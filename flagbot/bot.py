@@ -85,6 +85,7 @@ def run_until_stopped(
         pages = CommunityPages(settings, pipeline.client, pipeline.store, pipeline.metrics)
         pages.restore()  # last good first: a wiki that is away keeps its community's settings
         pages.refresh()
+        pipeline.on_change = pages.notice  # an edit to a page is read at once
         threads.append(
             threading.Thread(target=pages.run, args=(sender_stop,), name="community", daemon=True)
         )

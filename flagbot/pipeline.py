@@ -157,6 +157,8 @@ class Pipeline:
             settings, scorer.model.card, self._in_exempt_group
         )
         self.summary = Summary()
+        # sees every change before the filters (flagbot.community: edits to a settings page)
+        self.on_change: Callable[[RecentChange], None] | None = None
         self.alerts_queued = threading.Event()  # set when a batch with new flags commits
         self._users_checked: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
         self._pool = ThreadPoolExecutor(
@@ -248,6 +250,8 @@ class Pipeline:
             elif item is None:
                 summary.filtered["dropped"] += 1
             else:
+                if self.on_change is not None:
+                    self.on_change(item)
                 reason = filters.skip_reason(item, self.settings)
                 if reason:
                     summary.filtered[reason] += 1

@@ -143,3 +143,33 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
     assert again.states["testwiki"].rev == good["newrevid"]
     assert "connection refused" in again.states["testwiki"].problem
     store.close()
+
+
+def test_onwiki_settings_page_edit_seen_in_the_stream_is_read_at_once(wiki, wiki_settings):
+    """With hundreds of wikis the pages are polled rarely; an edit to one, as the stream shows
+    it (underscores and all), is read at once."""
+    from flagbot.events import RecentChange
+    from flagbot.wiki import WikiClient
+
+    page = f"Project:Flagbot-config {next(_pages)}.json"
+    settings = dataclasses.replace(
+        wiki_settings, community=CommunitySettings(page=page, poll_seconds=3600)
+    )
+    pages = CommunityPages(settings, WikiClient(settings))
+    stop = threading.Event()
+    poller = threading.Thread(target=pages.run, args=(stop,), daemon=True)
+    poller.start()
+    try:
+        rev = wiki.session("Oversighter").edit(page, json.dumps({"mode": "log-only"}))["newrevid"]
+        assert "testwiki" not in pages.states  # an hour's poll: not read by itself
+        seen = RecentChange(
+            wiki="testwiki", type="edit", namespace=4, title=page.replace(" ", "_"),
+            user="Oversighter", bot=False, timestamp=0, comment="", old_rev=None, new_rev=rev,
+            server_url=wiki.url, script_path="",
+        )  # fmt: skip
+        pages.notice(seen)
+        wait_for(lambda: pages.states.get("testwiki", PageState("")).rev == rev, 30)
+        assert settings.wiki("testwiki").alerts_mode == "log-only"
+    finally:
+        stop.set()
+        poller.join()
