@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, distinct, func, literal, or_, select, update
+from sqlalchemy import Connection, case, distinct, func, literal, or_, select, tuple_, update
 
 from flagbot.events import RecentChange
 from flagbot.scoring import Verdict
@@ -34,6 +34,7 @@ OnFlag = Callable[[Connection, int, Outcome], None]
 # (wiki, page) → its edits as (time, rev_id, user, the users that edit addressed, ";"-joined)
 PageHistory = dict[tuple[str, str], list[tuple[int, int, str, str]]]
 CHUNK = 400  # names or pages per IN (...) list: under SQLite's variable limit
+PAIRS = CHUNK // 2  # (wiki, page) pairs per IN (...) list: two variables each
 MENTION_KEY = "hounding-mention-key"
 
 
@@ -149,68 +150,69 @@ class PatternTx:
         count finds it, and its edits are not read (on a popular page, thousands a day)."""
         conn = self.conn
         history: dict[tuple[str, str], set[tuple[int, int, str, str]]] = {}
-        by_wiki: dict[str, tuple[set[str], set[str]]] = {}
-        for change in new:
-            pages, users = by_wiki.setdefault(change.wiki, (set(), set()))
-            pages.add(change.title)
-            users.add(change.user)
+        # one set of queries for every wiki of the batch, by (wiki, page) and (wiki, user)
+        # pairs: with `wikis: all` a batch spans hundreds of wikis, and queries per wiki
+        # cost more than scoring
+        pages = sorted({(c.wiki, c.title) for c in new})
+        users = sorted({(c.wiki, c.user) for c in new})
         since, first, last = (
             new[0].timestamp - days,
             new[0].timestamp - max(window, hours),
             new[-1].timestamp,
         )
-        addressed = func.coalesce(activity.c.invited, "")
-        columns = (activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user, addressed)
-        for wiki, (pages, users) in by_wiki.items():
+        page_key, user_key = (
+            tuple_(activity.c.wiki, activity.c.page),
+            tuple_(activity.c.wiki, activity.c.user),
+        )
+        busy: set[tuple[str, str]] = set()
+        for start in range(0, len(pages), PAIRS):
             # users in [last - hours, first] are in every batch edit's hours before: with
             # max_leaders + 2 of them, even the editor aside, each edit has too many leaders
-            candidates = sorted(pages)
-            for start in range(0, len(candidates), CHUNK):
-                pages -= set(
-                    conn.execute(
-                        select(activity.c.page)
-                        .where(
-                            activity.c.wiki == wiki,
-                            activity.c.page.in_(candidates[start : start + CHUNK]),
-                            activity.c.time >= last - hours,
-                            activity.c.time <= new[0].timestamp,
-                        )
-                        .group_by(activity.c.page)
-                        .having(func.count(distinct(activity.c.user)) >= max_leaders + 2)
-                    ).scalars()
+            found = conn.execute(
+                select(activity.c.wiki, activity.c.page)
+                .where(
+                    page_key.in_(pages[start : start + PAIRS]),
+                    activity.c.time >= last - hours,
+                    activity.c.time <= new[0].timestamp,
                 )
-            titles, names = sorted(pages), sorted(users)
-            for start in range(0, len(titles), CHUNK):
-                chunk = titles[start : start + CHUNK]
-                recent = select(*columns).where(
-                    activity.c.wiki == wiki,
-                    activity.c.page.in_(chunk),
-                    activity.c.time >= first,
+                .group_by(activity.c.wiki, activity.c.page)
+                .having(func.count(distinct(activity.c.user)) >= max_leaders + 2)
+            )
+            busy.update((wiki, page) for wiki, page in found)
+        quiet = [p for p in pages if p not in busy]
+        addressed = func.coalesce(activity.c.invited, "")
+        columns = (
+            activity.c.wiki, activity.c.page, activity.c.time, activity.c.rev_id, activity.c.user,
+            addressed,
+        )  # fmt: skip
+        for start in range(0, len(quiet), PAIRS):
+            chunk = quiet[start : start + PAIRS]
+            recent = select(*columns).where(
+                page_key.in_(chunk), activity.c.time >= first, activity.c.time <= last
+            )
+            own = [  # only whether they were there first: each one's earliest edit
+                select(
+                    activity.c.wiki,
+                    activity.c.page,
+                    func.min(activity.c.time),
+                    func.min(activity.c.rev_id),
+                    activity.c.user,
+                    literal(""),
+                )
+                .where(
+                    user_key.in_(users[at : at + PAIRS]),
+                    page_key.in_(chunk),
+                    activity.c.time >= since,
                     activity.c.time <= last,
                 )
-                own = [  # only whether they were there first: each one's earliest edit
-                    select(
-                        activity.c.page,
-                        func.min(activity.c.time),
-                        func.min(activity.c.rev_id),
-                        activity.c.user,
-                        literal(""),
+                .group_by(activity.c.wiki, activity.c.page, activity.c.user)
+                for at in range(0, len(users), PAIRS)
+            ]
+            for query in (recent, *own):
+                for wiki, page, when, rev_id, user, invitees in conn.execute(query):
+                    history.setdefault((wiki, page), set()).add(
+                        (when, rev_id, user, invitees or "")
                     )
-                    .where(
-                        activity.c.wiki == wiki,
-                        activity.c.user.in_(names[at : at + CHUNK]),
-                        activity.c.page.in_(chunk),
-                        activity.c.time >= since,
-                        activity.c.time <= last,
-                    )
-                    .group_by(activity.c.page, activity.c.user)
-                    for at in range(0, len(names), CHUNK)
-                ]
-                for query in (recent, *own):
-                    for page, when, rev_id, user, invitees in conn.execute(query):
-                        history.setdefault((wiki, page), set()).add(
-                            (when, rev_id, user, invitees or "")
-                        )
         return {key: sorted(rows) for key, rows in history.items()}
 
     def keep_follows(self, found: list[dict[str, Any]]) -> None:
