@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from flagbot.events import RecentChange
@@ -209,21 +209,20 @@ class Store(ActivityStore, ReviewStore, ReportStore):
         return (wiki, rev_id) in self.processed_among([(wiki, rev_id)])
 
     def processed_among(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Which (wiki, rev_id) pairs are already processed: one query per wiki per batch."""
+        """Which (wiki, rev_id) pairs are already processed: one query per 250 pairs, whatever
+        the wikis (a batch of `wikis: all` spans hundreds; a query per wiki cost more than
+        scoring)."""
         found: set[tuple[str, int]] = set()
-        by_wiki: dict[str, list[int]] = {}
-        for wiki, rev_id in keys:
-            by_wiki.setdefault(wiki, []).append(rev_id)
+        key = tuple_(processed.c.wiki, processed.c.rev_id)
+        pairs = sorted(set(keys))
         with self.engine.connect() as conn:
-            for wiki, rev_ids in by_wiki.items():
-                for start in range(0, len(rev_ids), 500):  # stay under SQLite's variable limit
-                    rows = conn.execute(
-                        select(processed.c.rev_id).where(
-                            processed.c.wiki == wiki,
-                            processed.c.rev_id.in_(rev_ids[start : start + 500]),
-                        )
+            for start in range(0, len(pairs), 250):  # stay under SQLite's variable limit
+                rows = conn.execute(
+                    select(processed.c.wiki, processed.c.rev_id).where(
+                        key.in_(pairs[start : start + 250])
                     )
-                    found.update((wiki, rev_id) for (rev_id,) in rows)
+                )
+                found.update((wiki, rev_id) for wiki, rev_id in rows)
         return found
 
     def scored_since(self, wiki: str, since: float) -> list[tuple[float, tuple[str, ...]]]:
