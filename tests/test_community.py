@@ -319,3 +319,29 @@ def test_community_global_route_takes_private_alerts_of_wikis_without_their_own(
     bad = {**base, "alerts": {**base["alerts"], "global_routes": {"oversight": "stewardz"}}}
     with pytest.raises(ConfigError, match="global_routes.oversight: 'stewardz' must be a route"):
         settings_from_dict(bad, "f.yaml")
+
+
+@pytest.mark.parametrize(
+    "page", [{"off": ["harassment"]}, {"routes": {"harassment": ["oversight"]}}]
+)
+def test_community_settings_reach_the_pattern_detectors(tmp_path, make_settings, scorer, page):
+    """Repeated targeting is harassment: a wiki that turned harassment off gets no pattern flag,
+    and one that routes harassment to oversight gets it routed there, with the revision."""
+    from flagbot.community import applied
+    from tests.test_patterns import BORDERLINE, DAY, START, aimed, pattern_flags
+    from tests.test_pipeline import make_pipeline, write_replay
+
+    lines = [aimed(i, BORDERLINE[i], START + i * DAY) for i in range(3)]
+    settings = make_settings(
+        source={"type": "replay", "path": write_replay(tmp_path / "r.jsonl", lines)}
+    )
+    settings.local.put(applied(settings.wikis[0], page, 77))
+    pipeline = make_pipeline(settings, Scorer.build(settings, scorer.model, scorer.rules))
+    pipeline.run(threading.Event())
+    found = pattern_flags(pipeline.store)
+    if "off" in page:
+        assert found == []
+    else:
+        ((flag, _details),) = found
+        assert flag.routes == ("oversight",) and flag.settings_rev == 77
+    pipeline.close()

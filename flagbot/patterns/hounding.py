@@ -34,7 +34,7 @@ from typing import Any
 
 from flagbot.config import Settings
 from flagbot.events import RecentChange
-from flagbot.patterns.base import pattern_verdict
+from flagbot.patterns.base import verdicts_of
 from flagbot.patterns.targets import mention_key, page_owner
 from flagbot.scoring import Verdict
 from flagbot.store.activity import Batch, PageHistory, PatternTx
@@ -58,14 +58,14 @@ class HoundingRule:
     hours: float
     days: float
     max_chance: float
-    verdict: Verdict
+    verdict: Callable[[str], Verdict | None]  # on a wiki (None: harassment off there)
     exempt: ExemptLookup | None = None
     long_hours: float = 0.0  # the second window (0: none)
 
     @classmethod
     def build(cls, settings: Settings, exempt: ExemptLookup | None = None) -> HoundingRule:
         h = settings.hounding
-        verdict = pattern_verdict(HOUNDING_PATTERN, settings)
+        verdict = verdicts_of(HOUNDING_PATTERN, settings)
         return cls(h.pages, h.hours, h.days, h.max_chance, verdict, exempt, h.long_hours)
 
     @property
@@ -146,9 +146,10 @@ class Hounding:
             odds = min(1.0, min(tests) * len(tests)) if tests else 1.0
             if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
                 return 0  # chance explains it, or following is their job (exempt groups)
-        return tx.pattern_flag(
-            HOUNDING_PATTERN, change, followed, rev_ids, 1.0 - odds, rule.verdict
-        )
+        verdict = rule.verdict(wiki)
+        if verdict is None:
+            return 0  # the wiki's community turned harassment off
+        return tx.pattern_flag(HOUNDING_PATTERN, change, followed, rev_ids, 1.0 - odds, verdict)
 
 
 def mention_hash(key: bytes, words: str) -> str:

@@ -7,11 +7,12 @@ the borderline threshold are kept per (author, target); a pair with `count` of t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flagbot.config import Settings
-from flagbot.patterns.base import pattern_verdict
+from flagbot.patterns.base import verdicts_of
 from flagbot.scoring import Verdict
 from flagbot.store.activity import Batch, PatternTx
 from flagbot.store.schema import REPEAT_PATTERN
@@ -20,12 +21,12 @@ from flagbot.store.schema import REPEAT_PATTERN
 @dataclass(frozen=True)
 class RepeatRule:
     """`count` edits scoring at least `borderline` within `days`; the pattern flag is
-    categorised and routed as `verdict`."""
+    categorised and routed as `verdict` says on its wiki (None: not flagged there)."""
 
     count: int
     days: float
     borderline: float
-    verdict: Verdict
+    verdict: Callable[[str], Verdict | None]
 
     @classmethod
     def build(cls, settings: Settings, card: dict[str, Any]) -> RepeatRule:
@@ -34,7 +35,7 @@ class RepeatRule:
             count=repeat.count,
             days=repeat.days,
             borderline=repeat.borderline or borderline_threshold(card),
-            verdict=pattern_verdict(REPEAT_PATTERN, settings),
+            verdict=verdicts_of(REPEAT_PATTERN, settings),
         )
 
 
@@ -56,6 +57,9 @@ class RepeatedTargeting:
         new_flags = 0
         for item in sorted(aimed, key=lambda o: o.change.timestamp):
             change = item.change
+            verdict = rule.verdict(change.wiki)
+            if verdict is None:
+                continue  # the wiki's community turned harassment off
             for target in item.targets:
                 edits = tx.aimed_within(change, target, rule.days * 86400)
                 # under the count, an edit only extends a pair's flag that already exists
@@ -65,7 +69,7 @@ class RepeatedTargeting:
                     target,
                     [r for r, _ in edits],
                     max(s for _, s in edits),
-                    rule.verdict,
+                    verdict,
                     create=len(edits) >= rule.count,
                 )
         return new_flags
