@@ -8,6 +8,7 @@ from real edits on it, found by the real pipeline. `pytest tests/integration -k 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import threading
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from flagbot.config import WebSettings
+from flagbot.community import CommunityPages
+from flagbot.config import CommunitySettings, WebSettings
 from flagbot.store import Store
 from flagbot.web import create_app
 from flagbot.wiki import WikiClient
@@ -185,12 +187,18 @@ def reports_app(
         interval=SENDER_INTERVAL,
         outbox=str(tmp_path / "outbox"),
     ).alerts
+    page = f"Project:Flagbot-config {fresh_title('')}.json"
     settings = dataclasses.replace(
         wiki_settings,
         web=WebSettings(oauth_client_id="flagbot-review", secure_cookies=False),
         alerts=alerts,
+        community=CommunitySettings(page=page),
     )
     store, revs = flag_real_edits(wiki, settings, scorer, [("Bob", fresh_title(), ATTACK)])
+    # the wiki's admins name a support page for threats; `flagbot run` reads it into the store
+    support = {"support": {"threat": {"default": "Project:Emergency help"}}}
+    wiki.session("Oversighter").edit(page, json.dumps(support), "support page")
+    CommunityPages(settings, WikiClient(settings), store).refresh()
     store.close()
     stop = threading.Event()
     with OAuthProvider("flagbot-review", "provider-secret") as provider:
@@ -249,6 +257,7 @@ def test_a_reported_diff_is_reviewed_and_the_reporter_sees_and_is_told_the_outco
         carol, url, "personal_attack", f"{wiki.url}/index.php?diff={rev}", description, True
     )
     assert reference.startswith("R-")
+    assert carol.locator("#support-default").count() == 1  # no page named for attacks
 
     reviewer = log_in(browser, url, provider, "Oversighter")
     reviewer.goto(url + "/?kind=report")
@@ -284,12 +293,16 @@ def test_a_reported_diff_is_reviewed_and_the_reporter_sees_and_is_told_the_outco
 def test_an_emergency_report_reaches_the_emergency_team_within_the_sender_interval(
     browser, reports_app, mailbox
 ):
-    url, provider, _, _ = reports_app
+    url, provider, _, wiki = reports_app
     carol = log_in(browser, url, provider, "Carol")
     copies_before = len(mailbox.to("oversight-l@lists.test"))  # the mailbox serves every test
     sent = time.time()
     reference = file_report(
         carol, url, "threat", "User:Bob", "He wrote that he will come to my school tomorrow"
+    )
+    # help is offered at once: the page the wiki's community named for threats
+    assert carol.get_attribute("#support", "href") == (
+        f"{wiki.url}/index.php?title=Project%3AEmergency_help"
     )
     (alert,) = wait_for(mailbox, "emergency@team.test")
     arrived = mailbox.arrivals[[m for _, m in mailbox.messages].index(alert)]
