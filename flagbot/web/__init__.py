@@ -10,10 +10,12 @@ nothing. Every view and decision is written to the audit log.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import secrets
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -21,7 +23,7 @@ from flask import Flask, Response, g, request
 from flagbot.config import Settings
 from flagbot.errors import ConfigError
 from flagbot.language import wiki_language
-from flagbot.messages import best_language, html_message
+from flagbot.messages import best_language, html_message, message
 from flagbot.store import Store
 from flagbot.web.services import (
     AccountLookup,
@@ -95,6 +97,18 @@ def create_app(
     )
     auth.init(app, settings, wiki, oauth_base or f"{wiki.url}{wiki.script_path}")
     views.init(app)
+
+    @app.get("/gadget.js")
+    def gadget() -> Response:
+        """The "Report privately" gadget with this flagbot's address and the wiki's label in
+        it, for a wiki's interface admins to copy into MediaWiki:Gadget-flagbot-report.js (or a
+        user's common.js to load). No login: it holds no data."""
+        source = (Path(__file__).parent / "static" / "flagbot-report.js").read_text("utf-8")
+        base = settings.web.base_url.rstrip("/") or request.url_root.rstrip("/")
+        label = message(content_language, "flagbot-gadget-report")
+        for placeholder, value in (("'__FLAGBOT_URL__'", base), ("'__LABEL__'", label)):
+            source = source.replace(placeholder, json.dumps(value))
+        return Response(source, mimetype="text/javascript")
 
     @app.get("/healthz")
     def healthz() -> Response:

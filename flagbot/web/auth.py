@@ -23,7 +23,9 @@ from flagbot.wiki import WikiClient
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
 # no login: the login flow itself, and the monitors' endpoints (counts only, no flag data)
-PUBLIC_ENDPOINTS = ("login", "login_start", "oauth_callback", "static", "healthz", "metrics")
+PUBLIC_ENDPOINTS = (
+    "login", "login_start", "oauth_callback", "static", "healthz", "metrics", "gadget",
+)  # fmt: skip
 
 
 def wiki_groups(settings: Settings, client: WikiClient) -> GroupsOnWiki:
@@ -79,13 +81,15 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         name = profile.get("username")
         if not isinstance(name, str) or not name:
             abort(403)
+        after = session.get("after_login", "")
         session.clear()
         session["user"] = name
         session["csrf"] = secrets.token_urlsafe(32)
         session["login_at"] = time.time()
         refresh_role(force=True)
         services().store.audit(name, "login", None, "")
-        return redirect(url_for("queue"))
+        # only this app's report form: never a redirect elsewhere
+        return redirect(after if after.startswith("/report?") else url_for("queue"))
 
     @app.post("/logout")
     def logout() -> Any:
@@ -101,6 +105,9 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if "user" not in session:
+            if request.endpoint == "report" and request.method == "GET":
+                # from the wiki's "Report privately" link: the form, filled in, after login
+                session["after_login"] = request.full_path
             return redirect(url_for("login"))
         logged_out = services().store.get_control(_logout_key(session["user"]))
         if logged_out is not None and session.get("login_at", 0) <= float(logged_out):

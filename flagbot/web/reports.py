@@ -52,8 +52,19 @@ def init(app: Flask) -> None:
         """Any logged-in account may report (blocked users too: they are often the target)."""
         settings = services().settings
         wikis = [w.id for w in settings.wikis]
-        if request.method == "GET":
-            return render_template("report.html", wikis=wikis, categories=REPORT_CATEGORIES)
+        if request.method == "GET":  # filled in from a wiki's "Report privately" link
+            args = request.args
+            chosen = args.get("wiki", "") if args.get("wiki") in wikis else ""
+            targets = [one_line(t)[:MAX_TARGET_CHARS] for t in args.getlist("target")]
+            category = args.get("category", "")
+            return render_template(
+                "report.html",
+                wikis=wikis,
+                categories=REPORT_CATEGORIES,
+                chosen_wiki=chosen,
+                targets="\n".join(t for t in targets[:MAX_TARGETS] if t),
+                chosen_category=category if category in REPORT_CATEGORIES else "other",
+            )
         form = request.form
         wiki, category = form.get("wiki", ""), form.get("category", "")
         targets = [one_line(t)[:MAX_TARGET_CHARS] for t in form.get("targets", "").splitlines()]

@@ -314,3 +314,80 @@ def test_an_emergency_report_reaches_the_emergency_team_within_the_sender_interv
         for secret in ("Carol", "school", "Bob", reference):
             assert secret not in mail["Subject"] + mail.get_content()
     carol.close()
+
+
+GADGETS = (
+    "* flagbot-report[ResourceLoader|default|dependencies=mediawiki.util,mediawiki.Title]"
+    "|flagbot-report.js"
+)
+
+
+def test_a_reader_reports_a_comment_from_the_talk_page_in_two_clicks(
+    browser, reports_app, tmp_path
+):
+    """The gadget, installed on the real wiki as its interface admins would (Gadgets extension,
+    MediaWiki:Gadget-flagbot-report.js copied from flagbot's /gadget.js), puts "Report
+    privately" beside each signed comment and on diffs; a logged-in reader reports Bob's reply
+    with two clicks, and the report names the page's revision and Bob."""
+    import requests
+
+    url, provider, _, wiki = reports_app
+    gadget = requests.get(url + "/gadget.js", timeout=10)
+    assert gadget.headers["Content-Type"].startswith("text/javascript")
+    assert f'"{url}"' in gadget.text and '"Report privately"' in gadget.text
+    wiki.create_user("Gadgeteer", groups=("sysop", "interface-admin"))
+    title = fresh_title()
+    with wiki.extra_settings("wfLoadExtension( 'Gadgets' );"):
+        admin = wiki.session("Gadgeteer")
+        admin.edit("MediaWiki:Gadgets-definition", GADGETS, "flagbot gadget")
+        admin.edit("MediaWiki:Gadget-flagbot-report.js", gadget.text, "flagbot gadget")
+        admin.edit("MediaWiki:Gadget-flagbot-report", "Report a comment privately to flagbot")
+        wiki.session("Alice").edit(title, "== Sources ==\nThe source is fine. ~~~~", "new")
+        reply = wiki.session("Bob").edit(title, "\n:You are clueless, go away. ~~~~", "", True)
+        rev = reply["newrevid"]
+
+        carol = log_in(browser, url, provider, "Carol")
+        carol.goto(f"{wiki.url}/index.php?title={title.replace(' ', '_')}")
+        carol.wait_for_selector("a.flagbot-report >> nth=1")
+        assert carol.locator("a.flagbot-report").count() == 2  # Alice's comment and Bob's reply
+        to_bob = carol.locator("a.flagbot-report[aria-label='Report privately: Bob']")
+        with carol.expect_navigation():
+            to_bob.click()  # click one
+        assert carol.input_value("select[name=wiki]") == "testwiki"
+        assert carol.input_value("textarea[name=targets]") == (
+            f"{wiki.url}/index.php?oldid={rev}\nUser:Bob"
+        )
+        with carol.expect_navigation():
+            carol.click("#send-report")  # click two
+        reference = carol.inner_text("#reference")
+
+        reviewer = log_in(browser, url, provider, "Oversighter")
+        reviewer.goto(url + "/?kind=report")
+        with reviewer.expect_navigation():
+            reviewer.click("#queue tbody tr a")
+        assert reviewer.inner_text("#targets") == f"{wiki.url}/index.php?oldid={rev}\nUser:Bob"
+        assert reference.startswith("R-")
+
+        # on the diff of Bob's edit too, and by keyboard alone
+        carol.goto(f"{wiki.url}/index.php?diff={rev}")
+        on_diff = carol.wait_for_selector("#mw-diff-ntitle1 a.flagbot-report")
+        assert f"diff%3D{rev}" in on_diff.get_attribute("href")
+        assert "User%3ABob" in on_diff.get_attribute("href")
+        on_diff.focus()
+        with carol.expect_navigation():
+            carol.keyboard.press("Enter")
+        assert f"?diff={rev}" in carol.input_value("textarea[name=targets]")
+
+        # a reader not yet logged in to flagbot logs in and lands on the filled-in form
+        stranger = browser.new_page()
+        stranger.goto(f"{wiki.url}/index.php?title={title.replace(' ', '_')}")
+        stranger.wait_for_selector("a.flagbot-report >> nth=1")
+        with stranger.expect_navigation():
+            stranger.click("a.flagbot-report[aria-label='Report privately: Bob']")
+        assert stranger.url.endswith("/login")
+        provider.user = "Carol"
+        with stranger.expect_navigation(url=lambda u: "/report?" in u):
+            stranger.click("#login")
+        assert "User:Bob" in stranger.input_value("textarea[name=targets]")
+        for page in (carol, reviewer, stranger):
+            page.close()
