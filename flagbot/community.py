@@ -142,6 +142,7 @@ def applied(base: WikiSettings, data: Mapping[str, Any], rev: int) -> WikiSettin
         report_min_edits=reports.get("min_edits", base.report_min_edits),
         report_newcomer_days=reports.get("newcomer_days", base.report_newcomer_days),
         reports_per_day_newcomer=reports.get("per_day_newcomer", base.reports_per_day_newcomer),
+        answer_hours=MappingProxyType(dict(reports.get("answer_hours", {}))),
         support=MappingProxyType(support),
         alerts_mode=data.get("mode", base.alerts_mode),
         settings_rev=rev,

@@ -51,6 +51,11 @@ REPORT_CATEGORIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
         "other": ("Something else", "harassment", "low"),
     }
 )
+# hours until a reviewer will have looked at a report, as its reporter is told (per category,
+# "default" for the rest): emergencies within hours
+DEFAULT_ANSWER_HOURS: Mapping[str, float] = MappingProxyType(
+    {"threat": 4, "self_harm": 4, "pii": 24, "default": 72}
+)
 # Checked in quotes, titles and user names too: repeating personal information is posting it.
 EVERYWHERE_CATEGORIES = ("pii", "outing")
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange"
@@ -90,6 +95,7 @@ class WikiSettings:
     # report category (or "default") → language (or "default") → the wiki's support page
     support: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     settings_rev: int = 0  # the settings page's revision in force (0: the operator's file alone)
+    answer_hours: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,13 @@ class WebSettings:
     reports_per_day: int = 3  # confidential reports one account may file in 24 hours
     reporter_shown_to: str = "oversighters"  # or "reviewers": admins see who reported, too
     report_stats_groups: tuple[str, ...] = ()  # who may see /stats/reports; empty: any account
+    answer_hours: Mapping[str, float] = field(default_factory=lambda: DEFAULT_ANSWER_HOURS)
+
+    def answer_hours_for(self, wiki: WikiSettings, category: str) -> float:
+        """Hours until a reviewer will have looked at a report: the wiki's community settings
+        first, then this file; the category's, else the default."""
+        hours = {**self.answer_hours, **wiki.answer_hours}
+        return float(hours.get(category, hours.get("default", DEFAULT_ANSWER_HOURS["default"])))
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ from flagbot.config import (
     ALERT_MODES,
     CATEGORIES,
     CHANNELS,
+    DEFAULT_ANSWER_HOURS,
     DEFAULT_ROUTES,
     EMERGENCY_ROUTE,
     EVENTSTREAMS_URL,
     OVERSIGHT_CATEGORIES,
     OVERSIGHT_ROUTE,
+    REPORT_CATEGORIES,
     REQUIRED,
     REVIEW_ROUTE,
     SOURCE_TYPES,
@@ -233,6 +235,7 @@ WEB_KEYS: dict[str, tuple[Check, Any]] = {
     "reports_per_day": (_count, 3),
     "reporter_shown_to": (_one_of(("oversighters", "reviewers")), "oversighters"),
     "report_stats_groups": (_list_of(str, "group names"), []),
+    "answer_hours": (MAPPING, dict(DEFAULT_ANSWER_HOURS)),
 }
 
 
@@ -367,6 +370,12 @@ def settings_from_dict(data: Any, origin: str) -> Settings:
                 f"community.locked: {category!r} is not a category; "
                 f"allowed: {', '.join(CATEGORIES)}"
             )
+    for category, hours in web.get("answer_hours", {}).items():
+        if category not in (*REPORT_CATEGORIES, "default") or _positive(hours):
+            problems.append(
+                f"web.answer_hours.{category}: expected a report category "
+                f"({', '.join(REPORT_CATEGORIES)} or default) and a positive number of hours"
+            )
     if web.get("oauth_wiki") and web["oauth_wiki"] not in {w.id for w in wikis}:
         problems.append(f"web.oauth_wiki: {web['oauth_wiki']!r} is not one of the wikis")
     if problems:
@@ -422,6 +431,7 @@ def _web_settings(web: dict[str, Any]) -> WebSettings:
         reports_per_day=int(web["reports_per_day"]),
         reporter_shown_to=web["reporter_shown_to"],
         report_stats_groups=tuple(web["report_stats_groups"]),
+        answer_hours=MappingProxyType({**DEFAULT_ANSWER_HOURS, **web["answer_hours"]}),
     )
 
 

@@ -1048,3 +1048,81 @@ def test_reports_stay_out_of_anonymous_metrics_and_the_flags_listing(make_settin
     (record,) = [json.loads(line) for line in listing.splitlines()]
     assert record["kind"] == "report" and "Threatener" not in listing
     store.close()
+
+
+def test_a_report_shows_its_answer_date_and_slips_to_delayed_with_a_notice(web):
+    """Each report tells its reporter when a reviewer will have looked (emergencies within
+    hours); past it unlooked, it is "delayed" and a reporter who asked is told; reviewers see
+    the reports waiting past (or nearest) their date first."""
+    from flagbot.alerts.sender import deliver
+
+    app, store, _, _ = web
+    settings = app.extensions["flagbot"].settings
+    reporter = login(app, "Editor1")
+    before = time.time()
+    hate = file_report(reporter, "Editor1", "hate", "User:H", "slurs", notify="1")
+    threat = file_report(reporter, "Editor1", "threat", "User:T", "he will hurt me", notify="1")
+    shown = re.search(r'id="due">[^<]*?(\d{4}-\d\d-\d\d \d\d:\d\d)', threat.get_data(as_text=True))
+    assert shown, threat.get_data(as_text=True)
+    rows = {r["category"]: r for r in store.reports_by("Editor1")}
+    assert rows["threat"]["due"] - before == pytest.approx(4 * 3600, abs=60)
+    assert rows["hate"]["due"] - before == pytest.approx(72 * 3600, abs=60)
+    assert time.strftime("%Y-%m-%d %H:%M", time.gmtime(rows["threat"]["due"])) == shown[1]
+    assert hate.status_code == 200
+    mine = reporter.get("/my-reports").get_data(as_text=True)
+    assert mine.count('class="due"') == 2
+
+    oversighter = login(app, "Oversighter1")
+    queue = oversighter.get("/?kind=report").get_data(as_text=True)
+    flag_ids = [int(i) for i in re.findall(r'href="/flag/(\d+)"', queue)]
+    by_category = {f.id: f.categories for f in store.iter_flags() if f.kind == "report"}
+    assert "threat" in by_category[flag_ids[0]]  # filed second, due first
+
+    deliver(store, settings, WikiClient(settings), now=before + 5 * 3600)  # nobody looked
+    statuses = {r["category"]: r["status"] for r in store.reports_by("Editor1")}
+    assert statuses == {"threat": "delayed", "hate": "received"}
+    notices = [d.route for d in store.due_alerts(time.time() + 10**6) if "status" in d.route]
+    assert notices == ["status:delayed"]
+    assert "delayed" in reporter.get("/my-reports").get_data(as_text=True)
+    page = oversighter.get(f"/flag/{flag_ids[0]}").get_data(as_text=True)
+    assert 'id="report-status">delayed' in page  # and looking at it puts it in review
+    assert {r["status"] for r in store.reports_by("Editor1")} == {"in review", "received"}
+
+
+def test_a_reporter_adds_evidence_to_an_open_report_and_reviewers_see_it(web):
+    """More diffs and a note, later, from "My reports": as private as the report (never in an
+    alert, purged with its text), only the reporter's own open report, five a day."""
+    from pathlib import Path
+
+    from flagbot.alerts.sender import deliver
+
+    app, store, _, _ = web
+    reporter = login(app, "Editor1")
+    file_report(reporter, "Editor1", "hounding", "User:Follower", "he follows me")
+    (report,) = store.reports_by("Editor1")
+    add = f"/my-reports/{report['id']}/add"
+    form = {"csrf": "token-Editor1", "targets": "https://en.wikipedia.org/w/index.php?diff=777",
+            "note": "he did it again on the village pump"}  # fmt: skip
+    assert "Add diffs or a note to R-" in reporter.get("/my-reports").get_data(as_text=True)
+    assert reporter.post(add, data=form).status_code == 302
+    other = login(app, "Editor2")
+    assert other.post(add, data={**form, "csrf": "token-Editor2"}).status_code == 403
+    assert reporter.post(add, data={"csrf": "token-Editor1"}).status_code == 400  # nothing
+    for _ in range(4):
+        assert reporter.post(add, data=form).status_code == 302
+    assert reporter.post(add, data=form).status_code == 403  # the sixth today
+
+    flag = next(f for f in store.iter_flags() if f.kind == "report")
+    page = login(app, "Oversighter1").get(f"/flag/{flag.id}").get_data(as_text=True)
+    assert page.count("village pump") == 5 and "diff=777" in page
+    settings = app.extensions["flagbot"].settings
+    assert deliver(store, settings, WikiClient(settings), now=time.time() + 10**6).delivered
+    mails = list(Path(settings.alerts.outbox).rglob("*.eml"))
+    assert mails and not any("village pump" in m.read_text() for m in mails)
+    store.purge_older_than(time.time() + 1)
+    assert all(a["note"] is None for a in store.additions_to(report["id"]))
+
+    data = {"csrf": "token-Oversighter1", "decision": "false_positive"}
+    login(app, "Oversighter1").post(f"/flag/{flag.id}/decide", data=data)
+    assert store.reports_by("Editor1")[0]["status"] == "closed"
+    assert reporter.post(add, data=form).status_code == 403  # closed: no more

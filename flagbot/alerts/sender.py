@@ -118,8 +118,10 @@ def run_sender(
 def deliver(
     store: Store, settings: Settings, client: WikiClient, now: float | None = None
 ) -> DeliveryReport:
-    """One pass over the due outbox rows."""
+    """One pass over the due outbox rows; first, reports nobody looked at by their answer date
+    become "delayed", and their reporters' notices join this pass."""
     now = time.time() if now is None else now
+    store.delay_overdue(now)
     report = DeliveryReport()
     urgent = urgent_routes(settings)
     held = hold(store) or _surge(store, settings, client, now)

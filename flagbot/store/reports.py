@@ -9,9 +9,18 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from flagbot.store.outbox import OutboxStore
-from flagbot.store.schema import REPORT_KEY_BASE, REPORT_KIND, outbox, reports
+from flagbot.store.schema import (
+    REPORT_KEY_BASE,
+    REPORT_KIND,
+    STATUS_ROUTE,
+    outbox,
+    report_additions,
+    reports,
+)
 
 DAY = 86400.0
+OPEN_STATUSES = ("received", "delayed", "in review")  # a reporter may still add to these
+DELAYED = "delayed"  # past its answer date with nobody having looked
 
 
 class _OverLimit(Exception):
@@ -86,7 +95,8 @@ class ReportStore(OutboxStore):
             return int(count or 0)
 
     def reports_by(self, reporter: str) -> list[dict[str, Any]]:
-        """A reporter's own reports: reference, wiki, category, status, dates; nothing else."""
+        """A reporter's own reports: reference, wiki, category, status, dates (and the answer
+        date they were promised); nothing else."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -96,6 +106,7 @@ class ReportStore(OutboxStore):
                     reports.c.status,
                     reports.c.created,
                     reports.c.updated,
+                    reports.c.due,
                 )
                 .where(reports.c.reporter == reporter)
                 .order_by(reports.c.id.desc())
@@ -126,14 +137,10 @@ class ReportStore(OutboxStore):
                 update(reports).where(reports.c.flag_id == flag_id).values(assessment=assessment)
             )
 
-    def set_report_status(
-        self,
-        flag_id: int,
-        status: str,
-        on_change: Callable[[Connection, dict[str, Any]], None] | None = None,
-    ) -> None:
-        """The status the reporter sees; when it changes, `on_change(conn, the report's row)`
-        runs in the same transaction (flagbot.web.reports decides whom that tells)."""
+    def set_report_status(self, flag_id: int, status: str) -> None:
+        """The status the reporter sees; a reporter who asked is sent a wiki email the first
+        time the report reaches each status (an outbox row on the route "status:<status>"),
+        queued in the same transaction."""
         with self.engine.begin() as conn:
             row = conn.execute(select(reports).where(reports.c.flag_id == flag_id)).first()
             if row is None or row.status == status:
@@ -143,8 +150,62 @@ class ReportStore(OutboxStore):
                 .where(reports.c.flag_id == flag_id)
                 .values(status=status, updated=time.time())
             )
-            if on_change is not None:
-                on_change(conn, {**row._mapping, "status": status})
+            route = f"{STATUS_ROUTE}{status}"
+            if row.notify and not self.route_queued(conn, flag_id, route):
+                self.queue_alerts(conn, flag_id, [(route, f"wikimail:{row.reporter}")])
+
+    def delay_overdue(self, now: float) -> int:
+        """Reports nobody has looked at by their answer date become "delayed" (their
+        reporters, if they asked, are told); returns how many."""
+        with self.engine.connect() as conn:
+            late = (
+                conn.execute(
+                    select(reports.c.flag_id).where(
+                        reports.c.status == "received", reports.c.due < now
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for flag_id in late:
+            self.set_report_status(flag_id, DELAYED)
+        return len(late)
+
+    def add_to_report(
+        self, report_id: int, reporter: str, targets: str, note: str, per_day: int
+    ) -> bool:
+        """More diffs and a note, added by the report's own reporter while it is open, at most
+        `per_day` additions a day; False when refused (not theirs, closed, over the limit)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(reports).where(reports.c.id == report_id)).first()
+            if row is None or row.reporter != reporter or row.status not in OPEN_STATUSES:
+                return False
+            added = conn.execute(
+                select(func.count()).where(
+                    report_additions.c.report_id == report_id,
+                    report_additions.c.added >= now - DAY,
+                )
+            ).scalar()
+            if int(added or 0) >= per_day:
+                return False
+            conn.execute(
+                report_additions.insert().values(
+                    report_id=report_id, added=now, targets=targets, note=note or None
+                )
+            )
+            conn.execute(update(reports).where(reports.c.id == report_id).values(updated=now))
+            return True
+
+    def additions_to(self, report_id: int) -> list[dict[str, Any]]:
+        """What the reporter added later, oldest first (the reviewers' timeline)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(report_additions)
+                .where(report_additions.c.report_id == report_id)
+                .order_by(report_additions.c.added, report_additions.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
 
     @staticmethod
     def route_queued(conn: Connection, flag_id: int, route: str) -> bool:

@@ -6,11 +6,20 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from flagbot.store.base import StoreBase
 from flagbot.store.rows import Decided, Flag
-from flagbot.store.schema import SECOND_REVIEW, TEXT_COLUMNS, audit, control, decisions, flags
+from flagbot.store.schema import (
+    SECOND_REVIEW,
+    TEXT_COLUMNS,
+    audit,
+    control,
+    decisions,
+    flags,
+    report_additions,
+    reports,
+)
 
 
 class ReviewStore(StoreBase):
@@ -65,6 +74,12 @@ class ReviewStore(StoreBase):
                     .values(added_text=None, summary=None, purged_at=time.time())
                 )
                 self.write_audit(conn, actor, "retention_purge", None, f"{len(ids)} flag(s)")
+            # what reporters added later is as private as their descriptions
+            conn.execute(
+                update(report_additions)
+                .where(report_additions.c.added < cutoff, report_additions.c.note.is_not(None))
+                .values(note=None)
+            )
             return len(ids)
 
     def get_control(self, key: str) -> str | None:
@@ -164,9 +179,16 @@ class ReviewStore(StoreBase):
             query = query.where(flags.c.status == status)
         if kind:
             query = query.where(flags.c.kind == kind)
-        ordering = flags.c.score.desc() if order == "score" else flags.c.created.desc()
+        if order == "due":  # reports: the open ones whose answer date comes first, first
+            waiting = reports.c.status.in_(("received", "delayed"))
+            query = query.outerjoin(reports, reports.c.flag_id == flags.c.id).order_by(
+                case((waiting, 0), else_=1), reports.c.due, flags.c.created.desc(), flags.c.id
+            )
+        else:
+            ordering = flags.c.score.desc() if order == "score" else flags.c.created.desc()
+            query = query.order_by(ordering, flags.c.id)
         with self.engine.connect() as conn:
-            return [Flag.from_row(r) for r in conn.execute(query.order_by(ordering, flags.c.id))]
+            return [Flag.from_row(r) for r in conn.execute(query)]
 
     def decisions_for(self, flag_id: int) -> list[dict[str, Any]]:
         """Decisions and notes without a decision, oldest first, as {reviewer, decision, note}."""

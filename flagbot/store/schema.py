@@ -126,7 +126,20 @@ reports = Table(  # confidential reports: a person tells reviewers what happened
     # the model's and the rules' view of a reported diff (JSON, no text), once it was read
     Column("assessment", Text, nullable=True),
     Column("notify", Integer, nullable=False, default=0),  # wiki email on each status change
+    # when a reviewer will have looked, as the reporter was told (the report's category and
+    # wiki's `answer_hours` at filing); past it unlooked, the status is "delayed"
+    Column("due", Float),
     Index("ix_reports_reporter", "reporter"),
+)
+report_additions = Table(  # what a reporter adds to an open report later: more diffs, a note
+    "report_additions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", Integer, ForeignKey("reports.id"), nullable=False),
+    Column("added", Float, nullable=False),
+    Column("targets", Text, nullable=False),  # one per line, as the report's
+    Column("note", Text),  # private as the description: purged with it
+    Index("ix_report_additions_report", "report_id"),
 )
 pattern_edits = Table(  # borderline edits aimed at a target, for repeated targeting
     "pattern_edits",
@@ -292,6 +305,13 @@ def _migration_10(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE processed ADD COLUMN rule_categories TEXT")
 
 
+def _migration_11(conn: Connection) -> None:
+    """Reports: the date the reporter was promised, and what the reporter added later."""
+    if "due" not in {c["name"] for c in inspect(conn).get_columns("reports")}:
+        conn.exec_driver_sql("ALTER TABLE reports ADD COLUMN due FLOAT")
+    report_additions.create(conn, checkfirst=True)
+
+
 # Append-only: each entry upgrades the schema by one version. Never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1,
@@ -304,5 +324,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_8,
     _migration_9,
     _migration_10,
+    _migration_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

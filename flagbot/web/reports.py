@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any
 
-from flask import Flask, abort, g, render_template, request, session
+from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 
 from flagbot.alerts import deliveries, one_line
 from flagbot.community import CommunityPages
@@ -24,10 +24,12 @@ from flagbot.config import REPORT_CATEGORIES, WikiSettings
 from flagbot.errors import FetchError
 from flagbot.rules import RuleHit
 from flagbot.scoring import decide
-from flagbot.store import SECOND_REVIEW, STATUS_ROUTE, Flag, Store, flag_row
+from flagbot.store import SECOND_REVIEW, Flag, Store, flag_row
+from flagbot.store.reports import OPEN_STATUSES
 from flagbot.web.services import services
 
 MAX_TARGETS, MAX_TARGET_CHARS, MAX_DESCRIPTION_CHARS = 10, 500, 5000
+ADDITIONS_PER_DAY = 5  # what a reporter may add to one report in 24 hours
 # what a reviewer's decision on a report's flag tells the reporter
 REPORT_STATUS = {
     "confirm": "acted on",
@@ -106,10 +108,12 @@ def init(app: Flask) -> None:
             score=0.0,
             added_text=description or None,
         )
+        hours = settings.web.answer_hours_for(wiki_settings, category)
         row = {
             "wiki": wiki,
             "reporter": user,
             "category": category,
+            "due": time.time() + hours * 3600,
             "targets": "\n".join(targets),
             "contact": int(bool(form.get("contact"))),
             "notify": int(bool(form.get("notify"))),
@@ -129,6 +133,7 @@ def init(app: Flask) -> None:
         return render_template(
             "report_done.html",
             reference=f"R-{report_id}",
+            due=row["due"],
             limited=False,
             support=support_page(wiki_settings, category, g.get("language", "en")),
         )
@@ -137,7 +142,31 @@ def init(app: Flask) -> None:
     def my_reports() -> Any:
         """The reporter's own reports, their status and dates: nothing about reviewers."""
         rows = services().store.reports_by(session["user"])
-        return render_template("my_reports.html", reports=rows, categories=REPORT_CATEGORIES)
+        return render_template(
+            "my_reports.html",
+            reports=rows,
+            categories=REPORT_CATEGORIES,
+            open_statuses=OPEN_STATUSES,
+        )
+
+    @app.post("/my-reports/<int:report_id>/add")
+    def add_to_report(report_id: int) -> Any:
+        """More diffs and a note for an open report of one's own: as private as the report,
+        never in an alert; reviewers see them in the report's timeline."""
+        form = request.form
+        targets = [one_line(t)[:MAX_TARGET_CHARS] for t in form.get("targets", "").splitlines()]
+        targets = [t for t in targets if t][:MAX_TARGETS]
+        note = form.get("note", "")[:MAX_DESCRIPTION_CHARS].strip().replace("\x00", "\ufffd")
+        if not targets and not note:
+            abort(400, "name a diff, page or user, or write a note")
+        store = services().store
+        added = store.add_to_report(
+            report_id, session["user"], "\n".join(targets), note, ADDITIONS_PER_DAY
+        )
+        if not added:  # not theirs, closed, or too many today: one answer for all three
+            abort(403, "this report cannot take more today, or is not open")
+        store.audit(session["user"], "report_added", None, f"R-{report_id}")
+        return redirect(url_for("my_reports") + f"#R-{report_id}")
 
     @app.get("/stats/reports")
     def report_stats() -> Any:
@@ -177,15 +206,8 @@ def _in_groups(groups: tuple[str, ...]) -> bool:
 
 
 def set_status(flag_id: int, status: str) -> None:
-    """The status a report's reporter sees; a reporter who asked is sent a wiki email the first
-    time the report reaches each status (an outbox row on the route "status:<status>")."""
-
-    def tell_reporter(conn: Any, report: dict[str, Any]) -> None:
-        route = f"{STATUS_ROUTE}{report['status']}"
-        if report["notify"] and not Store.route_queued(conn, flag_id, route):
-            Store.queue_alerts(conn, flag_id, [(route, f"wikimail:{report['reporter']}")])
-
-    services().store.set_report_status(flag_id, status, tell_reporter)
+    """The status a report's reporter sees (and is told of, if they asked: the store)."""
+    services().store.set_report_status(flag_id, status)
 
 
 def decided(flag_id: int, status: str) -> None:

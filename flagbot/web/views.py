@@ -65,7 +65,7 @@ def init(app: Flask) -> None:
             min_score=_number(args.get("min_score"), 0.0),
             max_score=_number(args.get("max_score"), 1.0),
             since=time.time() - age * 86400 if age else 0.0,
-            order="score" if args.get("order") == "score" else "newest",
+            order=_queue_order(args.get("order", ""), args.get("kind", "")),
             kind=args.get("kind", "") if args.get("kind") in KINDS else "",
         )
         category = args.get("category", "")
@@ -99,7 +99,7 @@ def init(app: Flask) -> None:
         if found and report:
             from flagbot.web.reports import assessment, set_status
 
-            if report["status"] == "received":
+            if report["status"] in ("received", "delayed"):
                 set_status(flag_id, "in review")  # the reporter sees someone looked
             assessed = assessment(found, report)
         return render_template(
@@ -114,6 +114,8 @@ def init(app: Flask) -> None:
             else None,
             history=store.decisions_for(flag_id),
             decisions=DECISIONS,
+            additions=store.additions_to(report["id"]) if report else [],
+            now=time.time(),
         )
 
     @app.post("/flag/<int:flag_id>/decide")
@@ -308,3 +310,11 @@ def _route_to_oversight(flag: Flag) -> None:
     """ "Needs oversight": the flag leaves the admins' queue and the oversighters are told."""
     recipients = services().settings.alerts.recipients_for(flag.wiki, "oversight")
     services().store.queue_route_once(flag.id, "oversight", recipients)
+
+
+def _queue_order(asked: str, kind: str) -> str:
+    """Score or newest as asked; reports, by default, those waiting past (or nearest) their
+    answer date first."""
+    if asked in ("score", "newest"):
+        return asked
+    return "due" if kind == "report" else "newest"

@@ -258,11 +258,24 @@ def test_a_reported_diff_is_reviewed_and_the_reporter_sees_and_is_told_the_outco
     )
     assert reference.startswith("R-")
     assert carol.locator("#support-default").count() == 1  # no page named for attacks
+    assert carol.inner_text("#due").endswith("(UTC).")  # when a reviewer will have looked
+
+    # later, the reporter adds what happened next, by keyboard, from "My reports"
+    carol.goto(url + "/my-reports")
+    assert carol.locator(".due").count() == 1
+    carol.focus("summary")
+    carol.keyboard.press("Enter")  # opens "Add diffs or a note"
+    carol.fill("textarea[name=targets]", f"{wiki.url}/index.php?diff={rev}")
+    carol.fill("textarea[name=note]", "He did it again on my user page today")
+    with carol.expect_navigation():
+        carol.click("button[id^=add-]")
 
     reviewer = log_in(browser, url, provider, "Oversighter")
     reviewer.goto(url + "/?kind=report")
     with reviewer.expect_navigation():
         reviewer.click("#queue tbody tr a")
+    assert "did it again on my user page" in reviewer.inner_text("#additions")
+    assert reviewer.locator("#report-due").count() == 1
     assert reviewer.inner_text("#reporter").startswith("Carol")  # oversighters see who
     # the reported diff, read from the real wiki and scored by the real pipeline, in the
     # background since the report was filed: a reviewer who comes early reloads
