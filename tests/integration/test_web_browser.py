@@ -391,6 +391,27 @@ def test_a_reader_reports_a_comment_from_the_talk_page_in_two_clicks(
             carol.keyboard.press("Enter")
         assert f"?diff={rev}" in carol.input_value("textarea[name=targets]")
 
+        # a wiki with DiscussionTools: its comment markers name the author (the markup its
+        # CommentFormatter writes; DiscussionTools is not installed here, so it is added to
+        # the page as that extension would render it)
+        carol.goto(f"{wiki.url}/index.php?title={title.replace(' ', '_')}")
+        carol.wait_for_selector("a.flagbot-report >> nth=1")
+        marked = carol.evaluate(
+            """() => {
+                const id = 'c-Dana_Smith-20261205120000-Alice-20261205110000';
+                const box = document.createElement('div');
+                box.innerHTML = '<p><span data-mw-comment-start="" id="' + id + '"></span>'
+                    + 'Go away. <a href="/index.php?title=User:Dana_Smith">Dana Smith</a> '
+                    + '12:00, 5 December 2026 (UTC)<span data-mw-comment-end="' + id
+                    + '"></span></p>';
+                document.getElementById('mw-content-text').appendChild(box);
+                mw.hook('wikipage.content').fire($(box));
+                return [...box.querySelectorAll('a.flagbot-report')].map(a => [
+                    a.getAttribute('aria-label'), a.previousSibling.previousSibling.nodeName]);
+            }"""
+        )
+        assert marked == [["Report privately: Dana Smith", "SPAN"]]  # after the end marker
+
         # a reader not yet logged in to flagbot logs in and lands on the filled-in form
         stranger = browser.new_page()
         stranger.goto(f"{wiki.url}/index.php?title={title.replace(' ', '_')}")

@@ -5,7 +5,8 @@
  * gadget (MediaWiki:Gadget-flagbot-report.js, defined in MediaWiki:Gadgets-definition as
  *   * flagbot-report[ResourceLoader|default|dependencies=mediawiki.util,mediawiki.Title]|flagbot-report.js
  * ), a user as a user script. It reads nothing from the page but what it links to, and sends
- * nothing anywhere: the link opens flagbot's report form with the wiki, the comment's revision
+ * nothing anywhere. Comments are found by DiscussionTools' markers where the wiki has it, by
+ * their signatures otherwise. The link opens flagbot's report form with the wiki, the comment's revision
  * (or the diff) and the comment's author filled in; the reporter still chooses and sends.
  */
 ( function () {
@@ -62,10 +63,29 @@
 		return null;
 	}
 
+	/** DiscussionTools marks each comment with a start and an end marker whose id names its
+	 * author and time ("c-Bob-20261205120000-…"): the link goes after the end marker. Returns
+	 * whether the page has such markers. */
+	function markDiscussionTools( content, revision ) {
+		var ends = content.querySelectorAll( '[data-mw-comment-end^="c-"]' );
+		ends.forEach( function ( end ) {
+			var next = end.nextSibling;
+			if ( next && next.classList && next.classList.contains( 'flagbot-report' ) ) {
+				return;
+			}
+			var found = /^c-(.+?)-(\d{14})(?:-|$)/.exec( end.getAttribute( 'data-mw-comment-end' ) );
+			if ( found ) {
+				var link = reportLink( revision, found[ 1 ].replace( /_/g, ' ' ) );
+				end.parentNode.insertBefore( link, end.nextSibling );
+				end.parentNode.insertBefore( document.createTextNode( ' ' ), link );
+			}
+		} );
+		return ends.length > 0;
+	}
+
 	/** Signed comments: a paragraph or list item whose own text has a time and whose own
 	 * links name an account (the last one signed it); replies nested inside are their own. */
-	function markSignatures( content ) {
-		var revision = base + '?oldid=' + config.wgCurRevisionId;
+	function markSignatures( content, revision ) {
 		content.querySelectorAll( 'p, dd, li' ).forEach( function ( block ) {
 			if ( block.querySelector( ':scope > .flagbot-report' ) ) {
 				return; // marked already (the hook runs again after a live update)
@@ -100,7 +120,10 @@
 		}
 	} else if ( config.wgNamespaceNumber % 2 === 1 ) {
 		mw.hook( 'wikipage.content' ).add( function ( $content ) {
-			markSignatures( $content[ 0 ] );
+			var revision = base + '?oldid=' + config.wgCurRevisionId;
+			if ( !markDiscussionTools( $content[ 0 ], revision ) ) {
+				markSignatures( $content[ 0 ], revision );
+			}
 		} );
 	}
 }() );
