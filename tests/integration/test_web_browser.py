@@ -425,3 +425,39 @@ def test_a_reader_reports_a_comment_from_the_talk_page_in_two_clicks(
         assert "User:Bob" in stranger.input_value("textarea[name=targets]")
         for page in (carol, reviewer, stranger):
             page.close()
+
+
+def test_reporting_works_without_javascript_and_every_field_has_a_label(browser, reports_app):
+    """Keyboard and screen readers: every field of the report form and of "add to a report"
+    has a label; the whole flow — login, report, add to it — works with JavaScript off."""
+    url, provider, _, _ = reports_app
+    provider.user = "Carol"
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(url)
+    with page.expect_navigation(url=lambda u: "/oauth/" not in u and "/login" not in u):
+        page.click("#login")
+    page.goto(url + "/report?wiki=testwiki&target=User%3ABob")
+    assert page.input_value("textarea[name=targets]") == "User:Bob"
+    page.focus("textarea[name=description]")
+    page.keyboard.type("He keeps reverting me with insults")
+    page.check("input[name=category][value=personal_attack]")
+    page.focus("#send-report")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.inner_text("#reference").startswith("R-")
+    page.goto(url + "/my-reports")
+    page.click("summary")  # <details> opens without JavaScript
+    page.fill("textarea[name=note]", "and again today")
+    with page.expect_navigation():
+        page.click("button[id^=add-]")
+    assert "/my-reports#R-" in page.url  # added: back on the report's row
+    for path in ("/report", "/my-reports"):
+        page.goto(url + path)
+        unlabelled = page.eval_on_selector_all(
+            "input:not([type=hidden]), textarea, select, button",
+            "els => els.filter(e => !(e.labels && e.labels.length) && !e.textContent.trim())"
+            ".map(e => e.outerHTML)",
+        )
+        assert unlabelled == [], (path, unlabelled)
+    context.close()
