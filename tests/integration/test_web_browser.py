@@ -363,6 +363,7 @@ def test_a_reader_reports_a_comment_from_the_talk_page_in_two_clicks(
         carol.goto(f"{wiki.url}/index.php?title={title.replace(' ', '_')}")
         carol.wait_for_selector("a.flagbot-report >> nth=1")
         assert carol.locator("a.flagbot-report").count() == 2  # Alice's comment and Bob's reply
+        carol.screenshot(path=str(screenshot_dir(tmp_path) / "gadget.png"))
         to_bob = carol.locator("a.flagbot-report[aria-label='Report privately: Bob']")
         with carol.expect_navigation():
             to_bob.click()  # click one
