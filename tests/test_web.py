@@ -539,7 +539,9 @@ def test_reports_are_private_to_their_reporter_and_limited_per_day(web):
     first, second = login(app, "Editor1"), login(app, "Admin1")
     for n in range(3):
         assert file_report(first, "Editor1", "personal_attack", f"User:X{n}").status_code == 200
-    assert file_report(first, "Editor1", "personal_attack", "User:X4").status_code == 429
+    limited = file_report(first, "Editor1", "personal_attack", "User:X4")
+    assert limited.status_code == 429
+    assert 'id="support-default"' in limited.get_data(as_text=True)  # help, though not taken
     assert "R-" not in second.get("/my-reports").get_data(as_text=True)  # not theirs
     assert file_report(first, "Editor1", "nonsense", "User:Y").status_code == 400
     assert file_report(second, "Admin1", "pii", "").status_code == 400  # names nothing
@@ -675,6 +677,7 @@ def test_account_age_edits_and_newcomer_limits_per_wiki(web):
     for user in ("Fresh", "Quiet"):
         refused = file_report(login(app, user), user, "threat", "User:X")
         assert refused.status_code == 403
+        assert 'id="support-default"' in refused.get_data(as_text=True)
         assert "at least 4 days old with 10 edits" in refused.get_data(as_text=True)
     newcomer = login(app, "Newcomer")
     assert file_report(newcomer, "Newcomer", "hounding", "User:X").status_code == 200

@@ -83,8 +83,9 @@ def init(app: Flask) -> None:
         wiki_settings = settings.wiki(wiki)
         assert wiki_settings is not None
         refusal, per_day = _eligibility(wiki_settings, user)
+        support = support_page(wiki_settings, category, g.get("language", "en"))
         if refusal:
-            return render_template("report_done.html", refused=refusal), 403
+            return render_template("report_done.html", refused=refusal, support=support), 403
         _label, flag_category, severity = REPORT_CATEGORIES[category]
         verdict = decide(
             0.0,
@@ -124,7 +125,9 @@ def init(app: Flask) -> None:
 
         recorded = store.record_report(row, flag, enqueue, per_day)
         if recorded is None:
-            return render_template("report_done.html", limited=True, per_day=per_day), 429
+            return render_template(
+                "report_done.html", limited=True, per_day=per_day, support=support
+            ), 429
         report_id, flag_id = recorded
         store.audit(user, "report", flag_id, f"R-{report_id} {category}")  # seen by its wiki's
         reported = reported_revision(row["targets"])
@@ -135,7 +138,7 @@ def init(app: Flask) -> None:
             reference=f"R-{report_id}",
             due=row["due"],
             limited=False,
-            support=support_page(wiki_settings, category, g.get("language", "en")),
+            support=support,
         )
 
     @app.get("/my-reports")
