@@ -120,6 +120,12 @@ def page_problems(data: Any, wiki: WikiSettings, settings: Settings) -> list[str
                     f"$.routes.{category}: {category} is locked by the operator; its routes "
                     f"{', '.join(sorted(dropped))} may not be dropped"
                 )
+    days = data.get("patterns", {}).get("repeat", {}).get("days", 0)
+    if days > settings.repeat.days:
+        problems.append(
+            f"$.patterns.repeat.days: {days} is longer than the {settings.repeat.days:g} days "
+            "the operator keeps borderline edits for"
+        )
     operator_mode = wiki.alerts_mode or settings.alerts.mode
     if data.get("mode") == "send" and operator_mode == "log-only":
         problems.append("$.mode: the operator runs this wiki log-only; a page cannot send")
@@ -143,6 +149,9 @@ def applied(base: WikiSettings, data: Mapping[str, Any], rev: int) -> WikiSettin
         report_newcomer_days=reports.get("newcomer_days", base.report_newcomer_days),
         reports_per_day_newcomer=reports.get("per_day_newcomer", base.reports_per_day_newcomer),
         answer_hours=MappingProxyType(dict(reports.get("answer_hours", {}))),
+        patterns=MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in data.get("patterns", {}).items()}
+        ),
         support=MappingProxyType(support),
         alerts_mode=data.get("mode", base.alerts_mode),
         settings_rev=rev,

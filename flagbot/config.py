@@ -96,6 +96,14 @@ class WikiSettings:
     support: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     settings_rev: int = 0  # the settings page's revision in force (0: the operator's file alone)
     answer_hours: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    # pattern detectors' settings of the wiki's own: {"repeat": {"count", "days"},
+    # "hounding": {"max_chance"}} (flagbot.patterns); absent: the operator's
+    patterns: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def pattern_setting(self, detector: str, key: str, default: float) -> float:
+        return float(self.patterns.get(detector, {}).get(key, default))
 
 
 @dataclass(frozen=True)

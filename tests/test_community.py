@@ -75,6 +75,11 @@ def test_community_page_cannot_leave_the_operator_s_bounds(settings):
         "$.mode: the operator runs this wiki log-only; a page cannot send"
     ]
     assert page_problems({"thresholds": {"toxic": 0.95}, "mode": "log-only"}, wiki, settings) == []
+    longer = {"patterns": {"repeat": {"days": 30}}}  # past what the operator keeps
+    assert (
+        "$.patterns.repeat.days: 30 is longer than the 7 days"
+        in page_problems(longer, wiki, settings)[0]
+    )
 
 
 def test_a_community_page_changes_thresholds_categories_routes_and_records_its_revision(
@@ -322,7 +327,12 @@ def test_community_global_route_takes_private_alerts_of_wikis_without_their_own(
 
 
 @pytest.mark.parametrize(
-    "page", [{"off": ["harassment"]}, {"routes": {"harassment": ["oversight"]}}]
+    "page",
+    [
+        {"off": ["harassment"]},
+        {"routes": {"harassment": ["oversight"]}},
+        {"patterns": {"repeat": {"count": 4}}},  # three edits are not enough on this wiki
+    ],
 )
 def test_community_settings_reach_the_pattern_detectors(tmp_path, make_settings, scorer, page):
     """Repeated targeting is harassment: a wiki that turned harassment off gets no pattern flag,
@@ -339,9 +349,38 @@ def test_community_settings_reach_the_pattern_detectors(tmp_path, make_settings,
     pipeline = make_pipeline(settings, Scorer.build(settings, scorer.model, scorer.rules))
     pipeline.run(threading.Event())
     found = pattern_flags(pipeline.store)
-    if "off" in page:
+    if "off" in page or "patterns" in page:
         assert found == []
     else:
         ((flag, _details),) = found
         assert flag.routes == ("oversight",) and flag.settings_rev == 77
     pipeline.close()
+
+
+def test_community_hounding_chance_is_the_wiki_s_own(tmp_path, make_settings, scorer):
+    """A wiki that wants near certainty before a hounding flag sets its own `max_chance`."""
+    from flagbot.community import applied
+    from tests.test_patterns import HOUR, START, activity_events, pattern_flags
+    from tests.test_pipeline import make_pipeline, write_replay
+
+    lines = []
+    for u in range(80):
+        pages = [f"A {u}-{p}" for p in range(5)]
+        lines += activity_events(10_000 + u * 10, f"Editor{u}", pages, START, HOUR)
+    victim_pages = [f"Victim page {p}" for p in range(6)]
+    lines += activity_events(20_000, "Vic", victim_pages, START, 3 * HOUR)
+    lines += activity_events(21_000, "Stalk", victim_pages, START + HOUR, 3 * HOUR)
+    lines.sort(key=lambda e: e["timestamp"])
+    found = {}
+    for chance in (0.0, 1e-30):
+        path = write_replay(tmp_path / f"r{chance}.jsonl", lines)
+        store = f"sqlite:///{tmp_path}/{chance}.db"
+        settings = make_settings(source={"type": "replay", "path": path}, store=store)
+        if chance:
+            page = {"patterns": {"hounding": {"max_chance": chance}}}
+            settings.local.put(applied(settings.wikis[0], page, 9))
+        pipeline = make_pipeline(settings, scorer)
+        pipeline.run(threading.Event())
+        found[chance] = [d["pattern"] for _, d in pattern_flags(pipeline.store)]
+        pipeline.close()
+    assert found == {0.0: ["hounding"], 1e-30: []}

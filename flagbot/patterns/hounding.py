@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flagbot.config import Settings
+from flagbot.config import Settings, WikiSettings
 from flagbot.events import RecentChange
 from flagbot.patterns.base import verdicts_of
 from flagbot.patterns.targets import mention_key, page_owner
@@ -61,12 +61,24 @@ class HoundingRule:
     verdict: Callable[[str], Verdict | None]  # on a wiki (None: harassment off there)
     exempt: ExemptLookup | None = None
     long_hours: float = 0.0  # the second window (0: none)
+    wiki: Callable[[str], WikiSettings | None] = lambda _: None  # its community settings
 
     @classmethod
     def build(cls, settings: Settings, exempt: ExemptLookup | None = None) -> HoundingRule:
         h = settings.hounding
         verdict = verdicts_of(HOUNDING_PATTERN, settings)
-        return cls(h.pages, h.hours, h.days, h.max_chance, verdict, exempt, h.long_hours)
+        return cls(
+            h.pages, h.hours, h.days, h.max_chance, verdict, exempt, h.long_hours, settings.wiki
+        )
+
+    def max_chance_on(self, wiki_id: str) -> float:
+        """`max_chance` on a wiki: its community settings page's, else this."""
+        wiki = self.wiki(wiki_id)
+        return (
+            self.max_chance
+            if wiki is None
+            else wiki.pattern_setting("hounding", "max_chance", self.max_chance)
+        )
 
     @property
     def window(self) -> float:
@@ -144,7 +156,7 @@ class Hounding:
                 for gap in gaps
             ]
             odds = min(1.0, min(tests) * len(tests)) if tests else 1.0
-            if odds > rule.max_chance or (rule.exempt and rule.exempt(wiki, follower)):
+            if odds > rule.max_chance_on(wiki) or (rule.exempt and rule.exempt(wiki, follower)):
                 return 0  # chance explains it, or following is their job (exempt groups)
         verdict = rule.verdict(wiki)
         if verdict is None:

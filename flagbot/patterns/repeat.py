@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flagbot.config import Settings
+from flagbot.config import Settings, WikiSettings
 from flagbot.patterns.base import verdicts_of
 from flagbot.scoring import Verdict
 from flagbot.store.activity import Batch, PatternTx
@@ -27,6 +27,15 @@ class RepeatRule:
     days: float
     borderline: float
     verdict: Callable[[str], Verdict | None]
+    wiki: Callable[[str], WikiSettings | None] = lambda _: None  # its community settings
+
+    def on(self, wiki_id: str) -> tuple[int, float]:
+        """`count` and `days` on a wiki: its community settings page's, else these."""
+        wiki = self.wiki(wiki_id)
+        if wiki is None:
+            return self.count, self.days
+        count = int(wiki.pattern_setting("repeat", "count", self.count))
+        return count, wiki.pattern_setting("repeat", "days", self.days)
 
     @classmethod
     def build(cls, settings: Settings, card: dict[str, Any]) -> RepeatRule:
@@ -36,6 +45,7 @@ class RepeatRule:
             days=repeat.days,
             borderline=repeat.borderline or borderline_threshold(card),
             verdict=verdicts_of(REPEAT_PATTERN, settings),
+            wiki=settings.wiki,
         )
 
 
@@ -60,8 +70,9 @@ class RepeatedTargeting:
             verdict = rule.verdict(change.wiki)
             if verdict is None:
                 continue  # the wiki's community turned harassment off
+            count, days = rule.on(change.wiki)
             for target in item.targets:
-                edits = tx.aimed_within(change, target, rule.days * 86400)
+                edits = tx.aimed_within(change, target, days * 86400)
                 # under the count, an edit only extends a pair's flag that already exists
                 new_flags += tx.pattern_flag(
                     REPEAT_PATTERN,
@@ -70,7 +81,7 @@ class RepeatedTargeting:
                     [r for r, _ in edits],
                     max(s for _, s in edits),
                     verdict,
-                    create=len(edits) >= rule.count,
+                    create=len(edits) >= count,
                 )
         return new_flags
 
