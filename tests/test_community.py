@@ -384,3 +384,18 @@ def test_community_hounding_chance_is_the_wiki_s_own(tmp_path, make_settings, sc
         found[chance] = [d["pattern"] for _, d in pattern_flags(pipeline.store)]
         pipeline.close()
     assert found == {0.0: ["hounding"], 1e-30: []}
+
+
+def test_the_readme_s_community_settings_example_is_valid(settings):
+    """The example page in the README passes the schema and the bounds (it is what admins copy)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Community settings", 1)[1]
+    example = re.search(r"```json\n(.*?)```", section, re.S)
+    assert example, "no JSON example in the README's community settings section"
+    page = json.loads(example[1])
+    assert set(page) == set(schema()["properties"])  # the example shows every key
+    assert page_problems(page, settings.wikis[0], settings) == []
