@@ -1129,3 +1129,20 @@ def test_a_reporter_adds_evidence_to_an_open_report_and_reviewers_see_it(web):
     login(app, "Oversighter1").post(f"/flag/{flag.id}/decide", data=data)
     assert store.reports_by("Editor1")[0]["status"] == "closed"
     assert reporter.post(add, data=form).status_code == 403  # closed: no more
+
+
+def test_a_flag_links_the_community_settings_revision_it_was_decided_under(web):
+    app, store, _, _ = web
+    verdict = dataclasses.replace(
+        decide(0.97, [RuleHit("attack-you-are-insult", "personal_attack", "medium")], {}),
+        settings_rev=4242,
+    )
+    store.record_batch("test", [Outcome(change(303, "Talk:Under"), "flagged", verdict, "x")], None)
+    flag = next(f for f in store.iter_flags() if f.rev_id == 303)
+    assert flag.settings_rev == 4242
+    page = login(app, "Admin1").get(f"/flag/{flag.id}").get_data(as_text=True)
+    assert 'href="https://en.wikipedia.org/w/index.php?oldid=4242"' in page
+    other = next(f for f in store.iter_flags() if f.rev_id != 303 and f.kind == "edit")
+    assert 'id="settings-rev"' not in login(app, "Admin1").get(f"/flag/{other.id}").get_data(
+        as_text=True
+    )
