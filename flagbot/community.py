@@ -193,17 +193,19 @@ class CommunityPages:
     def restore(self) -> None:
         """Put the last good settings the store kept back in force (before any page is read:
         a wiki that is away at start keeps its community's settings, not the defaults)."""
-        if self.store is None:
-            return
         for wiki in self.settings.wikis:
-            raw = self.store.get_control(STATE_KEY + wiki.id)
-            if raw is None:
-                continue
-            state = PageState.from_json(raw)
-            self.states[wiki.id] = state
-            data, _ = parsed(state.text)
-            if state.rev and data is not None and not page_problems(data, wiki, self.settings):
-                self.settings.local.put(applied(wiki, data, state.rev))
+            self.restore_wiki(wiki)
+
+    def restore_wiki(self, wiki: WikiSettings) -> None:
+        """`restore` for one wiki (the web app, before it takes a report about it)."""
+        raw = self.store.get_control(STATE_KEY + wiki.id) if self.store is not None else None
+        if raw is None:
+            return
+        state = PageState.from_json(raw)
+        self.states[wiki.id] = state
+        data, _ = parsed(state.text)
+        if state.rev and data is not None and not page_problems(data, wiki, self.settings):
+            self.settings.local.put(applied(wiki, data, state.rev))
 
     def refresh(self) -> None:
         """Read every wiki's page once; a wiki that cannot be read keeps what it had."""
