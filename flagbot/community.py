@@ -183,6 +183,8 @@ class CommunityPages:
         self.metrics = metrics
         self.states: dict[str, PageState] = {}
         self._due: set[str] = set()  # wikis whose page the stream showed edited
+        # each wiki's own name for the page ("Project:X" is "Wikipedia:X" in the stream)
+        self._titles: dict[str, str] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
@@ -217,9 +219,10 @@ class CommunityPages:
         newer ones, and why each is not in force, are the state's problem."""
         before = self.states.get(wiki.id, PageState(wiki.id))
         try:
-            revisions = self.client.page_revisions(wiki, self.page, REVISIONS_READ)
+            title, revisions = self.client.page_revisions(wiki, self.page, REVISIONS_READ)
         except FetchError as exc:
             return self._keep(before, f"cannot read {self.page}: {exc}")
+        self._titles[wiki.id] = _title(title)
         if not revisions:  # no page (or deleted by an admin): the operator's file alone
             self.settings.local.put(wiki)
             return self._save(PageState(wiki.id, checked=time.time()), before)
@@ -286,7 +289,9 @@ class CommunityPages:
         """The pipeline's view of every change: an edit to a settings page is read at once
         (`run`), not at the next poll — with 900 wikis a poll of every page each minute would
         be 15 requests a second."""
-        if _title(change.title) == _title(self.page) and self.settings.wiki(change.wiki):
+        wiki = self.settings.wiki(change.wiki)
+        names = {_title(self.page), self._titles.get(wiki.id, "") if wiki else ""}
+        if wiki is not None and _title(change.title) in names:
             with self._lock:
                 self._due.add(change.wiki)
             self._wake.set()
@@ -343,7 +348,7 @@ def dry_run(
     flags per category now and under it (AbuseFilter's test mode). Read from the scores and
     rule categories the store keeps (no text); an edit a rule flagged in a category that is
     off now was stored without it, so turning a category on counts only the model's share."""
-    found = client.page_revisions(wiki, "", rev_id=rev)
+    found = client.page_revisions(wiki, "", rev_id=rev)[1]
     data, unreadable = parsed(found[0].get("content")) if found else (None, "no such revision")
     problems = [unreadable] if unreadable else page_problems(data, wiki, settings)
     if problems:

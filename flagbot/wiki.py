@@ -176,10 +176,11 @@ class WikiClient:
 
     def page_revisions(
         self, wiki: WikiSettings, title: str, limit: int = 10, rev_id: int = 0
-    ) -> list[dict[str, Any]]:
-        """A page's newest revisions, newest first (or with `rev_id` that one revision, of
-        whatever page): revid, user, timestamp and the text of each (`content`; absent when
-        hidden); [] when the page or revision does not exist."""
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """A page's title in the wiki's own names ("Project:X" is "Wikipedia:X") and its newest
+        revisions, newest first (or with `rev_id` that one revision, of whatever page): revid,
+        user, timestamp and the text of each (`content`; absent when hidden); no revisions when
+        the page or revision does not exist."""
         site = self.site(wiki)
         which = {"revids": [rev_id]} if rev_id else {"titles": [title], "rvlimit": limit}
         try:
@@ -192,15 +193,15 @@ class WikiClient:
                 **which,
             ).submit()
         except Exception as exc:  # pywikibot has retried already
-            raise FetchError(f"cannot read {title} on {wiki.id}: {exc}") from None
+            raise FetchError(f"cannot read {title or rev_id} on {wiki.id}: {exc}") from None
         pages = data.get("query", {}).get("pages", [])
-        if not pages or "missing" in pages[0] or "invalid" in pages[0]:
-            return []
+        if not pages or "invalid" in pages[0]:
+            return title, []
         out = []
         for rev in pages[0].get("revisions", []):
             main = rev.get("slots", {}).get("main", {})
             out.append({**rev, "content": main.get("content")} if "content" in main else rev)
-        return out
+        return str(pages[0].get("title", title)), out
 
     def site_matrix(self, wiki: WikiSettings) -> dict[str, Any]:
         """The farm's site matrix (`action=sitematrix`, every page of it), asked of `wiki`."""

@@ -130,7 +130,7 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
     # A stand-in client: pywikibot keeps one site per wiki id for the process, so the real
     # test wiki cannot be made unreachable under the same id; this one fails as WikiClient does
     class Away:
-        def page_revisions(self, *_):
+        def page_revisions(self, *_):  # as WikiClient's: (title, revisions) or FetchError
             raise FetchError("cannot read Project:… on testwiki: connection refused")
 
     restarted = dataclasses.replace(settings, local=type(settings.local)())

@@ -332,3 +332,42 @@ def test_e2e_two_bot_processes_sharing_postgresql_alert_once(
         assert one.stop() == 0 and two.stop() == 0
     counts = alerted(mailbox)
     assert set(counts) == flagged and set(counts.values()) == {1}
+
+
+def test_e2e_onwiki_community_settings_edited_while_the_bot_runs(
+    wiki, fresh_relay, mailbox, corpus, bot_dir
+):
+    """`flagbot run` with a settings page: an admin exempts Alice while the bot runs; the
+    stream shows the edit (under the wiki's own name for the Project namespace) and her next
+    abusive comment alerts nobody, Bob's still does. The page is polled only hourly here: the
+    change is picked up from the stream."""
+    from flagbot.community import stored_states
+
+    abusive, _ = corpus
+    mailbox.clear()
+    page = f"Project:Flagbot-config e2e {time.time_ns()}.json"
+    config = write_config(
+        bot_dir, wiki, fresh_relay, mailbox, community={"page": page, "poll_seconds": 3600}
+    )
+    settings = load_settings(config)
+    poster = Poster(wiki)
+    before = len(fresh_relay.stream.connections)
+    with Bot(config) as bot:
+        assert wait_for(connected(fresh_relay, before), 60, bot)
+        first = poster.post(fresh_title(), abusive[0], True, "Alice")
+        assert wait_for(lambda: first in alerted(mailbox), 60, bot)
+        rev = wiki.session("Oversighter").edit(page, json.dumps({"exempt_users": ["Alice"]}))
+        store = Store(settings.store).open()
+
+        def in_force() -> bool:
+            state = stored_states(store, settings).get("testwiki")
+            return state is not None and state.rev == rev["newrevid"]
+
+        assert wait_for(in_force, 60, bot), (bot_dir / "bot.log").read_text()[-2000:]
+        store.close()
+        exempt = poster.post(fresh_title(), abusive[1], True, "Alice")
+        other = poster.post(fresh_title(), abusive[2], True, "Bob")
+        assert wait_for(lambda: other in alerted(mailbox), 60, bot)
+        time.sleep(1.5)  # Alice's would have arrived by now
+        assert exempt not in alerted(mailbox)
+        assert bot.stop() == 0
