@@ -34,6 +34,8 @@ PROJECTS = frozenset(
     {"wikipedia", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource",
      "wikiversity", "wikivoyage"}
 )  # fmt: skip
+# editions whose code is not their language's: the Simple English Wikipedia is English
+EDITION_LANGUAGES = {"simple": "en"}
 HOST = re.compile(r"^https?://([a-z][a-z-]{1,11})\.(?:m\.)?([a-z]+)\.org(?::\d+)?(?:/|$)", re.I)
 
 
@@ -77,8 +79,8 @@ def wiki_language(wiki: WikiSettings) -> str:
     Wikidata, other MediaWikis: `flagbot doctor` asks their siteinfo). Not from the wiki's id:
     "mywiki" is no more Burmese than "flagbot-test" is a language."""
     if wiki.language:
-        return wiki.language
+        return EDITION_LANGUAGES.get(wiki.language, wiki.language)
     found = HOST.match(wiki.url)
     if found is None or found.group(2).lower() not in PROJECTS:
         return ""
-    return found.group(1).lower()
+    return EDITION_LANGUAGES.get(found.group(1).lower(), found.group(1).lower())

@@ -62,8 +62,8 @@ def sites(matrix: Mapping[str, Any]) -> Iterator[Site]:
         for site in language.get("site", []):
             family = next((f for f, c in FAMILIES.items() if c == site.get("code")), "")
             yield _site(site, family, str(language.get("code", "")))
-    for site in body.get("specials", []):
-        yield _site(site, "special", str(site.get("lang", "")))
+    for site in body.get("specials", []):  # Commons, Wikidata, Meta: every language is written
+        yield _site(site, "special", "")
 
 
 def _site(entry: Mapping[str, Any], family: str, language: str) -> Site:

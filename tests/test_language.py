@@ -47,6 +47,8 @@ def test_a_short_text_takes_the_wiki_s_language():
     ("url", "setting", "language"),
     [
         ("https://de.wikipedia.org", "", "de"),
+        ("https://simple.wikipedia.org", "", "en"),  # Simple English is English
+        ("https://example.org", "simple", "en"),  # as the site matrix names it
         ("https://zh-yue.wikipedia.org", "", "zh-yue"),
         ("https://fr.m.wiktionary.org", "", "fr"),
         ("https://commons.wikimedia.org", "", ""),  # every language is written there
