@@ -139,7 +139,8 @@ def main() -> int:
     print("|---|---:|---:|---|")
     print(
         f"| replay, fast model + language model, {args.events} events, added_text given "
-        f"| {single:,.0f} events/s | {many:,.0f} events/s | no slower than one wiki by more than 10 % |"
+        f"| {single:,.0f} events/s | {many:,.0f} events/s "
+        "| no slower than one wiki by more than 10 % |"
     )
     print(f"| peak RSS of `flagbot replay --offline` (cascade), 2,000 events | {rss_one:,.0f} MB "
           f"| {rss_all:,.0f} MB | ≤ 600 MB, no per-wiki model copies |")  # fmt: skip
