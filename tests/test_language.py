@@ -11,7 +11,7 @@ import pytest
 
 from flagbot.config import WikiSettings, embedded_default
 from flagbot.errors import RulesError
-from flagbot.language import identify, wiki_language
+from flagbot.language import identified, identify, wiki_language
 from flagbot.rules import parse_rules
 from flagbot.scoring import Scorer, Texts
 from flagbot.settings_file import settings_from_dict
@@ -248,3 +248,24 @@ def test_english_padding_does_not_hide_german_abuse_on_a_german_wiki(multi_score
     english = Texts("I think that this source is not reliable, what do you think?", wiki="dewiki")
     assert multi_scorer._read_by_other(english, "en") is None
     assert multi_scorer._read_by_other(Texts(padded, wiki="dewiki"), "en") == "de"
+
+
+def test_a_short_english_comment_on_a_turkish_wiki_is_english_not_the_wiki_s_language(
+    make_settings, model, ruleset
+):
+    """Too short to tell, a comment took its wiki's language: "Good luck with that." on trwiki
+    was Turkish, and the Turkish model flagged it (0.42 against 0.416). Between the wiki's
+    language and English, the likelier one is taken now; short Turkish stays Turkish."""
+    from flagbot.classifier import load_model
+
+    assert identified("Good luck with that.", "tr") == ("en", False)
+    assert identified("Nvm. I think I fixed it. Cheers!", "tr") == ("en", False)
+    assert identified("Teşekkürler, düzelttim.", "tr") == ("tr", False)
+    assert identified("Gracias, ya está.", "es") == ("es", False)
+    assert identified("12:05", "tr") == ("tr", False)  # no letters: nothing to rank
+    wikis = (WikiSettings(id="trwiki", url="https://tr.wikipedia.org"),)
+    settings = dataclasses.replace(make_settings(), wikis=wikis)
+    scorer = Scorer.build(settings, model, ruleset, load_model("talk-multi-v1"))
+    assert scorer.other.score(["Good luck with that."])[0] >= scorer.other.card["thresholds"]["tr"]
+    verdict = scorer.verdicts([Texts("Good luck with that.", wiki="trwiki", namespace=1)])[0]
+    assert verdict.language == "en" and not verdict.flagged
