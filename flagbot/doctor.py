@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flagbot.config import Settings, WikiSettings
+from flagbot.errors import FetchError
 from flagbot.wiki import WikiClient
 
 
@@ -194,6 +195,9 @@ def check_global_routes(settings: Settings, _client: WikiClient) -> list[Finding
     return found
 
 
+MEDIAWIKI_NAMESPACE = 8  # only interface admins edit its .json pages
+
+
 def check_community(settings: Settings, client: WikiClient) -> list[Finding]:
     """Each wiki's community settings page, read now: which revision would be in force, and
     what keeps a newer one out (flagbot.community)."""
@@ -209,7 +213,23 @@ def check_community(settings: Settings, client: WikiClient) -> list[Finding]:
         check += f" (revision {state.rev} in force)" if state.rev else " (none: flagbot.yaml alone)"
         fix = f"an admin corrects {settings.community.page} (flagbot/community.schema.json)"
         found.append(Finding(check, state.problem or None, fix))
+        found.append(_protection(settings, client, wiki))
     return found
+
+
+def _protection(settings: Settings, client: WikiClient, wiki: WikiSettings) -> Finding:
+    """Whether only admins can edit the settings page: the MediaWiki namespace (interface
+    admins) or edit protection. Others' revisions never count, but each shows as a problem."""
+    page = settings.community.page
+    check = f"{wiki.id} only admins can edit {page}"
+    try:
+        namespace, levels = client.edit_protection(wiki, page)
+    except FetchError as exc:
+        return Finding(check, str(exc), "check the wiki answers")
+    if namespace == MEDIAWIKI_NAMESPACE or levels:
+        return Finding(check, None)
+    fix = "protect it (edit: administrators only), or use a MediaWiki: page"
+    return Finding(check, "anyone can edit it: their revisions are ignored, and named", fix)
 
 
 CHECKS: tuple[Check, ...] = (

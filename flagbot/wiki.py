@@ -203,6 +203,20 @@ class WikiClient:
             out.append({**rev, "content": main.get("content")} if "content" in main else rev)
         return str(pages[0].get("title", title)), out
 
+    def edit_protection(self, wiki: WikiSettings, title: str) -> tuple[int, tuple[str, ...]]:
+        """A page's namespace and who may edit it by protection (`prop=info&inprop=protection`:
+        the edit levels, e.g. ("sysop",); none when anyone may)."""
+        site = self.site(wiki)
+        try:
+            data = site.simple_request(
+                action="query", prop="info", inprop="protection", titles=[title], formatversion=2
+            ).submit()
+        except Exception as exc:  # pywikibot has retried already
+            raise FetchError(f"cannot read the protection of {title} on {wiki.id}: {exc}") from None
+        page = (data.get("query", {}).get("pages") or [{}])[0]
+        levels = tuple(p["level"] for p in page.get("protection", []) if p.get("type") == "edit")
+        return int(page.get("ns", 0)), levels
+
     def site_matrix(self, wiki: WikiSettings) -> dict[str, Any]:
         """The farm's site matrix (`action=sitematrix`, every page of it), asked of `wiki`."""
         site = self.site(wiki)

@@ -114,9 +114,14 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
         # the operator hears of it: `status --check`, doctor; explain reads the wiki's settings
         problems = _health_problems(settings, pipeline.store, "none")
         assert any(p.startswith("community settings of testwiki: revision") for p in problems)
-        (finding,) = check_community(settings, pipeline.client)
+        finding, protection = check_community(settings, pipeline.client)
         assert f"revision {good['newrevid']} in force" in finding.check
         assert "not in force" in (finding.problem or "")
+        assert "anyone can edit it" in (protection.problem or "")  # a Project: page
+        admin.post(
+            action="protect", title=page, protections="edit=sysop", reason="t", token=admin.csrf
+        )
+        assert check_community(settings, pipeline.client)[1].problem is None
         explained = explain_revision(
             settings, pipeline.client, pipeline.scorer, "testwiki", bob_rev
         )
