@@ -214,31 +214,31 @@ def other_language_comments(per_language: int = 250) -> list[str]:
     return texts
 
 
-def rss_of_run() -> float:
-    """Peak RSS (VmHWM) of `flagbot run` on the embedded default, read from /proc while it runs.
+def peak_rss_mb(command: list[str], cwd: str) -> float:
+    """Peak RSS (VmHWM, MB) of a child process, read from /proc while it runs.
 
     Not getrusage: a forked child's ru_maxrss starts at the parent's size at fork time, and this
     benchmark process is large by then.
     """
     peak = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "flagbot.cli", "run"],
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        status = Path(f"/proc/{child.pid}/status")
-        while child.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-        assert child.returncode == 0, child.returncode
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    status = Path(f"/proc/{child.pid}/status")
+    while child.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    assert child.returncode == 0, child.returncode
     return peak / 1024
+
+
+def rss_of_run() -> float:
+    """Peak RSS of `flagbot run` on the embedded default."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return peak_rss_mb([sys.executable, "-m", "flagbot.cli", "run"], tmp)
 
 
 def main() -> int:

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from bench.benchmarks import comments  # noqa: E402
+from bench.benchmarks import comments, peak_rss_mb  # noqa: E402
 from flagbot.alerts import make_enqueue  # noqa: E402
 from flagbot.classifier import load_model  # noqa: E402
 from flagbot.config import SourceSettings, WikiSettings, embedded_default  # noqa: E402
@@ -89,7 +88,6 @@ def replay_rate(texts: list[str], wikis: tuple[WikiSettings, ...], n: int) -> tu
 
 def peak_rss(texts: list[str], wikis: tuple[WikiSettings, ...], n: int, selection: str) -> float:
     """Peak RSS (VmHWM, MB) of `flagbot replay --offline` with `wikis: <selection>`."""
-    peak = 0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         events(texts, wikis, n, path)
@@ -105,22 +103,9 @@ def peak_rss(texts: list[str], wikis: tuple[WikiSettings, ...], n: int, selectio
                 }
             )
         )
-        child = subprocess.Popen(
-            [sys.executable, "-m", "flagbot.cli", "replay", str(path), "--config", str(config),
-             "--offline"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        status = Path(f"/proc/{child.pid}/status")
-        while child.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-        assert child.returncode == 0, child.returncode
-    return peak / 1024
+        command = [sys.executable, "-m", "flagbot.cli", "replay", str(path), "--config",
+                   str(config), "--offline"]  # fmt: skip
+        return peak_rss_mb(command, tmp)
 
 
 def main() -> int:

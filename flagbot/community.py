@@ -39,6 +39,8 @@ from flagbot.config import (
     WikiSettings,
 )
 from flagbot.errors import FetchError
+from flagbot.rules import RuleHit
+from flagbot.scoring import decide
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("community.schema.json")
@@ -52,6 +54,13 @@ def schema() -> dict[str, Any]:
     """The published JSON schema of a settings page."""
     loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return loaded
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,7 @@ class PageState:
 def page_problems(data: Any, wiki: WikiSettings, settings: Settings) -> list[str]:
     """Everything wrong with a page's settings: what the schema finds, then what the
     operator's bounds forbid. Empty: the page may be put in force."""
-    from jsonschema import Draft202012Validator
-
-    errors = sorted(Draft202012Validator(schema()).iter_errors(data), key=lambda e: e.json_path)
+    errors = sorted(_validator().iter_errors(data), key=lambda e: e.json_path)
     problems = [f"{e.json_path}: {e.message}" for e in errors]
     if problems:
         return problems
@@ -185,6 +192,7 @@ class CommunityPages:
         self._due: set[str] = set()  # wikis whose page the stream showed edited
         # each wiki's own name for the page ("Project:X" is "Wikipedia:X" in the stream)
         self._titles: dict[str, str] = {}
+        self._page = _title(settings.community.page)  # as configured: looked at for every event
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
@@ -289,9 +297,8 @@ class CommunityPages:
         """The pipeline's view of every change: an edit to a settings page is read at once
         (`run`), not at the next poll — with 900 wikis a poll of every page each minute would
         be 15 requests a second."""
-        wiki = self.settings.wiki(change.wiki)
-        names = {_title(self.page), self._titles.get(wiki.id, "") if wiki else ""}
-        if wiki is not None and _title(change.title) in names:
+        wiki = self.settings.configured(change.wiki)
+        if wiki is not None and _title(change.title) in (self._page, self._titles.get(wiki.id)):
             with self._lock:
                 self._due.add(change.wiki)
             self._wake.set()
@@ -307,9 +314,9 @@ class CommunityPages:
                 due, self._due = self._due, set()
             try:
                 for wiki_id in due:
-                    wiki = self.settings.wiki(wiki_id)
+                    wiki = self.settings.configured(wiki_id)
                     if wiki is not None:
-                        self.refresh_wiki(next(w for w in self.settings.wikis if w.id == wiki.id))
+                        self.refresh_wiki(wiki)
                 if time.monotonic() - last_poll >= self.settings.community.poll_seconds:
                     last_poll = time.monotonic()
                     self.refresh()
@@ -335,9 +342,10 @@ def stored_states(store: Any, settings: Settings) -> dict[str, PageState]:
 
 def categories_under(
     score: float, rule_categories: tuple[str, ...], thresholds: Mapping[str, float], off: Any
-) -> set[str]:
-    """The categories a scored edit has under thresholds and categories off (as `decide`)."""
-    return {c for c, t in thresholds.items() if score >= t} | (set(rule_categories) - set(off))
+) -> tuple[str, ...]:
+    """The categories a scored edit has under thresholds and categories off (`decide`'s)."""
+    hits = [RuleHit("stored", c, "low") for c in rule_categories if c not in off]
+    return decide(score, hits, thresholds).categories
 
 
 def dry_run(
@@ -354,9 +362,8 @@ def dry_run(
     if problems:
         return {"revision": rev, "problems": problems}
     assert isinstance(data, dict)  # the schema wants an object
-    base = next(w for w in settings.wikis if w.id == wiki.id)
     now = scorer.under(settings.wiki(wiki.id))
-    proposed = scorer.under(applied(base, data, rev))
+    proposed = scorer.under(applied(settings.configured(wiki.id) or wiki, data, rev))
     before: dict[str, int] = {}
     after: dict[str, int] = {}
     edits = store.scored_since(wiki.id, since)

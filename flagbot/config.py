@@ -302,10 +302,16 @@ class Settings:
         """The configured wiki an event's `wiki` names: its `$wgDBname`, or on a wiki with a
         table prefix `$wgDBname-$wgDBprefix`; an id configured with the prefix matches first.
         With its community settings page applied, when one is in force."""
+        found = self.configured(wiki_id)
+        return self.local.wikis.get(found.id, found) if found is not None else None
+
+    def configured(self, wiki_id: str) -> WikiSettings | None:
+        """`wiki` as this file has it, without its community settings page (what a page is
+        applied on top of)."""
         found = self._by_id.get(wiki_id)
         if found is None and "-" in wiki_id:
             found = self._by_id.get(wiki_id.split("-", 1)[0])
-        return self.local.wikis.get(found.id, found) if found is not None else None
+        return found
 
     @functools.cached_property
     def _by_id(self) -> Mapping[str, WikiSettings]:

@@ -125,17 +125,17 @@ class Scorer:
 
     def for_wiki(
         self, wiki_id: str
-    ) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], frozenset[str], int]:
+    ) -> tuple[Mapping[str, float], Mapping[str, tuple[str, ...]], frozenset[str], int]:
         """The thresholds, routes and categories turned off on a wiki, and the revision of its
         community settings they come from (flagbot.community; 0: the operator's file alone)."""
         return self.under(self.local(wiki_id))
 
     def under(
         self, wiki: WikiSettings | None
-    ) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], frozenset[str], int]:
+    ) -> tuple[Mapping[str, float], Mapping[str, tuple[str, ...]], frozenset[str], int]:
         """`for_wiki` under given wiki settings (a proposed page: `flagbot settings check`)."""
         if wiki is None or not wiki.settings_rev:
-            return dict(self.thresholds), self.routes, frozenset(), 0
+            return self.thresholds, self.routes, frozenset(), 0
         off = frozenset(wiki.off)
         thresholds = {
             c: t for c, t in {**self.thresholds, **wiki.thresholds}.items() if c not in off

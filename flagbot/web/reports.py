@@ -79,7 +79,8 @@ def init(app: Flask) -> None:
         store: Store = services().store
         user = session["user"]
         if settings.community.page:  # what `flagbot run` last put in force for the wiki
-            operators = next(w for w in settings.wikis if w.id == wiki)
+            operators = settings.configured(wiki)
+            assert operators is not None  # one of the configured wikis: checked above
             CommunityPages(settings, None, store).restore_wiki(operators)
         wiki_settings = settings.wiki(wiki)
         assert wiki_settings is not None

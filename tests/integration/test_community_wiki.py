@@ -19,7 +19,7 @@ from flagbot.explain import explain_revision
 from flagbot.metrics import Metrics
 from flagbot.scoring import Scorer
 from flagbot.store import Store
-from tests.integration.test_real_wiki import fresh_title, post_comments
+from tests.integration.test_real_wiki import fresh_title, post_comments, wiki_config
 from tests.test_pipeline import make_pipeline, run_until
 
 INSULT = "You are a pathetic worthless idiot and a liar, get lost"
@@ -73,18 +73,7 @@ def test_onwiki_community_settings_take_effect_within_a_minute_and_vandals_are_i
         assert tried["problems"] == [] and tried["edits"] >= 1
         assert tried["flags"]["toxic"]["now"] >= 1 and tried["flags"]["toxic"]["proposed"] == 0
         assert settings.wiki("testwiki").settings_rev == good["newrevid"]  # nothing applied
-        config = tmp_path / "flagbot.yaml"
-        config.write_text(
-            json.dumps(
-                {
-                    "user_agent_contact": "User:Tester <t@example.org>",
-                    "wikis": [{"id": "testwiki", "url": wiki.url, "script_path": ""}],
-                    "source": {"type": "recentchanges"},
-                    "store": settings.store,
-                    "community": {"page": page},
-                }
-            )
-        )
+        config = wiki_config(tmp_path, wiki, store=settings.store, community={"page": page})
         assert main(["settings", "check", "--config", str(config), "--wiki", "testwiki",
                      "--rev", str(proposal)]) == 0  # fmt: skip
         assert "toxic: " in capsys.readouterr().out

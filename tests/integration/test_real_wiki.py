@@ -33,6 +33,24 @@ def fresh_title(prefix: str = "Talk") -> str:
     return f"{prefix}:Integration {next(_pages)}"
 
 
+def wiki_config(directory, wiki, **keys):
+    """A flagbot.yaml that reads the test wiki through the polling source, with `keys` added."""
+    import yaml
+
+    config = directory / "flagbot.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "user_agent_contact": "User:Tester <t@example.org>",
+                "wikis": [{"id": "testwiki", "url": wiki.url, "script_path": ""}],
+                "source": {"type": "recentchanges"},
+                **keys,
+            }
+        )
+    )
+    return config
+
+
 def change_for(wiki, edit: dict, title: str, namespace: int = 1) -> RecentChange:
     return RecentChange(
         wiki="testwiki",
@@ -268,25 +286,14 @@ def test_explain_a_real_revision_by_id(wiki, wiki_settings, tmp_path, capsys):
     """`flagbot explain --wiki ID --rev N` fetches the revision and its parent like the pipeline."""
     import json
 
-    import yaml
-
     from flagbot.cli import main as flagbot_main
 
     title = fresh_title()
     (rev,) = post_comments(wiki, [("Alice", title, "His phone number is 415-555-0132")])
-    config = tmp_path / "flagbot.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "user_agent_contact": "User:Tester <t@example.org>",
-                "wikis": [{"id": "testwiki", "url": wiki.url, "script_path": ""}],
-                "source": {"type": "recentchanges"},
-                "model": "default",
-                "rules": str(ROOT / "rules.yaml"),
-                "store": f"sqlite:///{tmp_path / 's.db'}",
-            }
-        )
-    )
+    config = wiki_config(
+        tmp_path, wiki, model="default", rules=str(ROOT / "rules.yaml"),
+        store=f"sqlite:///{tmp_path / 's.db'}",
+    )  # fmt: skip
     args = ["explain", "--config", str(config), "--wiki", "testwiki", "--rev", str(rev), "--json"]
     assert flagbot_main(args) == 0
     result = json.loads(capsys.readouterr().out)
