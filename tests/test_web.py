@@ -1146,3 +1146,17 @@ def test_a_flag_links_the_community_settings_revision_it_was_decided_under(web):
     assert 'id="settings-rev"' not in login(app, "Admin1").get(f"/flag/{other.id}").get_data(
         as_text=True
     )
+
+
+def test_a_report_link_is_kept_across_the_login_unless_it_would_break_the_cookie(web):
+    """The gadget's link survives the login; a crafted one of thousands of characters would make
+    the session cookie too large (the browser drops it, and the login fails): not kept."""
+    app, _, _, _ = web
+    client = app.test_client()
+    assert client.get("/report?wiki=enwiki&target=User%3ABob").status_code == 302
+    with client.session_transaction() as session:
+        assert session["after_login"] == "/report?wiki=enwiki&target=User%3ABob"
+    other = app.test_client()
+    assert other.get("/report?target=" + "x" * 3000).status_code == 302
+    with other.session_transaction() as session:
+        assert "after_login" not in session

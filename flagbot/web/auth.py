@@ -23,6 +23,7 @@ from flagbot.wiki import WikiClient
 
 ADMIN, OVERSIGHTER = "admin", "oversighter"
 # no login: the login flow itself, and the monitors' endpoints (counts only, no flag data)
+MAX_AFTER_LOGIN = 2000  # characters of a report link kept across the login
 PUBLIC_ENDPOINTS = (
     "login", "login_start", "oauth_callback", "static", "healthz", "metrics", "gadget",
 )  # fmt: skip
@@ -105,8 +106,11 @@ def init(app: Flask, settings: Settings, wiki: WikiSettings, base: str) -> None:
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if "user" not in session:
-            if request.endpoint == "report" and request.method == "GET":
-                # from the wiki's "Report privately" link: the form, filled in, after login
+            # from the wiki's "Report privately" link: the form, filled in, after login (a
+            # gadget's link is a few hundred characters; a longer one would make the session
+            # cookie too large for the browser, and the login would fail)
+            report_link = request.endpoint == "report" and request.method == "GET"
+            if report_link and len(request.full_path) <= MAX_AFTER_LOGIN:
                 session["after_login"] = request.full_path
             return redirect(url_for("login"))
         logged_out = services().store.get_control(_logout_key(session["user"]))
